@@ -1,4 +1,4 @@
-"""Recovery of WARC files left ``.open`` by a killed process.
+"""Recovery of files left ``.open`` by a killed process.
 
 A writer flushes whole gzip members, so a killed run leaves complete records followed at most by a
 torn one. Recovery keeps the complete records, cuts the torn tail and closes the file by renaming
@@ -10,9 +10,20 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
+from archive.crawl import (
+    CrawlManifest,
+    ManifestEntry,
+    crawl_ids,
+    crawl_prefix,
+    manifest_key,
+    object_kind,
+)
 from archive.gzip_members import scan_members
+from archive.storage import Storage
+from archive.verify import check_warc
 from archive.warc import OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -51,3 +62,82 @@ def recover_open_file(path: Path) -> RecoveredFile:
     os.replace(path, final)
     logger.info("Recovered %s: %d records", final, scan.members)
     return RecoveredFile(path, final, scan.members, dropped)
+
+
+def _recover_jsonl(path: Path) -> Path:
+    """Close a JSON Lines file, dropping a torn last line."""
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep != len(data):
+        with open(path, "rb+") as fh:
+            fh.truncate(keep)
+            os.fsync(fh.fileno())
+        logger.warning("Cut a torn line (%d bytes) from the end of %s", len(data) - keep, path)
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+    os.replace(path, final)
+    return final
+
+
+def close_unfinished(paths: list[Path]) -> dict[Path, int | None]:
+    """Close every unfinished file of a killed crawl; returns closed path -> WARC record count."""
+    closed: dict[Path, int | None] = {}
+    for path in paths:
+        if path.name.endswith(".part"):
+            path.unlink()  # an interrupted copy; its source is still there
+        elif path.name.endswith((".warc.gz" + OPEN_SUFFIX, ".warc" + OPEN_SUFFIX)):
+            recovered = recover_open_file(path)
+            if recovered.path is not None:
+                closed[recovered.path] = recovered.records
+        elif path.name.endswith(OPEN_SUFFIX):
+            closed[_recover_jsonl(path)] = None
+    return closed
+
+
+def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | None = None):
+    """Close what a killed crawl left unfinished, publish it, and commit the crawl with a manifest.
+
+    The manifest's status is ``recovered``; its objects are everything the crawl's folder holds.
+    """
+    prefix = crawl_prefix(crawl_id)
+    closed = close_unfinished(list(storage.unfinished(prefix)))
+    record_counts = {path.name: records for path, records in closed.items()}
+    mkey = manifest_key(crawl_id)
+    entries = []
+    for obj in storage.list(prefix):
+        if obj.key == mkey:
+            continue
+        name = obj.key.rsplit("/", 1)[-1]
+        records = record_counts.get(name)
+        if records is None and object_kind(obj.key) == "warc":
+            records, _ = check_warc(storage, obj.key, obj.size)
+        stored = storage.put_file(obj.key, storage.staging_path(obj.key))
+        entries.append(ManifestEntry.from_stored(stored, records))
+    now = datetime.now(timezone.utc).isoformat()
+    started = crawl_id.split("-", 1)[0]
+    manifest = CrawlManifest(
+        crawl_id=crawl_id,
+        spider=crawl_id.split("-", 1)[1],
+        started=datetime.strptime(started, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).isoformat(),
+        finished=now,
+        status="recovered",
+        objects=entries,
+        software=software or {},
+    )
+    manifest.write(storage)
+    logger.warning(
+        "Committed interrupted crawl %s as recovered: %d objects (%d files closed)",
+        crawl_id,
+        len(entries),
+        len(closed),
+    )
+    return manifest
+
+
+def recover_store(storage: Storage, software: dict[str, str] | None = None) -> list[str]:
+    """Recover every crawl in the store that has no manifest; returns their ids."""
+    recovered = []
+    for crawl_id in crawl_ids(storage):
+        if not storage.exists(manifest_key(crawl_id)):
+            recover_crawl(storage, crawl_id, software)
+            recovered.append(crawl_id)
+    return recovered

@@ -1,0 +1,97 @@
+"""Records every HTTP exchange as WARC request and response records (``WARC_*`` settings).
+
+Placed at priority 950, after HttpCompression (590), Redirect (600) and Retry (550) in response
+order, so it sees the body still content-coded as the server sent it, and every redirect and
+retried response on its own. Cached responses are not new captures and are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+
+from scrapy import Request, signals
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+from archive.warc import HttpExchange
+from pipelines.archive_session import ArchiveSession
+
+logger = logging.getLogger(__name__)
+
+FETCH_STARTED = "warc_fetch_started"
+RESPONSE_RECORD = "warc_response_record"
+
+
+def _header_pairs(headers) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name, values in headers.items() for value in values]
+
+
+class WarcCaptureMiddleware:
+    """Downloader middleware that archives each exchange before anything decodes it.
+
+    The response reaches the spider only once its records are flushed to the WARC file, and the
+    response record's location is left in ``request.meta["warc_response_record"]``.
+    """
+
+    def __init__(self, crawler) -> None:
+        if not crawler.settings.getbool("WARC_ENABLED"):
+            raise NotConfigured("WARC_ENABLED is off")
+        self.crawler = crawler
+        self._session: ArchiveSession | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> WarcCaptureMiddleware:
+        middleware = cls(crawler)
+        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
+        return middleware
+
+    def spider_opened(self, spider) -> None:
+        self._session = self.crawler.get_extension(ArchiveSession)
+        if self._session is None:
+            raise NotConfigured("WarcCaptureMiddleware needs the ArchiveSession extension")
+        self._session.open(spider.name)
+
+    def process_request(self, request: Request) -> None:
+        # WARC-Date is when the capture began (WARC 1.1 §5.4), the same on request and response.
+        request.meta[FETCH_STARTED] = datetime.now(timezone.utc)
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if "cached" in response.flags or self._session is None:
+            return response
+        exchange = HttpExchange(
+            url=request.url,
+            method=request.method,
+            request_headers=_header_pairs(request.headers),
+            request_body=request.body,
+            protocol=response.protocol or "HTTP/1.1",
+            status=response.status,
+            response_headers=_header_pairs(response.headers),
+            body=response.body,
+            fetch_started=request.meta.get(FETCH_STARTED) or datetime.now(timezone.utc),
+            ip_address=str(response.ip_address) if response.ip_address else None,
+            truncated="disconnect" if "dataloss" in response.flags else None,
+        )
+        try:
+            locations = await self._session.write_exchange(exchange)
+        except OSError as exc:
+            # A full or failing disk must stop the crawl, not silently drop captures.
+            logger.critical("Cannot write WARC record for %s: %s", request.url, exc)
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="warc-write-failed"))
+            raise
+        if locations:
+            request.meta[RESPONSE_RECORD] = locations[0].as_dict()
+        if exchange.truncated:
+            self._session.log_event("truncated", request.url, "connection closed before the end of the body")
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        # No response means no record; the crawl log says what happened instead.
+        if self._session is not None:
+            self._session.log_event(
+                "fetch-failed",
+                request.url,
+                f"{type(exception).__name__}: {exception}",
+                attempt=request.meta.get("retry_times", 0) + 1,
+            )

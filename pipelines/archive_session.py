@@ -1,0 +1,260 @@
+"""The crawl's archive: one store, one crawl folder, its WARC, text and event files, its manifest.
+
+A Scrapy extension driven by the ``ARCHIVE_*`` and ``WARC_*`` settings. Other components find it
+with ``crawler.get_extension(ArchiveSession)``. All file work runs on one writer thread, never in
+the reactor thread; the manifest is written last, when the spider closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import scrapy
+import trafilatura
+import warcio
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from archive.crawl import (
+    CrawlManifest,
+    ManifestEntry,
+    events_key,
+    manifest_key,
+    new_crawl_id,
+    text_key,
+    warc_key,
+)
+from archive.recovery import recover_store
+from archive.storage import Storage, StoredObject, open_storage
+from archive.warc import (
+    OPEN_SUFFIX,
+    HttpExchange,
+    RecordLocation,
+    RollingWarcWriter,
+    WarcFileNamer,
+)
+
+logger = logging.getLogger(__name__)
+
+SOFTWARE_VERSION = "0.1.0"
+
+
+def software_versions() -> dict[str, str]:
+    return {
+        "lifegate-archive": SOFTWARE_VERSION,
+        "scrapy": scrapy.__version__,
+        "warcio": getattr(warcio, "__version__", "unknown"),
+        "trafilatura": trafilatura.__version__,
+        "python": platform.python_version(),
+    }
+
+
+class _LineFile:
+    """An append-only JSON Lines file built as ``name.open`` and renamed when closed."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.path = final.with_name(final.name + OPEN_SUFFIX)
+        self._fh: IO[bytes] | None = None
+        self.lines = 0
+
+    def append(self, obj: dict[str, Any]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "xb")  # noqa: SIM115 (held open across calls)
+        self._fh.write(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+        self._fh.flush()
+        self.lines += 1
+
+    def close(self) -> Path | None:
+        if self._fh is None:
+            return None
+        self._fh.close()
+        self._fh = None
+        self.path.replace(self.final)
+        return self.final
+
+
+class ArchiveSession:
+    """Owns the store and the files of the running crawl; commits them with a manifest."""
+
+    def __init__(self, crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("ARCHIVE_ENABLED"):
+            raise NotConfigured("ARCHIVE_ENABLED is off")
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.store_uri = settings.get("ARCHIVE_STORE")
+        self.storages = {
+            **settings.getdict("ARCHIVE_STORAGES_BASE"),
+            **settings.getdict("ARCHIVE_STORAGES"),
+        }
+        self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
+        self.warc_enabled = settings.getbool("WARC_ENABLED")
+        self.warc_prefix = settings.get("WARC_PREFIX")
+        self.warc_max_size = settings.getint("WARC_MAX_SIZE")
+        self.warc_gzip_level = settings.getint("WARC_GZIP_LEVEL")
+        self.warc_fsync = settings.getbool("WARC_FSYNC")
+        self.warcinfo_settings = {
+            "operator": settings.get("ARCHIVE_OPERATOR") or "",
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        }
+        self.storage: Storage | None = None
+        self.crawl_id: str | None = None
+        self.started: datetime | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._warc: RollingWarcWriter | None = None
+        self._text: _LineFile | None = None
+        self._events: _LineFile | None = None
+        self._entries: list[ManifestEntry] = []
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ArchiveSession:
+        session = cls(crawler)
+        crawler.signals.connect(session.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(session.spider_closed, signal=signals.spider_closed)
+        return session
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def spider_opened(self, spider) -> None:
+        self.open(spider.name)
+
+    def open(self, spider_name: str) -> None:
+        if self.storage is not None:
+            return
+        self.storage = open_storage(self.store_uri, self.storages)
+        if self.recover_on_start:
+            for crawl_id in recover_store(self.storage, software_versions()):
+                self.stats.inc_value("archive/recovered_crawls")
+                logger.warning("Recovered interrupted crawl %s", crawl_id)
+        self.started = datetime.now(timezone.utc)
+        self.crawl_id = new_crawl_id(spider_name, self.started)
+        while self.storage.exists(manifest_key(self.crawl_id)):
+            # Two runs in one second: the later one waits for a fresh id rather than mixing files.
+            self.started = datetime.now(timezone.utc)
+            self.crawl_id = new_crawl_id(spider_name, self.started)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        warc_dir = self.storage.staging_path(warc_key(self.crawl_id, "x")).parent
+        self._warc = RollingWarcWriter(
+            warc_dir,
+            namer=WarcFileNamer(self.warc_prefix, hostname=socket.gethostname()),
+            warcinfo_fields=self._warcinfo_fields(),
+            max_size=self.warc_max_size,
+            gzip_level=self.warc_gzip_level,
+            fsync=self.warc_fsync,
+            on_close=self._warc_closed,
+        )
+        self._text = _LineFile(self.storage.staging_path(text_key(self.crawl_id)))
+        self._events = _LineFile(self.storage.staging_path(events_key(self.crawl_id)))
+        self.stats.set_value("archive/crawl_id", self.crawl_id)
+        self.stats.set_value("archive/store", self.storage.uri)
+        logger.info("Archiving crawl %s into %s", self.crawl_id, self.storage.uri)
+
+    def _warcinfo_fields(self) -> dict[str, str]:
+        versions = software_versions()
+        return {
+            "software": f"lifegate-archive/{versions['lifegate-archive']} "
+            f"(Scrapy {versions['scrapy']}, warcio {versions['warcio']})",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "hostname": socket.gethostname(),
+            "isPartOf": self.crawl_id or "",
+            **{k: v for k, v in self.warcinfo_settings.items() if v},
+        }
+
+    def _publish(self, key: str, path: Path, records: int | None = None) -> StoredObject:
+        assert self.storage is not None
+        stored = self.storage.put_file(key, path)
+        self._entries.append(ManifestEntry.from_stored(stored, records))
+        return stored
+
+    def _warc_closed(self, path: Path, records: int) -> None:
+        assert self.crawl_id is not None
+        stored = self._publish(warc_key(self.crawl_id, path.name), path, records)
+        self.stats.inc_value("warc/files")
+        self.stats.inc_value("store/bytes", stored.size)
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self.storage is None or self._executor is None:
+            return
+        # The crawl is over: nothing else runs in the reactor, so closing inline is harmless.
+        self._executor.shutdown(wait=True)
+        self._close_files()
+        self._write_manifest(spider.name, reason)
+
+    def _close_files(self) -> None:
+        assert self.crawl_id is not None
+        if self._warc is not None:
+            self._warc.close()
+        for line_file, key in ((self._text, text_key), (self._events, events_key)):
+            if line_file is not None and (closed := line_file.close()) is not None:
+                self._publish(key(self.crawl_id), closed)
+
+    def _write_manifest(self, spider_name: str, reason: str) -> None:
+        assert self.storage is not None and self.crawl_id is not None and self.started
+        stats = {k: v for k, v in self.stats.get_stats().items() if k != "archive/store"}
+        manifest = CrawlManifest(
+            crawl_id=self.crawl_id,
+            spider=spider_name,
+            started=self.started.isoformat(),
+            finished=datetime.now(timezone.utc).isoformat(),
+            status=reason,
+            objects=sorted(self._entries, key=lambda e: e.key),
+            stats=stats,
+            software=software_versions(),
+            settings=self.warcinfo_settings,
+        )
+        manifest.write(self.storage)
+        logger.info(
+            "Committed crawl %s: %d objects, manifest %s",
+            self.crawl_id,
+            len(self._entries),
+            manifest_key(self.crawl_id),
+        )
+
+    # --- writing (each call runs on the writer thread) -------------------------------------------
+
+    async def _run(self, fn, *args):
+        if self._executor is None:
+            raise RuntimeError("the archive session is not open")
+        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+
+    async def write_exchange(self, exchange: HttpExchange) -> list[RecordLocation]:
+        """Archive one exchange; returns the response record's location, then the request's."""
+        if not self.warc_enabled or self._warc is None:
+            return []
+        locations = await self._run(self._warc.write_exchange, exchange)
+        self.stats.inc_value("warc/records", len(locations))
+        self.stats.inc_value("warc/exchanges")
+        self.stats.inc_value("warc/payload_bytes", len(exchange.body))
+        return locations
+
+    async def write_text(self, record: dict[str, Any]) -> None:
+        assert self._text is not None
+        await self._run(self._text.append, record)
+        self.stats.inc_value("archive/text_records")
+
+    def log_event(self, kind: str, url: str, reason: str, **details: Any) -> None:
+        """Record something that went wrong or was skipped, with its reason (never silent)."""
+        self.stats.inc_value(f"archive/events/{kind}")
+        if self._executor is None or self._events is None:
+            logger.warning("%s %s: %s", kind, url, reason)
+            return
+        event = {
+            "time": datetime.now(timezone.utc).isoformat(),
+            "kind": kind,
+            "url": url,
+            "reason": reason,
+            **details,
+        }
+        self._executor.submit(self._events.append, event)

@@ -1,0 +1,114 @@
+"""Clean text for every archived article (``EXTRACT_*`` settings).
+
+trafilatura is CPU-bound, so each page goes to a process pool sized to the cores; the reactor
+thread only awaits the result and hands the record to the archive session's writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import NotConfigured
+
+from pipelines.archive_session import ArchiveSession
+from pipelines.extractor import ExtractorConfig, extract_with_config
+
+logger = logging.getLogger(__name__)
+
+
+class ExtractionPipeline:
+    """Turns article items (``url``, ``body`` bytes, ``warc_record``) into text records.
+
+    Items without a body (or that are not articles) pass through untouched. A page that yields no
+    article is logged with its reason and counted, never dropped silently.
+    """
+
+    def __init__(self, crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("EXTRACT_ENABLED"):
+            raise NotConfigured("EXTRACT_ENABLED is off")
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.workers = settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+        self.config = ExtractorConfig(
+            max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
+            timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
+        )
+        self._pool: ProcessPoolExecutor | None = None
+        self._session: ArchiveSession | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ExtractionPipeline:
+        return cls(crawler)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the crawler process has threads (the WARC writer) that fork would copy
+        # in whatever state they were in.
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def open_spider(self) -> None:
+        self._session = self.crawler.get_extension(ArchiveSession)
+        self._pool = self._new_pool()
+
+    def close_spider(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            self._pool = None
+
+    async def _extract(self, body: bytes, url: str, content_type: str | None):
+        assert self._pool is not None
+        try:
+            future = self._pool.submit(extract_with_config, self.config, body, url, content_type)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            # A worker died (out of memory, a crash in libxml2): replace the pool, report the page.
+            logger.error("Extraction worker died on %s; restarting the pool", url)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return None
+
+    async def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        body = adapter.get("body")
+        if body is None:
+            return item
+        url = adapter["url"]
+        result = await self._extract(body, url, adapter.get("content_type"))
+        # The page bytes live on in the WARC; the item does not need to carry them further.
+        adapter["body"] = None
+        if result is None:
+            self._skip(url, "extractor-crashed")
+            return item
+        if result.record is None:
+            self._skip(url, result.reason or "no-article")
+            return item
+        record = dict(result.record)
+        if result.flags:
+            record["flags"] = list(result.flags)
+        if not record.get("translation_of") and adapter.get("translation_of"):
+            record["translation_of"] = adapter["translation_of"]
+        record["provenance"] = adapter.get("warc_record")
+        record["crawl"] = {
+            "crawl_id": self._session.crawl_id if self._session else None,
+            "discovered_via": adapter.get("discovered_via"),
+            "fetched": adapter.get("fetched"),
+            "status": adapter.get("status"),
+        }
+        if self._session is not None:
+            await self._session.write_text(record)
+        self.stats.inc_value("extract/records")
+        adapter["text_record_id"] = record.get("id")
+        return item
+
+    def _skip(self, url: str, reason: str) -> None:
+        self.stats.inc_value(f"extract/skipped/{reason}")
+        logger.info("No text from %s: %s", url, reason)
+        if self._session is not None:
+            self._session.log_event("extract-skipped", url, reason)
