@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -72,8 +72,7 @@ def validate_key(key: str) -> str:
     """Reject keys that could leave the store: absolute paths, ``..``, backslashes, NULs."""
     if not key or key.startswith("/") or "\\" in key or "\x00" in key:
         raise StorageError(f"invalid object key: {key!r}")
-    parts = PurePosixPath(key).parts
-    if any(part in ("..", ".", "") for part in parts):
+    if any(part in ("..", ".", "") for part in key.split("/")):
         raise StorageError(f"invalid object key: {key!r}")
     return key
 

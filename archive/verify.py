@@ -59,8 +59,14 @@ def _sha256(storage: Storage, key: str) -> str:
     return digest.hexdigest()
 
 
-def check_warc(storage: Storage, key: str, size: int) -> tuple[int, list[str]]:
-    """Record count and problems of one WARC: gzip completeness, warcinfo first, digests."""
+def check_warc(
+    storage: Storage, key: str, size: int, *, warcinfo_first: bool = True
+) -> tuple[int, list[str]]:
+    """Record count and problems of one WARC: gzip completeness, warcinfo first, digests.
+
+    ``warcinfo_first`` holds this project's files to WARC 1.1's recommendation; files from other
+    tools may begin with any record.
+    """
     problems: list[str] = []
     if key.endswith(".gz"):
         with storage.open(key) as fh:
@@ -75,7 +81,7 @@ def check_warc(storage: Storage, key: str, size: int) -> tuple[int, list[str]]:
         with storage.open(key) as fh:
             for record in ArchiveIterator(fh, check_digests=True):
                 record_type = record.rec_headers.get_header("WARC-Type")
-                if records == 0 and record_type != "warcinfo":
+                if warcinfo_first and records == 0 and record_type != "warcinfo":
                     problems.append(f"first record is {record_type}, not warcinfo")
                 # Reading the raw block drives warcio's digest check without decoding the body.
                 while record.raw_stream.read(_CHUNK):
@@ -137,8 +143,7 @@ def _verify_crawl(storage: Storage, crawl_id: str, report: VerifyReport) -> Iter
         report.bytes += stored.size
         if stored.size != entry.size:
             yield Problem(entry.key, f"size {stored.size}, manifest says {entry.size}")
-            continue
-        if _sha256(storage, entry.key) != entry.sha256:
+        elif _sha256(storage, entry.key) != entry.sha256:
             yield Problem(entry.key, "sha256 does not match the manifest")
         if entry.kind == "warc":
             report.warc_files += 1

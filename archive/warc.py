@@ -22,7 +22,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import BufferWARCWriter
+from warcio.warcwriter import WARCWriter
 
 logger = logging.getLogger(__name__)
 
@@ -213,9 +213,9 @@ class WarcRecordFactory:
 
 def serialize_record(record, gzip_level: int) -> bytes:
     """One record as one complete gzip member (or plain bytes when ``gzip_level`` is 0)."""
-    writer = BufferWARCWriter(gzip=False)
-    writer.write_record(record)
-    raw = writer.get_contents()
+    buffer = io.BytesIO()
+    WARCWriter(buffer, gzip=False).write_record(record)
+    raw = buffer.getvalue()
     if not gzip_level:
         return raw
     compressor = zlib.compressobj(gzip_level, zlib.DEFLATED, zlib.MAX_WBITS | 16)

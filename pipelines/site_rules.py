@@ -14,6 +14,9 @@ from lxml.cssselect import CSSSelector
 __all__ = [
     "GENERIC_PRUNE",
     "SITE_RULES",
+    "CREDIT_LINE",
+    "CREDIT_LINKS",
+    "GENERIC_LISTING",
     "BoilerplateRules",
     "SiteRule",
     "match_host",
@@ -119,6 +122,20 @@ GRATISFORGRATIS = SiteRule(
 
 SITE_RULES: tuple[SiteRule, ...] = (LIFEGATE, GRATISFORGRATIS)
 
+# Republications credit the original with a line such as "Quelle: Lifegate" or "Source : Lifegate"
+# next to (or as) a link to it; that link becomes the record's `translation_of`.
+CREDIT_HOSTS: tuple[str, ...] = ("lifegate.it", "lifegate.com")
+CREDIT_LINKS = "//a[%s]" % " or ".join(f"contains(@href, '{h}/')" for h in CREDIT_HOSTS)
+CREDIT_LINE = re.compile(
+    r"^(quelle|source|fonte|fuente|bron|źródło|original|originale|originalartikel|article original"
+    r"|übersetzt aus|traduit de|tradotto da|translated from)\s*:?\s*"
+    r"(lifegate\b|https?://(www\.)?lifegate\.)",
+    re.IGNORECASE,
+)
+
+# WordPress body classes of listing pages (archives, search, the posts index, 404): no article.
+GENERIC_LISTING: tuple[str, ...] = ("body.archive", "body.search-results", "body.blog", "body.error404")
+
 # Pruned from every page before the text walk and before trafilatura: containers whose class or
 # id names say what they are. trafilatura's own cleaning misses several of them (share buttons and
 # ad labels, trafilatura PR #916; footers, issue #617).
@@ -164,6 +181,8 @@ class BoilerplateRules:
         r"\b(newsletter|iscriviti|abonnez-vous|abonnieren|inscrivez-vous)\b",
         r"^(sign up|subscribe)\b",
         r"^(thanks|thank you) for (signing up|subscribing)",
+        # the credit line of a republication; the credited URL goes to the record
+        r"^(quelle|source|fonte|fuente)\s*:\s*lifegate\b",
         # share and teaser labels
         r"^(share|condividi|teilen|partager|compartir)( (this|on|su|sur|auf)\b.*)?$",
         r"^like this (story|article)\b",
@@ -230,6 +249,7 @@ def compile_lines(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
 def rules_fingerprint() -> list[dict]:
     """Plain-data view of every rule, for the extractor's config hash."""
     return [asdict(r) for r in SITE_RULES] + [
-        {"generic_prune": list(GENERIC_PRUNE)},
+        {"generic_prune": list(GENERIC_PRUNE), "generic_listing": list(GENERIC_LISTING)},
+        {"credit_links": CREDIT_LINKS, "credit_line": CREDIT_LINE.pattern},
         asdict(BoilerplateRules()),
     ]
