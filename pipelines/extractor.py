@@ -345,7 +345,8 @@ def _json_ld(tree) -> dict:
 def _meta(tree) -> dict[str, str]:
     found: dict[str, str] = {}
     for el in tree.iterfind(".//meta"):
-        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        key = el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv")
+        key = (key or "").strip().lower()
         content = el.get("content")
         if key and content and key not in found:
             found[key] = content.strip()
@@ -439,3 +440,218 @@ def _canonical(tree, url: str, meta: dict[str, str]) -> str:
 def _site(canonical_url: str) -> str:
     host = (urlsplit(canonical_url).hostname or "").lower()
     return host.removeprefix("www.")
+
+
+def _first_text(tree, selectors: tuple[str, ...]) -> str:
+    found = select(tree, selectors) if selectors else []
+    return _text_of(found[0]) if found else ""
+
+
+def _key(text: str | None) -> str:
+    return " ".join(re.sub(r"\W+", " ", text or "").casefold().split())
+
+
+# ------------------------------------------------------------------ the extractor
+
+
+class ArticleExtractor:
+    """Turns one HTML document into an article record (pipelines/article.schema.json).
+
+    Pages matching a SiteRule (by host, or by markup when served from elsewhere) are read from
+    their body container directly; all others go through trafilatura. Both paths end in the
+    same line cleaning, so boilerplate no rule names is still removed.
+    """
+
+    def __init__(self, config: ExtractorConfig | None = None) -> None:
+        self.config = config or ExtractorConfig()
+        self._hash = self.config.config_hash()
+        rules = self.config.boilerplate
+        self._short_lines = site_rules.compile_lines(rules.short_lines)
+        self._any_lines = site_rules.compile_lines(rules.any_length)
+        # One options object for every document (trafilatura's settings.Extractor). Comments are
+        # never article text. Links stay off: with include_links trafilatura's main-content
+        # selection changes and can keep a short sidebar block instead of the article.
+        self._options = Extractor(
+            output_format="txt",
+            fast=self.config.trafilatura_fast,
+            comments=False,
+            tables=self.config.include_tables,
+        )
+
+    def extract(self, body: bytes, url: str, content_type: str | None = None) -> Extraction:
+        """Extract the article of ``body`` (the HTTP payload) fetched from ``url``."""
+        if not body or not body.strip():
+            return Extraction(None, "empty-body")
+        if len(body) > self.config.max_bytes:
+            return Extraction(None, "too-large")
+        if _is_binary(body, content_type):
+            return Extraction(None, "binary-content")
+        flags: list[str] = []
+        try:
+            with _deadline(self.config.timeout_seconds):
+                record, reason = self._extract(body, url, content_type, flags)
+        except _Deadline:
+            logger.warning("extraction timed out after %ss: %s", self.config.timeout_seconds, url)
+            return Extraction(None, "timeout", tuple(flags))
+        except (etree.ParserError, etree.XMLSyntaxError) as exc:
+            logger.warning("cannot parse %s: %s", url, exc)
+            return Extraction(None, "parse-error", tuple(flags))
+        return Extraction(record, reason, tuple(flags))
+
+    def _extract(self, body: bytes, url: str, content_type: str | None, flags: list[str]):
+        text = _decode(body, content_type, flags)
+        if "\x00" in text:  # NUL silently truncates libxml2's parse (research C.7)
+            text = text.replace("\x00", "")
+            flags.append("nul-bytes-stripped")
+        tree = _parse(text, flags)
+        meta, ld = _meta(tree), _json_ld(tree)
+        rule = site_rules.match_host(urlsplit(url).hostname or "")
+        translation_of = _credit(tree, url, rule)
+        if rule is None:
+            rule = site_rules.match_markup(tree, credited=translation_of is not None)
+        listing = site_rules.GENERIC_LISTING + (rule.listing if rule else ())
+        if select(tree, listing) and not (rule and select(tree, rule.body)):
+            return None, "no-article"
+
+        head = self._head_fields(tree, rule, meta, ld, url)
+        lines = self._rule_lines(tree, rule) if rule else []
+        if not lines:
+            if rule:
+                flags.append("site-rule-fallback")
+            _prune(tree, GENERIC_PRUNE + (rule.prune if rule else ()))
+            doc = trafilatura.bare_extraction(tree, options=self._options)
+            lines = _walk(doc.body, _TRAF) if doc is not None and doc.body is not None else []
+        kept, license_line = self._clean(lines, head, rule)
+        text = "\n".join(kept)
+        if len(text) < self.config.min_text_chars:
+            return None, "no-article"
+        return self._record(tree, url, meta, ld, head, text, translation_of, license_line), None
+
+    def _head_fields(self, tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) -> dict:
+        """Title, kicker, standfirst, authors, tags, licence and figures, read before pruning."""
+        h1s = [_text_of(h) for h in tree.xpath("(//h1)[position() <= 3]")]
+        named = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")]
+        named = [_norm(n) for n in named if isinstance(n, str) and n.strip()]
+        title = _first_text(tree, rule.title) if rule else ""
+        if not title:
+            title = next((h for h in h1s if h and any(h.casefold() in n.casefold() for n in named)), "")
+        title = title or (named[0] if named else "") or (h1s[0] if h1s else "")
+        standfirst: list[str] = []
+        if rule and rule.standfirst:
+            found = select(tree, rule.standfirst)
+            if found:
+                paras = found[0].xpath(".//p")
+                standfirst = [t for t in map(_text_of, paras or found[:1]) if t]
+        license_el = next(iter(select(tree, rule.license)), None) if rule and rule.license else None
+        license_link = tree.find(".//*[@rel='license']")
+        ld_license = ld.get("license") if isinstance(ld.get("license"), str) else None
+        license_ = (
+            _license(_text_of(license_el))
+            or _license(None, license_link.get("href") if license_link is not None else None)
+            or _license(ld_license, ld_license)
+        )
+        authors = [_text_of(a) for a in select(tree, rule.authors)] if rule and rule.authors else []
+        authors = authors or _names(ld.get("author")) or _names(meta.get("author"))
+        tags = [_text_of(a) for a in select(tree, rule.tags)] if rule and rule.tags else []
+        if not tags:
+            keywords = ld.get("keywords") or meta.get("article:tag") or ""
+            tags = keywords if isinstance(keywords, list) else keywords.split(",")
+        images = []
+        if rule:
+            scope = next(iter(select(tree, rule.body)), tree)
+            article = next(scope.iterancestors("article"), None)
+            images = _figures(article if article is not None else scope, rule, url)
+        if not images and meta.get("og:image"):
+            images = [{"url": urljoin(url, meta["og:image"]), "caption": None, "credit": None}]
+        return {
+            "title": title or None,
+            "titles": {_key(t) for t in [title, *named, *h1s[:1]] if t},
+            "kicker": (_first_text(tree, rule.kicker) if rule else "") or None,
+            "standfirst": standfirst,
+            "authors": list(dict.fromkeys(a for a in authors if a)),
+            "tags": list(dict.fromkeys(_norm(str(t)) for t in tags if _norm(str(t)))),
+            "license": license_,
+            "images": images,
+        }
+
+    def _rule_lines(self, tree, rule: SiteRule) -> list[tuple[str, float]]:
+        found = select(tree, rule.body)
+        if not found:
+            return []
+        body = found[0]
+        _prune(body, rule.prune + GENERIC_PRUNE + rule.figures + rule.standfirst + rule.kicker)
+        return _walk(body, _HTML)
+
+    def _clean(self, lines, head: dict, rule: SiteRule | None) -> tuple[list[str], str | None]:
+        """Drop title repeats, the standfirst, and lines matching the boilerplate patterns."""
+        limit = self.config.boilerplate.short_words
+        rule_lines = site_rules.compile_lines(rule.drop_lines) if rule else None
+        skip = head["titles"] | {_key(s) for s in head["standfirst"]}
+        kept: list[str] = []
+        license_line = None
+        for text, _link_share in lines:
+            bare = text[2:] if text.startswith("- ") else text
+            if _key(bare) in skip:
+                continue
+            short = len(bare.split()) <= limit
+            if (
+                (short and self._short_lines and self._short_lines.search(bare))
+                or (self._any_lines and self._any_lines.search(bare))
+                or (rule_lines and rule_lines.search(bare))
+            ):
+                license_line = license_line or _license(bare)
+                continue
+            kept.append(text)
+        return kept, license_line
+
+    def _record(self, tree, url, meta, ld, head, text, translation_of, license_line) -> dict:
+        canonical = _canonical(tree, url, meta)
+        declared = (
+            _lang(tree.get("lang")) or _lang(meta.get("content-language"))
+            or _lang(meta.get("og:locale")) or _lang(ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None)
+        )
+        language = declared
+        if self.config.detect_language and py3langid is not None and len(text) >= 20:
+            language = py3langid.classify(text[:3000])[0]
+        published = _iso(ld.get("datePublished")) or _iso(meta.get("article:published_time"))
+        if published is None:
+            stamp = tree.find(".//time[@datetime]")
+            published = _iso(stamp.get("datetime")) if stamp is not None else None
+        return {
+            "id": hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32],
+            "url": url,
+            "canonical_url": canonical,
+            "site": _site(canonical),
+            "language": language,
+            "declared_language": declared,
+            "title": head["title"],
+            "kicker": head["kicker"],
+            "standfirst": "\n".join(head["standfirst"]) or None,
+            "authors": head["authors"],
+            "date_published": published,
+            "date_modified": _iso(ld.get("dateModified")) or _iso(meta.get("article:modified_time")),
+            "tags": head["tags"],
+            "license": head["license"] or license_line,
+            "translation_of": translation_of,
+            "images": head["images"],
+            "text": text,
+            "word_count": len(re.findall(r"\w+", text)),
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "extractor": {
+                "name": "lifegate-archive",
+                "version": EXTRACTOR_VERSION,
+                "trafilatura_version": trafilatura.__version__,
+                "config_hash": self._hash,
+            },
+        }
+
+
+_DEFAULT: ArticleExtractor | None = None
+
+
+def extract_article(body: bytes, url: str, content_type: str | None = None) -> Extraction:
+    """Extract with a default ArticleExtractor built once per process (ProcessPoolExecutor-friendly)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = ArticleExtractor()
+    return _DEFAULT.extract(body, url, content_type)

@@ -152,7 +152,6 @@ GENERIC_PRUNE: tuple[str, ...] = (
     ".comment-respond",
     "#respond",
     ".back-to-top",
-    "form",
 )
 
 

@@ -1,0 +1,113 @@
+"""Shared fixtures: the fixture site on 127.0.0.1 and crawls of it into temporary stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fixture_site import FixtureSite
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Fast, loopback-only crawling: politeness delays off, short timeouts for the slow fault page.
+TEST_CRAWL_SETTINGS = [
+    "-s", "DOWNLOAD_TIMEOUT=3",
+    "-s", "RETRY_TIMES=1",
+    "-s", "ARCHIVE_PROGRESS_INTERVAL=0",
+    "-s", "EXTRACT_WORKERS=2",
+]
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def crawl_command(store: Path, base_url: str, *extra: str) -> list[str]:
+    return ["crawl", "--store", str(store), "--base-url", base_url, "--no-throttle", *TEST_CRAWL_SETTINGS, *extra]
+
+
+@dataclass
+class CrawlResult:
+    """One finished crawl of the fixture site: its store, process output and committed files."""
+
+    store: Path
+    process: subprocess.CompletedProcess
+    crawl_dir: Path
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.crawl_dir / "manifest.json").read_text())
+
+    @property
+    def text_records(self) -> list[dict]:
+        path = self.crawl_dir / "text" / "articles.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @property
+    def events(self) -> list[dict]:
+        path = self.crawl_dir / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @property
+    def warc_files(self) -> list[Path]:
+        return sorted((self.crawl_dir / "warc").glob("*.warc.gz"))
+
+
+def finished_crawl(store: Path, process: subprocess.CompletedProcess, spider: str) -> CrawlResult:
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-6000:]
+    [crawl_dir] = [p for p in sorted((store / "crawls").iterdir()) if p.name.endswith(f"-{spider}")][-1:]
+    return CrawlResult(store, process, crawl_dir)
+
+
+@pytest.fixture(scope="session")
+def fixture_site():
+    site = FixtureSite(include_faults=True)
+    with site.serve(host="127.0.0.1") as running:
+        yield site, running
+
+
+@pytest.fixture(scope="session")
+def it_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
+    """The lifegate.it fixture site crawled once, faults included."""
+    _, running = fixture_site
+    store = tmp_path_factory.mktemp("it-store")
+    process = run_cli(*crawl_command(store, running.base_urls["it"]))
+    return finished_crawl(store, process, "lifegate")
+
+
+@pytest.fixture(scope="session")
+def en_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
+    _, running = fixture_site
+    store = tmp_path_factory.mktemp("en-store")
+    process = run_cli(*crawl_command(store, running.base_urls["en"], "--site", "com"))
+    return finished_crawl(store, process, "lifegate")
+
+
+@pytest.fixture(scope="session")
+def republication_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
+    _, running = fixture_site
+    store = tmp_path_factory.mktemp("republisher-store")
+    urls = running.base_urls
+    process = run_cli(
+        *crawl_command(
+            store,
+            urls["republisher"],
+            "--spider", "republications",
+            "--lifegate-base-url", urls["it"],
+            "--lifegate-base-url", urls["en"],
+        )
+    )
+    return finished_crawl(store, process, "republications")
