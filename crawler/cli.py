@@ -109,8 +109,23 @@ def _crawl_ok(stats: dict[str, Any]) -> bool:
     return stats.get("finish_reason") in SUCCESS_REASONS and stats.get("archive/crawl_id") is not None
 
 
+def _check_store(settings) -> str | None:
+    """One line saying why the configured store cannot be used, or None."""
+    from archive.storage import StorageError, open_storage
+
+    storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
+    try:
+        open_storage(settings.get("ARCHIVE_STORE"), storages)
+    except StorageError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = _project_settings(_crawl_overrides(args))
+    if problem := _check_store(settings):
+        print(f"lifegate-archive crawl: {problem}", file=sys.stderr)
+        return 2
     results = run_crawls([_spider_args(args)], settings)
     for stats in results:
         print(_summary(stats))
@@ -177,14 +192,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from archive.storage import StorageError, open_storage
     from archive.verify import verify_store
 
-    settings = _project_settings()
-    uri = args.store or settings.get("ARCHIVE_STORE")
+    settings = _project_settings({"ARCHIVE_STORE": args.store} if args.store else None)
+    storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
     try:
-        storage = open_storage(uri, {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")})
+        storage = open_storage(settings.get("ARCHIVE_STORE"), storages)
     except StorageError as exc:
         print(f"lifegate-archive verify: {exc}", file=sys.stderr)
         return 2
     report = verify_store(storage, progress=lambda c: print(f"checking {c}", file=sys.stderr))
+    if report.crawls == 0 and report.ok:
+        print(f"lifegate-archive verify: no crawls in {storage.uri}", file=sys.stderr)
+        return 1
     for problem in report.problems:
         print(problem)
     print(
@@ -193,9 +211,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         + ("OK" if report.ok else f"{len(report.problems)} problems"),
         file=sys.stderr,
     )
-    if report.crawls == 0:
-        print(f"lifegate-archive verify: no crawls in {storage.uri}", file=sys.stderr)
-        return 1
     return 0 if report.ok else 1
 
 

@@ -31,6 +31,7 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 CONCURRENT_ITEMS = 16
 # Breadth-first: discovery pages first, so the frontier stays small.
 DEPTH_PRIORITY = 1
+DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 

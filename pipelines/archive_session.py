@@ -93,10 +93,11 @@ class ArchiveSession:
         self.crawler = crawler
         self.stats = crawler.stats
         self.store_uri = settings.get("ARCHIVE_STORE")
-        self.storages = {
-            **settings.getdict("ARCHIVE_STORAGES_BASE"),
-            **settings.getdict("ARCHIVE_STORAGES"),
-        }
+        # Opened here so that a wrong URI stops the crawl before it starts, with one clear error.
+        self.storage: Storage = open_storage(
+            self.store_uri,
+            {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")},
+        )
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
         self.warc_enabled = settings.getbool("WARC_ENABLED")
         self.warc_prefix = settings.get("WARC_PREFIX")
@@ -108,7 +109,6 @@ class ArchiveSession:
             "http-header-user-agent": settings.get("USER_AGENT"),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         }
-        self.storage: Storage | None = None
         self.crawl_id: str | None = None
         self.started: datetime | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -130,9 +130,18 @@ class ArchiveSession:
         self.open(spider.name)
 
     def open(self, spider_name: str) -> None:
-        if self.storage is not None:
+        if self.crawl_id is not None:
             return
-        self.storage = open_storage(self.store_uri, self.storages)
+        try:
+            self._open(spider_name)
+        except Exception:
+            # Crawling on without an archive would fetch pages only to lose them.
+            logger.critical("Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True)
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="archive-failed"))
+            raise
+
+    def _open(self, spider_name: str) -> None:
+        assert self.storage is not None
         if self.recover_on_start:
             for crawl_id in recover_store(self.storage, software_versions()):
                 self.stats.inc_value("archive/recovered_crawls")
@@ -173,7 +182,6 @@ class ArchiveSession:
         }
 
     def _publish(self, key: str, path: Path, records: int | None = None) -> StoredObject:
-        assert self.storage is not None
         stored = self.storage.put_file(key, path)
         self._entries.append(ManifestEntry.from_stored(stored, records))
         return stored
@@ -185,7 +193,7 @@ class ArchiveSession:
         self.stats.inc_value("store/bytes", stored.size)
 
     def spider_closed(self, spider, reason: str) -> None:
-        if self.storage is None or self._executor is None:
+        if self.crawl_id is None or self._executor is None:
             return
         # The crawl is over: nothing else runs in the reactor, so closing inline is harmless.
         self._executor.shutdown(wait=True)
@@ -201,7 +209,7 @@ class ArchiveSession:
                 self._publish(key(self.crawl_id), closed)
 
     def _write_manifest(self, spider_name: str, reason: str) -> None:
-        assert self.storage is not None and self.crawl_id is not None and self.started
+        assert self.crawl_id is not None and self.started
         stats = {k: v for k, v in self.stats.get_stats().items() if k != "archive/store"}
         manifest = CrawlManifest(
             crawl_id=self.crawl_id,
@@ -247,6 +255,7 @@ class ArchiveSession:
     def log_event(self, kind: str, url: str, reason: str, **details: Any) -> None:
         """Record something that went wrong or was skipped, with its reason (never silent)."""
         self.stats.inc_value(f"archive/events/{kind}")
+        logger.info("%s %s: %s", kind, url, reason)
         if self._executor is None or self._events is None:
             logger.warning("%s %s: %s", kind, url, reason)
             return
@@ -257,4 +266,7 @@ class ArchiveSession:
             "reason": reason,
             **details,
         }
-        self._executor.submit(self._events.append, event)
+        try:
+            self._executor.submit(self._events.append, event)
+        except RuntimeError:  # the session already closed: the log line above is all that is left
+            logger.warning("%s %s: %s (after the archive closed)", kind, url, reason)

@@ -199,6 +199,7 @@ class ArchiveSpider(SitemapSpider):
         else:
             kind, reason = "request-failed", f"{failure.type.__name__}: {failure.value}"
         self.crawler.stats.inc_value(f"outcome/{kind}")
-        logger.warning("%s %s: %s", kind, request.url, reason)
         if session is not None:
             session.log_event(kind, request.url, reason)
+        else:
+            logger.warning("%s %s: %s", kind, request.url, reason)

@@ -1,0 +1,311 @@
+"""pipelines.extractor: golden extraction cases, bad inputs, the record schema and a quality gate."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import json
+import multiprocessing
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+
+from pipelines.extractor import (
+    ArticleExtractor,
+    Extraction,
+    ExtractorConfig,
+    extract_article,
+    extract_with_config,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "tests" / "extraction_cases"
+SAMPLE = ROOT / "tests" / "extraction_benchmark_sample"
+SCHEMA = json.loads((ROOT / "pipelines" / "article.schema.json").read_text(encoding="utf-8"))
+EXACT_FIELDS = ("title", "kicker", "standfirst", "text", "license", "translation_of", "language")
+# Measured 0.977 on this sample (trafilatura.extract defaults: 0.970); the floor leaves room for
+# small trafilatura upgrades within the pinned major version.
+SAMPLE_F1_FLOOR = 0.96
+
+ITALIAN = (
+    "La sostenibilità è una questione di perché e di come: già oggi le città più verdi "
+    "d\u2019Europa dimostrano che è possibile ridurre le emissioni senza rinunciare alla qualità "
+    "della vita. Però servono investimenti, e più coraggio da parte della politica."
+)
+
+
+def case_dirs() -> list[Path]:
+    return sorted(p for p in CASES.iterdir() if (p / "page.html").exists())
+
+
+def load_case(case: Path) -> tuple[bytes, dict, dict]:
+    meta = json.loads((case / "meta.json").read_text(encoding="utf-8"))
+    expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
+    return (case / "page.html").read_bytes(), meta, expected
+
+
+def article_page(paragraphs: list[str], *, head: str = "", title: str = "Un articolo di prova") -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/ambiente'>Ambiente</a></nav>"
+        f"<main><article><h1>{title}</h1>{body}</article></main>"
+        f"<footer><p>Contatti</p></footer></body></html>"
+    )
+
+
+@pytest.fixture(scope="module")
+def extractor() -> ArticleExtractor:
+    return ArticleExtractor(ExtractorConfig())
+
+
+# ---------------------------------------------------------------- golden cases
+
+
+@pytest.mark.parametrize("case", case_dirs(), ids=lambda p: p.name)
+def test_golden_case(extractor, case):
+    body, meta, expected = load_case(case)
+    result = extractor.extract(body, meta["url"], meta.get("content_type"))
+    if "reason" in expected:
+        assert result.record is None
+        assert result.reason == expected["reason"]
+        return
+    assert result.reason is None, result.reason
+    record = result.record
+    for field in EXACT_FIELDS:
+        assert record[field] == expected[field], field
+    for phrase in expected["absent"]:
+        assert phrase not in record["text"], phrase
+    jsonschema.validate(record, SCHEMA)
+
+
+@pytest.mark.parametrize("case", case_dirs(), ids=lambda p: p.name)
+def test_golden_case_served_from_loopback_is_recognised_by_markup(extractor, case):
+    """The fixture site runs on 127.0.0.1: rules must apply by markup and credit line too."""
+    body, meta, expected = load_case(case)
+    url = "http://127.0.0.1:40123" + urlsplit(meta["url"]).path
+    result = extractor.extract(body, url, meta.get("content_type"))
+    if "reason" in expected:
+        assert result.record is None and result.reason == expected["reason"]
+        return
+    record = result.record
+    assert {f: record[f] for f in EXACT_FIELDS} == {f: expected[f] for f in EXACT_FIELDS}
+    assert record["url"] == url
+    assert record["site"] == urlsplit(meta["url"]).hostname.removeprefix("www.")  # from rel=canonical
+
+
+def test_quality_gate_every_expected_line_in_order_and_no_boilerplate(extractor):
+    """Across the lifegate and republisher cases: 100 % of lines, in order; 0 absent strings."""
+    expected_lines = found_in_order = absent_total = absent_found = 0
+    for case in case_dirs():
+        body, meta, expected = load_case(case)
+        if "text" not in expected:
+            continue
+        lines = extractor.extract(body, meta["url"], meta.get("content_type")).record["text"].splitlines()
+        position = 0
+        for line in expected["text"].splitlines():
+            expected_lines += 1
+            if line in lines[position:]:
+                position = lines.index(line, position) + 1
+                found_in_order += 1
+        absent_total += len(expected["absent"])
+        absent_found += sum(phrase in "\n".join(lines) for phrase in expected["absent"])
+    assert expected_lines > 60
+    assert found_in_order == expected_lines
+    assert absent_found == 0 < absent_total
+
+
+def test_seed_blocks_are_never_glued(extractor):
+    body, meta, _ = load_case(CASES / "gratisforgratis_de_seed")
+    text = extractor.extract(body, meta["url"]).record["text"]
+    assert "Nordkorea.Die" not in text and "Partnerschaftsvereinbarung.Der" not in text
+    assert "^" not in text.splitlines()
+    assert sum(line.startswith("- ") for line in text.splitlines()) == 3
+
+
+def test_seed_metadata(extractor):
+    body, meta, _ = load_case(CASES / "gratisforgratis_de_seed")
+    record = extractor.extract(body, meta["url"]).record
+    assert record["site"] == "gratisforgratis.com"
+    assert record["declared_language"] == "de"
+    assert record["date_published"] == "2024-06-21T08:15:00+00:00"
+    assert record["tags"] == ["Nordkorea", "Russland", "Wladimir Putin"]
+    assert [i["credit"] for i in record["images"]] == ["© GAVRIIL GRIGOROV/POOL/AFP via Getty Images"] * 2
+    assert {i["caption"] for i in record["images"]} == {"Wladimir Putins Besuch in Nordkorea"}
+    assert record["id"] == hashlib.sha256(meta["url"].encode()).hexdigest()[:32]  # url is canonical
+    assert record["word_count"] > 700
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def test_latin1_bytes_declared_utf8_are_not_mojibake(extractor):
+    page = article_page([ITALIAN.replace("\u2019", "'")] * 3, head='<meta charset="utf-8">').encode("latin-1")
+    result = extractor.extract(page, "https://example.org/a", "text/html; charset=utf-8")
+    text = result.record["text"]
+    assert "sostenibilità" in text and "perché" in text
+    assert "\ufffd" not in text and "Ã" not in text
+    assert "charset-fallback" in result.flags
+
+
+def test_utf8_bytes_declared_cp1252_are_not_mojibake(extractor):
+    page = article_page([ITALIAN] * 3, head='<meta charset="windows-1252">').encode("utf-8")
+    result = extractor.extract(page, "https://example.org/a", "text/html; charset=windows-1252")
+    text = result.record["text"]
+    assert "sostenibilità" in text and "d\u2019Europa" in text
+    assert "Ã" not in text and "â€™" not in text
+    assert "charset-mismatch" in result.flags
+
+
+def test_no_declared_charset_is_detected(extractor):
+    page = article_page([ITALIAN] * 3).encode("cp1252")
+    result = extractor.extract(page, "https://example.org/a", "text/html")
+    assert "sostenibilità" in result.record["text"] and "d\u2019Europa" in result.record["text"]
+    assert "\ufffd" not in result.record["text"]
+
+
+def test_nul_bytes_are_stripped_not_truncating(extractor):
+    paragraphs = [f"Paragrafo {i}: {ITALIAN}" for i in range(4)]
+    page = article_page(paragraphs).encode("utf-8").replace(b"Paragrafo 1", b"Paragrafo\x00 1")
+    result = extractor.extract(page, "https://example.org/a", "text/html; charset=utf-8")
+    assert "nul-bytes-stripped" in result.flags
+    assert "Paragrafo 3:" in result.record["text"]
+
+
+def test_nesting_deeper_than_255_keeps_the_deep_text(extractor):
+    deep = "<div>" * 400 + f"<p>Testo profondo. {ITALIAN}</p>" + "</div>" * 400
+    page = article_page([ITALIAN, ITALIAN]).replace("</article>", deep + f"<p>Dopo. {ITALIAN}</p></article>")
+    result = extractor.extract(page.encode(), "https://example.org/a", "text/html")
+    assert "deep-nesting" in result.flags
+    assert "Testo profondo." in result.record["text"] and "Dopo." in result.record["text"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" * 50,
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20,
+        gzip.compress(b"<html><body><p>compressed twice</p></body></html>" * 100),
+        bytes((i * 7919 + 13) % 256 for i in range(20000)),
+    ],
+    ids=["pdf", "png", "gzip", "random"],
+)
+def test_binary_served_as_html_is_not_parsed(extractor, payload):
+    result = extractor.extract(payload, "https://example.org/file", "text/html")
+    assert (result.record, result.reason) == (None, "binary-content")
+
+
+def test_empty_body(extractor):
+    assert extractor.extract(b"", "https://example.org/", "text/html").reason == "empty-body"
+    assert extractor.extract(b" \r\n\t ", "https://example.org/", "text/html").reason == "empty-body"
+
+
+def test_page_over_max_bytes_is_refused_before_parsing(extractor):
+    page = article_page([ITALIAN] * 120_000).encode()  # ~30 MB
+    assert len(page) > 30_000_000
+    start = time.perf_counter()
+    result = extractor.extract(page, "https://example.org/huge", "text/html")
+    assert (result.record, result.reason) == (None, "too-large")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_timeout_is_enforced_in_the_main_thread():
+    page = article_page([f"{i} {ITALIAN}" for i in range(6000)]).encode()  # ~1.5 MB
+    extractor = ArticleExtractor(ExtractorConfig(timeout_seconds=0.05))
+    start = time.perf_counter()
+    result = extractor.extract(page, "https://example.org/big", "text/html")
+    assert (result.record, result.reason) == (None, "timeout")
+    assert time.perf_counter() - start < 2
+
+
+def test_timeout_is_not_enforced_outside_the_main_thread():
+    page = article_page([ITALIAN] * 5).encode()
+    extractor = ArticleExtractor(ExtractorConfig(timeout_seconds=1e-6))
+    results: list[Extraction] = []
+    worker = threading.Thread(target=lambda: results.append(extractor.extract(page, "https://example.org/a")))
+    worker.start()
+    worker.join()
+    assert results[0].reason is None and results[0].record is not None
+
+
+def test_page_without_an_article(extractor):
+    page = (
+        b"<html><head><title>Accedi</title></head><body><nav><a href='/'>Home</a></nav>"
+        b"<form><label>Email</label><input name=email><button>Entra</button></form></body></html>"
+    )
+    result = extractor.extract(page, "https://example.org/login", "text/html")
+    assert (result.record, result.reason) == (None, "no-article")
+
+
+# ---------------------------------------------------------------- API, schema, packaging
+
+
+def test_schema_is_valid_and_accepts_provenance(extractor):
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    body, meta, _ = load_case(CASES / "lifegate_com_article")
+    record = extractor.extract(body, meta["url"]).record
+    record["provenance"] = {
+        "warc_file": "lifegate-20240601-00001.warc.gz",
+        "offset": 1234,
+        "length": 5678,
+        "record_id": "<urn:uuid:3a1b8e4e-5c2d-4f6a-9b7c-0d1e2f3a4b5c>",
+        "payload_digest": "sha1:ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+    }
+    jsonschema.validate(record, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**record, "text": "a\n\nb"}, SCHEMA)
+
+
+def test_config_hash_is_stable_and_covers_the_fields():
+    config = ExtractorConfig(max_bytes=10_000_000, timeout_seconds=30.0)
+    assert config.config_hash() == ExtractorConfig().config_hash()
+    assert len(config.config_hash()) == 64
+    assert replace(config, min_text_chars=1).config_hash() != config.config_hash()
+
+
+def test_extraction_results_pickle(extractor):
+    body, meta, _ = load_case(CASES / "lifegate_it_article")
+    result = extract_article(body, meta["url"], meta["content_type"])
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert result.record == extractor.extract(body, meta["url"]).record
+
+
+def test_a_process_pool_worker_gets_a_per_document_time_limit():
+    body, meta, _ = load_case(CASES / "gratisforgratis_de_seed")
+    big = article_page([f"{i} {ITALIAN}" for i in range(6000)]).encode()
+    tight = ExtractorConfig(timeout_seconds=0.05)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        ok = pool.submit(extract_article, body, meta["url"], meta["content_type"]).result()
+        late = pool.submit(extract_with_config, tight, big, "https://example.org/big", "text/html").result()
+    assert ok.record["title"].startswith("Wie verlief das Treffen")
+    assert (late.record, late.reason) == (None, "timeout")
+
+
+def test_extractor_module_never_imports_scrapy():
+    code = "import sys, pipelines.extractor; print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert not {m for m in out.stdout.split() if m.split(".")[0] in {"scrapy", "twisted"}}
+
+
+# ---------------------------------------------------------------- benchmark sample
+
+
+def test_benchmark_sample_f1_floor():
+    spec = importlib.util.spec_from_file_location("extraction_quality", ROOT / "bench" / "extraction_quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    pages, urls, truth = quality.load(SAMPLE)
+    assert len(pages) == 10
+    run = quality.ours()
+    scores = quality.score({k: run(page, urls[k]) for k, page in pages.items()}, truth)
+    assert scores["f1"] >= SAMPLE_F1_FLOOR, scores
