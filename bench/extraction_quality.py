@@ -65,7 +65,9 @@ def score(predictions: Mapping[str, str], truth: Mapping[str, str]) -> dict[str,
     return {"precision": p, "recall": r, "f1": f1, "accuracy": exact / max(1, len(truth))}
 
 
-def load(data_dir: Path, limit: int | None = None) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
+def load(
+    data_dir: Path, limit: int | None = None
+) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
     """(pages, urls, ground-truth bodies) keyed by item id."""
     truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
     keys = sorted(truth)[:limit] if limit else sorted(truth)
@@ -107,7 +109,10 @@ def trafilatura_same_options() -> Callable[[bytes, str], str]:
 
 
 def measure(
-    runners: dict[str, Callable[[bytes, str], str]], pages: dict[str, bytes], urls: dict[str, str], rounds: int
+    runners: dict[str, Callable[[bytes, str], str]],
+    pages: dict[str, bytes],
+    urls: dict[str, str],
+    rounds: int,
 ) -> tuple[dict[str, dict[str, str]], dict[str, float]]:
     """Predictions of each runner and its median pages/s; runners are interleaved in every round."""
     predictions: dict[str, dict[str, str]] = {}
@@ -125,8 +130,12 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", default=str(REPO.parent / "shared/benchmarks/article-extraction"))
-    parser.add_argument("--rounds", type=int, default=3, help="timed passes per extractor (median kept)")
+    parser.add_argument(
+        "data", nargs="?", default=str(REPO.parent / "shared/benchmarks/article-extraction")
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed passes per extractor (median kept)"
+    )
     parser.add_argument("--limit", type=int, help="only the first N items (sorted by id)")
     args = parser.parse_args(argv)
     data = Path(args.data)
@@ -140,11 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         "trafilatura.extract (fast, no comments)": trafilatura_same_options(),
     }
     predictions, speed = measure(runners, pages, urls, args.rounds)
-    print(f"{len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB, median of {args.rounds} rounds\n")
+    print(
+        f"{len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB, median of {args.rounds} rounds\n"
+    )
     print(f"{'extractor':40} {'F1':>6} {'prec':>6} {'recall':>6} {'acc':>6} {'pages/s':>8}")
     for name in runners:
         s = score(predictions[name], truth)
-        print(f"{name:40} {s['f1']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} {s['accuracy']:6.3f} {speed[name]:8.1f}")
+        print(
+            f"{name:40} {s['f1']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} {s['accuracy']:6.3f} {speed[name]:8.1f}"
+        )
     mine = speed["lifegate-archive"]
     print()
     for name in list(runners)[1:]:

@@ -68,29 +68,36 @@ def _spider_args(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
 
 
 def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[str, Any]]:
-    """Run spiders one after another in one reactor; returns each crawl's final stats."""
-    from scrapy.crawler import CrawlerProcess
-    from twisted.internet import defer
+    """Run spiders one after another in one reactor; returns each crawl's final stats.
 
-    process = CrawlerProcess(settings, install_root_handler=True)
+    SIGINT/SIGTERM stop the running crawl gracefully (files closed, manifest written) and skip the
+    rest; a second signal stops at once.
+    """
+    from scrapy.crawler import AsyncCrawlerProcess
+    from scrapy.utils.defer import deferred_from_coro
+
+    process = AsyncCrawlerProcess(settings, install_root_handler=True)
     results: list[dict[str, Any]] = []
 
-    @defer.inlineCallbacks
-    def run_all():
+    async def run_all() -> None:
+        from twisted.internet import reactor
+
         try:
             for spider, spider_args in jobs:
                 crawler = process.create_crawler(spider)
                 try:
-                    yield process.crawl(crawler, **spider_args)
+                    await process.crawl(crawler, **spider_args)
                 finally:
                     results.append(dict(crawler.stats.get_stats()))
+                if results[-1].get("finish_reason") == "shutdown":
+                    break
         finally:
             if reactor.running:
                 reactor.stop()
 
     from twisted.internet import reactor
 
-    reactor.callWhenRunning(run_all)
+    reactor.callWhenRunning(lambda: deferred_from_coro(run_all()))
     process.start(stop_after_crawl=False, install_signal_handlers=True)
     return results
 

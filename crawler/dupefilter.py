@@ -1,4 +1,4 @@
-"""Duplicate filter that tells when a redirect leads back to a URL already requested.
+"""Duplicate filter that tells when redirects loop back to a URL of their own chain.
 
 Scrapy drops such redirects silently (the loop a -> b -> a ends with no callback, no errback and
 nothing above DEBUG); here each one becomes an event in the crawl log, with its redirect chain.
@@ -12,7 +12,7 @@ from pipelines.archive_session import ArchiveSession
 
 
 class RedirectAwareDupeFilter(RFPDupeFilter):
-    """Scrapy's fingerprint filter, plus an event for every redirect target it filters."""
+    """Scrapy's fingerprint filter, plus an event for every redirect loop it cuts."""
 
     crawler = None
 
@@ -27,12 +27,16 @@ class RedirectAwareDupeFilter(RFPDupeFilter):
         chain = request.meta.get("redirect_urls")
         if not chain or self.crawler is None:
             return
-        self.crawler.stats.inc_value("outcome/redirect-to-seen-url")
+        if request.url not in chain:
+            # An old URL redirecting to a page already fetched: expected, counted, not a problem.
+            self.crawler.stats.inc_value("dupefilter/redirect_to_known_url")
+            return
+        self.crawler.stats.inc_value("outcome/redirect-loop")
         session = self.crawler.get_extension(ArchiveSession)
         if session is not None:
             session.log_event(
-                "redirect-to-seen-url",
+                "redirect-loop",
                 chain[0],
-                f"redirect to {request.url}, already requested (a loop, or redirects converging)",
+                f"redirects lead back to {request.url}",
                 redirect_chain=[*chain, request.url],
             )

@@ -1,7 +1,6 @@
 """Static theme assets and images, generated in code so the fixture ships no binaries.
 
-Every image URL gets its own bytes (the path is embedded in a comment chunk), so an
-archive never sees two image URLs with the same payload by accident.
+Each image URL gets distinct bytes: the path is embedded in a comment chunk.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """HTML of an article body's blocks, shared by the LifeGate theme and the republisher.
 
-Markup never adds or drops characters inside a block: inline links wrap a slice of the
-text in place, so an element's text content is exactly the block's text.
+Inline links wrap a slice of text in place, so an element's text is exactly its block's.
 """
 
 from __future__ import annotations

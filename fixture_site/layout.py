@@ -1,7 +1,6 @@
 """Page chrome of the LifeGate WordPress theme: head, menus, consent banner, footer, scripts.
 
-The chrome is what makes a real news page 100-200 KB around a few KB of article; it is
-built once per site and base URL and reused for every page.
+It makes a page 100-200 KB around a few KB of article, and is built once per site.
 """
 
 from __future__ import annotations
@@ -133,8 +132,8 @@ class Links:
     def to(self, path: str) -> str:
         return self.base + path
 
-    def home(self, page: int = 1) -> str:
-        return self.base + ("/" if page == 1 else f"/page/{page}/")
+    def home(self) -> str:
+        return self.base + "/"
 
     def category(self, slug: str, page: int = 1) -> str:
         return self._paged(f"/category/{slug}/", page)

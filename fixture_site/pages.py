@@ -306,7 +306,8 @@ def listing_page(theme: Theme, *, title: str, description: str, items: Sequence[
 def home_page(theme: Theme, *, latest: Sequence[ArticleFixture],
               sections: Sequence[tuple[str, str, Sequence[ArticleFixture]]],
               archive: Sequence[ArticleFixture], service_links: Sequence[tuple[str, str]],
-              alternates: Sequence[tuple[str, str]] = ()) -> str:
+              alternates: Sequence[tuple[str, str]] = (), archive_old_form: bool = False) -> str:
+    """Front page; `archive_old_form` links the archive box through pre-2020 URLs."""
     links, labels = theme.links, theme.labels
     head = [f'<meta name="description" content="{attr(labels["tagline"])}">\n',
             f'<link rel="canonical" href="{attr(links.home())}">\n',
@@ -319,7 +320,7 @@ def home_page(theme: Theme, *, latest: Sequence[ArticleFixture],
         f'<section class="home__section"><h2><a href="{attr(links.category(slug))}">{esc(label)}</a>'
         f'</h2><div class="home__cards">{card_list(theme, items)}</div></section>'
         for slug, label, items in sections if items)
-    archive_html = "".join(card(theme, a, old_form=True, heading="h4") for a in archive)
+    archive_html = "".join(card(theme, a, old_form=archive_old_form, heading="h4") for a in archive)
     service = "".join(f'<li><a href="{attr(links.to(path))}">{esc(text)}</a></li>'
                       for path, text in service_links)
     main = (

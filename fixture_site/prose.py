@@ -1,7 +1,6 @@
 """Deterministic environmental-news prose in Italian, English, German and French.
 
-An article is first *planned* language-independently, then rendered in any language, so
-a translation or republication of an article is sentence-for-sentence the same text.
+Articles are planned language-independently, so translations match sentence for sentence.
 """
 
 from __future__ import annotations
@@ -225,7 +224,9 @@ class ProseWriter:
         for index, (kind, spec) in enumerate(self.plan.blocks):
             n = self.unique_number(index)
             if kind == "ul":
-                items = [self._fill(self._data["bullets"][b][self.lang], slots, n) for b, slots in spec]
+                # Each item gets its own figure (n*10+k stays unique site-wide).
+                items = [self._fill(self._data["bullets"][b][self.lang], slots, n * 10 + k)
+                         for k, (b, slots) in enumerate(spec)]
                 out.append({"type": "ul", "items": items})
             elif kind == "p":
                 sentences = []

@@ -1,7 +1,6 @@
 """GratisForGratis, the third-party site republishing LifeGate articles in German and French.
 
-Its boilerplate is what a clean extraction must strip: kicker, source credit, licence
-line, promo line, CAPTCHA comment form and a lone "^" back-to-top link.
+Its boilerplate (credit, licence, promo, CAPTCHA form, lone "^") is what extraction strips.
 """
 
 from __future__ import annotations

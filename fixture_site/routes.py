@@ -57,7 +57,7 @@ def not_modified(request: Request, etag: str, modified: datetime) -> bool:
 
 
 class SiteApp:
-    """What the three imitated sites share: theme assets, images, fault paths, helpers."""
+    """What the three imitated sites share: theme assets, images, fault paths, response builders."""
 
     theme_dir = assets.LIFEGATE_THEME
     theme_name = "lifegate"
@@ -70,7 +70,7 @@ class SiteApp:
         self._flaky_lock = threading.Lock()
         self._flaky_served = False
 
-    # -- response helpers ----------------------------------------------------------------
+    # -- response builders ---------------------------------------------------------------
 
     def cdn_headers(self) -> list[tuple[str, str]]:
         return [("X-Content-Type-Options", "nosniff"), ("Via", "1.1 varnish"), ("X-Cache", "HIT")]
@@ -224,8 +224,9 @@ class LifegateApp(SiteApp):
             if slug not in self.categories:
                 return self.not_found()
             _, entries = self.site.grouped(self.key, "category").get(slug, ("", []))
+            archives = "Archivi" if self.lang == "it" else "Archives"
             return self.feed(entries, f"{self.base}/category/{slug}/feed",
-                             f"{self.categories[slug]} Archivi - LifeGate")
+                             f"{self.categories[slug]} {archives} - LifeGate")
         if m := re.fullmatch(r"/(category|tag|author)/([^/]+)(?:/page/(\d+))?(/?)", path):
             facet, slug, page, slash = m.groups()
             return self.archive(facet, slug, int(page or 1), bool(slash), page == "1")
@@ -250,7 +251,9 @@ class LifegateApp(SiteApp):
                 return self.redirect(slug_path) if slash else self.article(request, article)
             if self.site.is_removed(self.key, slug_path):
                 return self.not_found(410)
-            if slug_path in self.static and not slash:
+            if slug_path in self.static:
+                if slash:
+                    return self.redirect(slug_path)
                 title, paras, page_id = self.static[slug_path]
                 return self.html(pages.static_page(self.theme, slug_path, title, paras, page_id))
         return self.not_found()
@@ -309,9 +312,10 @@ class LifegateApp(SiteApp):
                             ("/fault/slow", "Risposta lenta")]
         alternates = [(k, self.bases[k] + "/") for k in ("it", "en") if k in self.bases]
         text = pages.home_page(self.theme, latest=latest, sections=sections, archive=archive,
-                               service_links=service, alternates=alternates)
+                               service_links=service, alternates=alternates,
+                               archive_old_form=self.key == "it")
         cookies = [("Set-Cookie", f"pll_language={self.lang}; Max-Age=31536000; Path=/; SameSite=Lax"),
-                   ("Set-Cookie", "lg_session=6f1c2a9e4b7d3f08; Path=/; HttpOnly; SameSite=Lax")]
+                   ("Set-Cookie", "lg_visitor=6f1c2a9e4b7d3f08; Path=/; HttpOnly; SameSite=Lax")]
         return self.html(text, chunked=True, cache="public, max-age=60", headers=cookies)
 
     def archive(self, facet: str, slug: str, page: int, slash: bool, explicit_first: bool) -> Response:

@@ -1,7 +1,6 @@
 """HTTP transport of the fixture: threaded stdlib servers with gzip, chunking and fault framing.
 
-Routes decide *what* to answer (a Response); this module decides how it goes on the wire
-and records exactly which body bytes were sent, so archives can be compared against it.
+Routes decide what to answer; this decides the wire format and records the bytes sent.
 """
 
 from __future__ import annotations

@@ -98,6 +98,7 @@ class ExtractionPipeline:
         record["crawl"] = {
             "crawl_id": self._session.crawl_id if self._session else None,
             "discovered_via": adapter.get("discovered_via"),
+            "sitemap_lastmod": adapter.get("sitemap_lastmod"),
             "fetched": adapter.get("fetched"),
             "status": adapter.get("status"),
         }

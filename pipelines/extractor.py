@@ -1,6 +1,6 @@
 """Article extraction: raw HTML bytes + URL in, a clean-text article record out.
 
-Plain library (never imports Scrapy); driven by ExtractorConfig and the rules in pipelines.site_rules.
+Plain library (never imports Scrapy), driven by ExtractorConfig and pipelines.site_rules.
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ _MAGIC = (
     b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!", b"OggS", b"ID3", b"fLaC", b"\x7fELF",
     b"wOFF", b"wOF2", b"RIFF", b"\x00\x00\x01\x00", b"\xd0\xcf\x11\xe0",
 )
-_BINARY_TYPES = re.compile(r"^(image|audio|video|font)/|^application/(pdf|zip|gzip|x-gzip|octet-stream)")
+_BINARY_TYPES = re.compile(r"^(?:image|audio|video|font)/|^application/(?:pdf|zip|(?:x-)?gzip)")
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
@@ -161,8 +162,8 @@ def _decode(body: bytes, content_type: str | None, flags: list[str]) -> str:
     """Decode without mojibake: BOM, then valid UTF-8, then the declared charset, then detection.
 
     Valid UTF-8 wins over a declared legacy charset: multi-byte UTF-8 sequences practically never
-    occur by chance in cp1252/latin-1 text, while servers often mislabel (research: w3lib trusts
-    the header and produces `Ã¨`).
+    occur by chance in cp1252/latin-1 text, while servers often mislabel (trusting the header, as
+    w3lib does, turns `è` into `Ã¨`).
     """
     for bom, encoding in _BOMS:
         if body.startswith(bom):
@@ -172,7 +173,7 @@ def _decode(body: bytes, content_type: str | None, flags: list[str]) -> str:
         return body.decode(utf16, errors="replace")
     header = _HEADER_CHARSET.search(content_type or "")
     meta = _META_CHARSET.search(body[:8192])
-    declared = _codec(header.group(1) if header else None) or _codec(meta.group(1) if meta else None)
+    declared = _codec(header and header.group(1)) or _codec(meta and meta.group(1))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -197,8 +198,9 @@ _PARSER = html.HTMLParser(
     collect_ids=False, default_doctype=False, encoding="utf-8",
     remove_comments=True, remove_pis=True, huge_tree=True,
 )
-# libxml2 drops everything below depth 255 unless huge_tree is set, and even then stops at 2048;
-# trafilatura then loses the text of deep subtrees (research C.7).
+# libxml2's HTML parser silently drops everything below depth 255 unless huge_tree is set, and
+# even then stops at 2048; trafilatura also loses the text of very deep subtrees. Depth 250 is the
+# tripwire for flattening.
 _DEEP = etree.XPath("/" + "/".join(["*"] * 250))
 _WRAPPER_RUN = re.compile(
     r"(?:<(?:div|span|section|font|center|b|i|u|em|strong|small)\b[^>]*>\s*){8,}", re.IGNORECASE
@@ -373,7 +375,7 @@ class ArticleExtractor:
 
     def _extract(self, body: bytes, url: str, content_type: str | None, flags: list[str]):
         text = _decode(body, content_type, flags)
-        if "\x00" in text:  # NUL silently truncates libxml2's parse (research C.7)
+        if "\x00" in text:  # libxml2 stops at a NUL: the rest of the page would vanish silently
             text = text.replace("\x00", "")
             flags.append("nul-bytes-stripped")
         tree = _parse(text, flags)
@@ -446,18 +448,12 @@ class ArticleExtractor:
 
     def _record(self, tree, url, meta, ld, head, text, translation_of, license_line) -> dict:
         canonical = site_rules.canonical_url(tree, url, meta)
-        declared = (
-            site_rules.language_code(tree.get("lang")) or site_rules.language_code(meta.get("content-language"))
-            or site_rules.language_code(meta.get("og:locale")) or site_rules.language_code(ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None)
-        )
+        declared = site_rules.declared_language(tree, meta, ld)
         language = declared
         if self.config.detect_language and py3langid is not None and len(text) >= 20:
             # py3langid's cost grows with the input; 1000 characters are plenty for a verdict.
             language = py3langid.classify(text[:1000])[0]
-        published = site_rules.iso_date(ld.get("datePublished")) or site_rules.iso_date(meta.get("article:published_time"))
-        if published is None:
-            stamp = tree.find(".//time[@datetime]")
-            published = site_rules.iso_date(stamp.get("datetime")) if stamp is not None else None
+        published, modified = site_rules.dates(tree, meta, ld)
         return {
             "id": hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32],
             "url": url,
@@ -470,7 +466,7 @@ class ArticleExtractor:
             "standfirst": "\n".join(head["standfirst"]) or None,
             "authors": head["authors"],
             "date_published": published,
-            "date_modified": site_rules.iso_date(ld.get("dateModified")) or site_rules.iso_date(meta.get("article:modified_time")),
+            "date_modified": modified,
             "tags": head["tags"],
             "license": head["license"] or license_line,
             "translation_of": translation_of,

@@ -1,4 +1,4 @@
-"""pipelines.extractor: golden extraction cases, bad inputs, the record schema and a quality gate."""
+"""pipelines.extractor: golden cases, bad inputs, the record schema and the quality gates."""
 
 from __future__ import annotations
 
@@ -54,7 +54,9 @@ def load_case(case: Path) -> tuple[bytes, dict, dict]:
     return (case / "page.html").read_bytes(), meta, expected
 
 
-def article_page(paragraphs: list[str], *, head: str = "", title: str = "Un articolo di prova") -> str:
+def article_page(
+    paragraphs: list[str], *, head: str = "", title: str = "Un articolo di prova"
+) -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (
         f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
@@ -101,7 +103,9 @@ def test_golden_case_served_from_loopback_is_recognised_by_markup(extractor, cas
     record = result.record
     assert {f: record[f] for f in EXACT_FIELDS} == {f: expected[f] for f in EXACT_FIELDS}
     assert record["url"] == url
-    assert record["site"] == urlsplit(meta["url"]).hostname.removeprefix("www.")  # from rel=canonical
+    assert record["site"] == urlsplit(meta["url"]).hostname.removeprefix(
+        "www."
+    )  # from rel=canonical
 
 
 def test_quality_gate_every_expected_line_in_order_and_no_boilerplate(extractor):
@@ -111,7 +115,11 @@ def test_quality_gate_every_expected_line_in_order_and_no_boilerplate(extractor)
         body, meta, expected = load_case(case)
         if "text" not in expected:
             continue
-        lines = extractor.extract(body, meta["url"], meta.get("content_type")).record["text"].splitlines()
+        lines = (
+            extractor.extract(body, meta["url"], meta.get("content_type"))
+            .record["text"]
+            .splitlines()
+        )
         position = 0
         for line in expected["text"].splitlines():
             expected_lines += 1
@@ -123,6 +131,16 @@ def test_quality_gate_every_expected_line_in_order_and_no_boilerplate(extractor)
     assert expected_lines > 60
     assert found_in_order == expected_lines
     assert absent_found == 0 < absent_total
+
+
+def test_renamed_body_container_falls_back_to_trafilatura(extractor):
+    """Rules must not hinge on one class name: without the body container the text is the same."""
+    body, meta, expected = load_case(CASES / "lifegate_it_article")
+    body = body.replace(b"post__content editorial", b"article-body")
+    result = extractor.extract(body, meta["url"], meta["content_type"])
+    assert "site-rule-fallback" in result.flags
+    assert result.record["text"] == expected["text"]
+    assert result.record["standfirst"] == expected["standfirst"]
 
 
 def test_seed_blocks_are_never_glued(extractor):
@@ -140,7 +158,9 @@ def test_seed_metadata(extractor):
     assert record["declared_language"] == "de"
     assert record["date_published"] == "2024-06-21T08:15:00+00:00"
     assert record["tags"] == ["Nordkorea", "Russland", "Wladimir Putin"]
-    assert [i["credit"] for i in record["images"]] == ["© GAVRIIL GRIGOROV/POOL/AFP via Getty Images"] * 2
+    assert [i["credit"] for i in record["images"]] == [
+        "© GAVRIIL GRIGOROV/POOL/AFP via Getty Images"
+    ] * 2
     assert {i["caption"] for i in record["images"]} == {"Wladimir Putins Besuch in Nordkorea"}
     assert record["id"] == hashlib.sha256(meta["url"].encode()).hexdigest()[:32]  # url is canonical
     assert record["word_count"] > 700
@@ -150,7 +170,9 @@ def test_seed_metadata(extractor):
 
 
 def test_latin1_bytes_declared_utf8_are_not_mojibake(extractor):
-    page = article_page([ITALIAN.replace("\u2019", "'")] * 3, head='<meta charset="utf-8">').encode("latin-1")
+    page = article_page([ITALIAN.replace("\u2019", "'")] * 3, head='<meta charset="utf-8">').encode(
+        "latin-1"
+    )
     result = extractor.extract(page, "https://example.org/a", "text/html; charset=utf-8")
     text = result.record["text"]
     assert "sostenibilità" in text and "perché" in text
@@ -184,7 +206,9 @@ def test_nul_bytes_are_stripped_not_truncating(extractor):
 
 def test_nesting_deeper_than_255_keeps_the_deep_text(extractor):
     deep = "<div>" * 400 + f"<p>Testo profondo. {ITALIAN}</p>" + "</div>" * 400
-    page = article_page([ITALIAN, ITALIAN]).replace("</article>", deep + f"<p>Dopo. {ITALIAN}</p></article>")
+    page = article_page([ITALIAN, ITALIAN]).replace(
+        "</article>", deep + f"<p>Dopo. {ITALIAN}</p></article>"
+    )
     result = extractor.extract(page.encode(), "https://example.org/a", "text/html")
     assert "deep-nesting" in result.flags
     assert "Testo profondo." in result.record["text"] and "Dopo." in result.record["text"]
@@ -207,7 +231,9 @@ def test_binary_served_as_html_is_not_parsed(extractor, payload):
 
 def test_empty_body(extractor):
     assert extractor.extract(b"", "https://example.org/", "text/html").reason == "empty-body"
-    assert extractor.extract(b" \r\n\t ", "https://example.org/", "text/html").reason == "empty-body"
+    assert (
+        extractor.extract(b" \r\n\t ", "https://example.org/", "text/html").reason == "empty-body"
+    )
 
 
 def test_page_over_max_bytes_is_refused_before_parsing(extractor):
@@ -232,7 +258,9 @@ def test_timeout_is_not_enforced_outside_the_main_thread():
     page = article_page([ITALIAN] * 5).encode()
     extractor = ArticleExtractor(ExtractorConfig(timeout_seconds=1e-6))
     results: list[Extraction] = []
-    worker = threading.Thread(target=lambda: results.append(extractor.extract(page, "https://example.org/a")))
+    worker = threading.Thread(
+        target=lambda: results.append(extractor.extract(page, "https://example.org/a"))
+    )
     worker.start()
     worker.join()
     assert results[0].reason is None and results[0].record is not None
@@ -286,14 +314,18 @@ def test_a_process_pool_worker_gets_a_per_document_time_limit():
     tight = ExtractorConfig(timeout_seconds=0.05)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         ok = pool.submit(extract_article, body, meta["url"], meta["content_type"]).result()
-        late = pool.submit(extract_with_config, tight, big, "https://example.org/big", "text/html").result()
+        late = pool.submit(
+            extract_with_config, tight, big, "https://example.org/big", "text/html"
+        ).result()
     assert ok.record["title"].startswith("Wie verlief das Treffen")
     assert (late.record, late.reason) == (None, "timeout")
 
 
 def test_extractor_module_never_imports_scrapy():
     code = "import sys, pipelines.extractor; print('\\n'.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert not {m for m in out.stdout.split() if m.split(".")[0] in {"scrapy", "twisted"}}
 
 
@@ -301,7 +333,9 @@ def test_extractor_module_never_imports_scrapy():
 
 
 def test_benchmark_sample_f1_floor():
-    spec = importlib.util.spec_from_file_location("extraction_quality", ROOT / "bench" / "extraction_quality.py")
+    spec = importlib.util.spec_from_file_location(
+        "extraction_quality", ROOT / "bench" / "extraction_quality.py"
+    )
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
     pages, urls, truth = quality.load(SAMPLE)

@@ -160,7 +160,7 @@ class ArchiveSpider(SitemapSpider):
             fetched=datetime.now(timezone.utc).isoformat(),
             discovered_via=via,
             warc_record=response.meta.get(RESPONSE_RECORD),
-            sitemap_lastmod=response.meta.get("sitemap_lastmod"),
+            sitemap_lastmod=self.sitemap_lastmod.get(response.url),
         )
 
     def resource_requests(self, response: TextResponse):

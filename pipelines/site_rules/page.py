@@ -28,6 +28,8 @@ __all__ = [
     "article_head",
     "canonical_url",
     "compile_lines",
+    "dates",
+    "declared_language",
     "figures",
     "find_credit",
     "is_listing",
@@ -90,7 +92,7 @@ def select_all(tree, selectors: tuple[str, ...]) -> list:
 
 
 def prune(root, selectors: tuple[str, ...]) -> None:
-    """Remove the elements matching ``selectors`` below ``root``, keeping the text that follows them."""
+    """Remove the elements matching ``selectors`` below ``root``; text after them stays."""
     for el in select_all(root, selectors):
         if el is not root and el.getparent() is not None:
             el.drop_tree()
@@ -147,7 +149,7 @@ def find_credit(tree, base_url: str, rule: SiteRule | None) -> str | None:
 
 
 def figures(scope, rule: SiteRule, base_url: str) -> list[dict]:
-    """The article's images with caption and credit; images in pruned boxes (teasers) are skipped."""
+    """The article's images with caption and credit; images in pruned boxes are skipped."""
     images = []
     pruned = set(select_all(scope, rule.prune + GENERIC_PRUNE))
     for fig in select(scope, rule.figures):
@@ -162,7 +164,8 @@ def figures(scope, rule: SiteRule, base_url: str) -> list[dict]:
         elif not credit and "©" in caption:
             caption, _, rest = caption.partition("©")
             caption, credit = caption.strip(), "©" + rest
-        images.append({"url": urljoin(base_url, src.strip()), "caption": caption or None, "credit": credit})
+        url = urljoin(base_url, src.strip())
+        images.append({"url": url, "caption": caption or None, "credit": credit})
     return images
 
 
@@ -172,11 +175,16 @@ _ARTICLE_TYPES = {
     "Article", "NewsArticle", "BlogPosting", "Report", "ReportageNewsArticle",
     "AnalysisNewsArticle", "OpinionNewsArticle", "TechArticle", "ScholarlyArticle",
 }
-_CC_TEXT = re.compile(r"\bCC[\s-]?(?:BY|0)(?:[\s-](?:NC|ND|SA)){0,3}(?:[\s-]\d\.\d)?\b", re.IGNORECASE)
-_CC_URL = re.compile(r"creativecommons\.org/(?:licenses|publicdomain)/([a-z-]+)/(\d\.\d)?", re.IGNORECASE)
+_CC_TEXT = re.compile(
+    r"\bCC[\s-]?(?:BY|0)(?:[\s-](?:NC|ND|SA)){0,3}(?:[\s-]\d\.\d)?\b", re.IGNORECASE
+)
+_CC_URL = re.compile(
+    r"creativecommons\.org/(?:licenses|publicdomain)/([a-z-]+)/(\d\.\d)?", re.IGNORECASE
+)
 
 
 _LICENSE_LINK = etree.XPath("//a[@rel='license'] | //link[@rel='license']")
+_TIME = etree.XPath("(//time[@datetime])[1]")
 
 
 def _first_text(tree, selectors: tuple[str, ...]) -> str:
@@ -191,7 +199,8 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
     <title>): a text line equal to one of them repeats the title.
     """
     h1s = [text_of(h) for h in tree.xpath("(//h1)[position() <= 3]")]
-    named = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title"), tree.findtext(".//title")]
+    named = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title")]
+    named.append(tree.findtext(".//title"))
     named = [norm(n) for n in named if isinstance(n, str) and n.strip()]
     title = _first_text(tree, rule.title) if rule else ""
     if not title:
@@ -322,6 +331,27 @@ def language_code(code: str | None) -> str | None:
     """Primary language subtag ("de" from "de-DE" or "de_DE"), None when it is not one."""
     code = (code or "").strip().replace("_", "-").split("-")[0].lower()
     return code if code.isalpha() and 2 <= len(code) <= 3 else None
+
+
+def declared_language(tree, meta: dict[str, str], ld: dict) -> str | None:
+    """The language the page declares: <html lang>, Content-Language, og:locale, JSON-LD."""
+    in_language = ld.get("inLanguage")
+    declared = (tree.get("lang"), meta.get("content-language"), meta.get("og:locale"), in_language)
+    for value in declared:
+        code = language_code(value if isinstance(value, str) else None)
+        if code:
+            return code
+    return None
+
+
+def dates(tree, meta: dict[str, str], ld: dict) -> tuple[str | None, str | None]:
+    """(published, modified) in ISO 8601 from JSON-LD, article:* meta, else the first <time>."""
+    published = iso_date(ld.get("datePublished")) or iso_date(meta.get("article:published_time"))
+    if published is None:
+        stamp = next(iter(_TIME(tree)), None)
+        published = iso_date(stamp.get("datetime")) if stamp is not None else None
+    modified = iso_date(ld.get("dateModified")) or iso_date(meta.get("article:modified_time"))
+    return published, modified
 
 
 @lru_cache(maxsize=32)

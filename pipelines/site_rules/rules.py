@@ -169,7 +169,7 @@ class BoilerplateRules:
     link_dense_share: float = 0.8
     short_lines: tuple[str, ...] = (
         # licence lines; the licence itself goes to the record
-        r"^(licen[sc]ed under|lizenziert unter|sous licence|licence|license|licenza|licencia)\b.*\bcc\b",
+        r"^(licen[sc]ed under|lizenziert unter|sous licence|licen[csz][ae]|licencia)\b.*\bcc\b",
         r"^(this (article|work|content) is (licen[sc]ed|published|released) under)\b",
         r"^(quest[oa] (articolo|opera) è (distribuit|rilasciat|pubblicat)\w*)\b.*\bcc\b",
         r"^captcha\b",
