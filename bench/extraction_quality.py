@@ -149,15 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         "trafilatura.extract (fast, no comments)": trafilatura_same_options(),
     }
     predictions, speed = measure(runners, pages, urls, args.rounds)
-    print(
-        f"{len(pages)} pages, {sum(map(len, pages.values())) / 1e6:.1f} MB, median of {args.rounds} rounds\n"
-    )
+    megabytes = sum(map(len, pages.values())) / 1e6
+    print(f"{len(pages)} pages, {megabytes:.1f} MB, median of {args.rounds} rounds\n")
     print(f"{'extractor':40} {'F1':>6} {'prec':>6} {'recall':>6} {'acc':>6} {'pages/s':>8}")
     for name in runners:
         s = score(predictions[name], truth)
-        print(
-            f"{name:40} {s['f1']:6.3f} {s['precision']:6.3f} {s['recall']:6.3f} {s['accuracy']:6.3f} {speed[name]:8.1f}"
-        )
+        figures = (s["f1"], s["precision"], s["recall"], s["accuracy"])
+        print(f"{name:40} " + " ".join(f"{x:6.3f}" for x in figures) + f" {speed[name]:8.1f}")
     mine = speed["lifegate-archive"]
     print()
     for name in list(runners)[1:]:

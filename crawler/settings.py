@@ -29,6 +29,9 @@ DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 DOWNLOAD_FAIL_ON_DATALOSS = False
 # Bounded work in flight per response keeps memory flat on long crawls.
 CONCURRENT_ITEMS = 16
+# Every page is archived as a first-time reader sees it (no session state carried between pages).
+# This also keeps Scrapy's cookie middleware from downloading the public-suffix list at start-up.
+COOKIES_ENABLED = False
 # Breadth-first: discovery pages first, so the frontier stays small.
 DEPTH_PRIORITY = 1
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timezone
 
 from scrapy import Request, signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
 from archive.warc import HttpExchange
@@ -87,8 +87,9 @@ class WarcCaptureMiddleware:
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        # No response means no record; the crawl log says what happened instead.
-        if self._session is not None:
+        # No response means no record; the crawl log says what happened instead. Requests refused
+        # before any fetch (robots.txt, offsite) reach the spider's errback, which logs them.
+        if self._session is not None and not isinstance(exception, IgnoreRequest):
             self._session.log_event(
                 "fetch-failed",
                 request.url,

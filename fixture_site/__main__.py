@@ -38,10 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     site = FixtureSite(it_articles=args.articles, en_articles=CORE_EN_ARTICLES,
                        include_faults=not args.no_faults)
     stop = threading.Event()
-    previous = None
+    previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        # SIGTERM (e.g. from a test harness) should stop as cleanly as Ctrl-C.
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # SIGTERM from a harness stops as cleanly as Ctrl-C; SIGINT is claimed explicitly
+        # because shells start background jobs with it ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
         with site.serve(host=args.host, port=args.port) as running:
             print(running.base_urls["it"], flush=True)
@@ -56,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot serve: {exc}", file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 

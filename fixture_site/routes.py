@@ -27,6 +27,7 @@ from fixture_site.server import Request, Response
 HTML = "text/html; charset=UTF-8"
 PER_PAGE = 10
 FEED_ITEMS = 10
+PINNED_ARCHIVE_STORY = "/russia-corea-del-nord-putin"
 ASSETS_MODIFIED = datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)
 STATIC_MODIFIED = datetime(2024, 1, 15, 10, 0, tzinfo=timezone.utc)
 SLOW_BODY = (b"<!doctype html><html><head><title>Slow</title></head><body><p>"
@@ -352,8 +353,8 @@ class LifegateApp(SiteApp):
             body_class = f"archive author author-{slug}"
         featured = None
         if self.key == "it" and facet == "category" and page == 1:
-            pinned = self.site.lookup("it", "/russia-corea-del-nord-putin")
-            featured = pinned
+            # Category front pages pin an archive story through its pre-2020 URL.
+            featured = self.site.lookup("it", PINNED_ARCHIVE_STORY)
         text = pages.listing_page(
             self.theme, title=title, description=description, items=items, page=page,
             pages=pages_count, url_for=url_for, body_class=body_class,

@@ -10,6 +10,7 @@ import gzip
 import logging
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,13 @@ class FixtureHTTPServer(ThreadingHTTPServer):
             with self._conn_lock:
                 self._connections.pop(request, None)
 
+    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+        # Clients dropping connections is routine for a crawler's test server; anything
+        # else is a bug worth a traceback, through logging rather than bare stderr.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        log.exception("fixture server failed serving %s", client_address)
+
     def close_connections(self) -> list[threading.Thread]:
         with self._conn_lock:
             for sock in self._connections:
@@ -205,7 +213,7 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
         return b""
 
     def _dispatch(self, head_only: bool) -> None:
-        body = self._read_body() if self.command in ("POST", "PUT") else b""
+        body = self._read_body()
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
@@ -246,8 +254,9 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
         if response.compressible:
             headers.append(("Vary", "Accept-Encoding"))
             if body and not bodyless and accepts_gzip(self.headers.get("Accept-Encoding")):
-                # mtime=0 keeps the bytes identical across requests and runs.
-                body = gzip.compress(body, compresslevel=6, mtime=0)
+                # Level 1 is nginx's default gzip_comp_level; mtime=0 keeps the bytes
+                # identical across requests and runs.
+                body = gzip.compress(body, compresslevel=1, mtime=0)
                 headers.append(("Content-Encoding", "gzip"))
         chunked = (response.chunked and not bodyless and response.fault is None
                    and self.request_version == "HTTP/1.1")
@@ -268,6 +277,8 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
+        elif self.request_version == "HTTP/1.0":
+            self.send_header("Connection", "keep-alive")
         if head_only or bodyless:
             record(b"", chunked)
             self.end_headers()

@@ -117,8 +117,8 @@ def match_markup(tree, source: str, credited: bool) -> SiteRule | None:
     for rule in SITE_RULES:
         if rule.credited and not credited:
             continue
-        names = (n for s in rule.signature for n in re.findall(r"[.#]([\w-]+)", s))
-        if all(n in source for n in names) and all(_compiled(s)(tree) for s in rule.signature):
+        tokens = (t for s in rule.signature for t in re.findall(r"[.#]([\w-]+)", s))
+        if all(t in source for t in tokens) and all(_compiled(s)(tree) for s in rule.signature):
             return rule
     return None
 
