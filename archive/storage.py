@@ -147,7 +147,7 @@ class FileStorage:
 
     def open(self, key: str) -> BinaryIO:
         try:
-            return open(self._path(key), "rb")  # noqa: SIM115 (caller closes)
+            return open(self._path(key), "rb")
         except FileNotFoundError as exc:
             raise StorageError(f"no such object: {key}") from exc
 

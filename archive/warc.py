@@ -39,7 +39,7 @@ class _Latin1StatusAndHeaders(StatusAndHeaders):
     byte to one code point and back.
     """
 
-    def compute_headers_buffer(self, header_filter=None):  # noqa: D102 (warcio hook)
+    def compute_headers_buffer(self, header_filter=None):
         self.headers_buff = self.to_bytes(header_filter, encoding="latin-1")
 
 

@@ -1,4 +1,4 @@
-"""``lifegate-archive``: crawl, demo, fixture-site, verify, extract.
+"""``lifegate-archive``: the command line. Each subcommand lives in ``crawler/commands/<name>.py``.
 
 ``main(argv)`` returns the exit status, so tests can call it without a subprocess (except for the
 commands that run a Twisted reactor, which can start only once per process).
@@ -7,244 +7,15 @@ commands that run a Twisted reactor, which can start only once per process).
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-# Finish reasons of a crawl that did its job (Scrapy's own, plus the --limit one).
-SUCCESS_REASONS = {"finished", "closespider_itemcount", "closespider_pagecount"}
-
-
-def _project_settings(overrides: dict[str, Any] | None = None):
-    from scrapy.settings import Settings
-
-    settings = Settings()
-    # The project's settings module, wherever the command runs from (no scrapy.cfg needed).
-    settings.setmodule("crawler.settings", priority="project")
-    for name, value in (overrides or {}).items():
-        settings.set(name, value, priority="cmdline")
-    return settings
-
-
-def _parse_setting_overrides(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"lifegate-archive: -s expects NAME=VALUE, got {pair!r}")
-        out[name] = value
-    return out
-
-
-def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if args.store:
-        overrides["ARCHIVE_STORE"] = args.store
-    if args.limit:
-        overrides["CLOSESPIDER_ITEMCOUNT"] = args.limit
-    if args.no_throttle:
-        overrides.update(
-            AUTOTHROTTLE_ENABLED=False,
-            DOWNLOAD_DELAY=0,
-            CONCURRENT_REQUESTS_PER_DOMAIN=8,
-        )
-    overrides["LOG_LEVEL"] = args.log_level.upper()
-    overrides.update(_parse_setting_overrides(args.set))
-    return overrides
-
-
-def _spider_args(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
-    spider_args: dict[str, str] = {}
-    if args.base_url:
-        spider_args["base_url"] = args.base_url
-    if args.spider == "lifegate":
-        spider_args["site"] = args.site
-    elif args.lifegate_base_url:
-        spider_args["lifegate_base_urls"] = ",".join(args.lifegate_base_url)
-    return args.spider, spider_args
-
-
-def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[str, Any]]:
-    """Run spiders one after another in one reactor; returns each crawl's final stats.
-
-    SIGINT/SIGTERM stop the running crawl gracefully (files closed, manifest written) and skip the
-    rest; a second signal stops at once.
-    """
-    from scrapy.crawler import AsyncCrawlerProcess
-    from scrapy.utils.defer import deferred_from_coro
-
-    process = AsyncCrawlerProcess(settings, install_root_handler=True)
-    results: list[dict[str, Any]] = []
-
-    async def run_all() -> None:
-        from twisted.internet import reactor
-
-        try:
-            for spider, spider_args in jobs:
-                crawler = process.create_crawler(spider)
-                try:
-                    await process.crawl(crawler, **spider_args)
-                finally:
-                    results.append(dict(crawler.stats.get_stats()))
-                if results[-1].get("finish_reason") == "shutdown":
-                    break
-        finally:
-            if reactor.running:
-                reactor.stop()
-
-    from twisted.internet import reactor
-
-    reactor.callWhenRunning(lambda: deferred_from_coro(run_all()))
-    process.start(stop_after_crawl=False, install_signal_handlers=True)
-    return results
-
-
-def _summary(stats: dict[str, Any]) -> str:
-    return (
-        f"crawl {stats.get('archive/crawl_id', '?')}: {stats.get('finish_reason', 'not finished')}; "
-        f"{stats.get('response_received_count', 0)} responses, "
-        f"{stats.get('extract/records', 0)} articles with clean text, "
-        f"{stats.get('warc/files', 0)} WARC files, {stats.get('warc/records', 0)} records, "
-        f"{sum(v for k, v in stats.items() if k.startswith('archive/events/'))} problems logged"
-    )
-
-
-def _crawl_ok(stats: dict[str, Any]) -> bool:
-    return stats.get("finish_reason") in SUCCESS_REASONS and stats.get("archive/crawl_id") is not None
-
-
-def _check_store(settings) -> str | None:
-    """One line saying why the configured store cannot be used, or None."""
-    from archive.storage import StorageError, open_storage
-
-    storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-    try:
-        open_storage(settings.get("ARCHIVE_STORE"), storages)
-    except StorageError as exc:
-        return str(exc)
-    return None
-
-
-def cmd_crawl(args: argparse.Namespace) -> int:
-    settings = _project_settings(_crawl_overrides(args))
-    if problem := _check_store(settings):
-        print(f"lifegate-archive crawl: {problem}", file=sys.stderr)
-        return 2
-    results = run_crawls([_spider_args(args)], settings)
-    for stats in results:
-        print(_summary(stats))
-    print(f"store: {settings.get('ARCHIVE_STORE')}")
-    return 0 if results and all(_crawl_ok(s) for s in results) else 1
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from fixture_site import FixtureSite
-
-    store = args.store or "demo-store"
-    site = FixtureSite(include_faults=False)
-    with site.serve(host="127.0.0.1") as running:
-        urls = running.base_urls
-        print(f"Fixture site: lifegate.it {urls['it']}, lifegate.com {urls['en']}, republisher {urls['republisher']}")
-        settings = _project_settings(
-            {
-                "ARCHIVE_STORE": store,
-                "AUTOTHROTTLE_ENABLED": False,
-                "DOWNLOAD_DELAY": 0,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
-                "LOG_LEVEL": args.log_level.upper(),
-            }
-        )
-        jobs = [
-            ("lifegate", {"site": "it", "base_url": urls["it"]}),
-            ("lifegate", {"site": "com", "base_url": urls["en"]}),
-            (
-                "republications",
-                {"base_url": urls["republisher"], "lifegate_base_urls": f"{urls['it']},{urls['en']}"},
-            ),
-        ]
-        results = run_crawls(jobs, settings)
-    from archive.storage import open_storage
-
-    storage = open_storage(store)
-    print()
-    for stats in results:
-        print(_summary(stats))
-        crawl_id = stats.get("archive/crawl_id")
-        if crawl_id:
-            print(f"  text:  {storage.uri}/crawls/{crawl_id}/text/articles.jsonl")
-            print(f"  WARCs: {storage.uri}/crawls/{crawl_id}/warc/")
-    print(
-        "\nNext:\n"
-        f"  lifegate-archive verify --store {store}\n"
-        f"  warcio check {store}/crawls/*/warc/*.warc.gz\n"
-        f"  head -c 600 {store}/crawls/*/text/articles.jsonl\n"
-        f"  lifegate-archive fixture-site   # then: lifegate-archive crawl --base-url URL --no-throttle"
-    )
-    return 0 if results and all(_crawl_ok(s) for s in results) else 1
-
-
-def cmd_fixture_site(args: argparse.Namespace) -> int:
-    from fixture_site.__main__ import main as fixture_main
-
-    argv = ["--host", args.host, "--port", str(args.port)]
-    if args.articles is not None:
-        argv += ["--articles", str(args.articles)]
-    return fixture_main(argv)
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from archive.storage import StorageError, open_storage
-    from archive.verify import verify_store
-
-    settings = _project_settings({"ARCHIVE_STORE": args.store} if args.store else None)
-    storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-    try:
-        storage = open_storage(settings.get("ARCHIVE_STORE"), storages)
-    except StorageError as exc:
-        print(f"lifegate-archive verify: {exc}", file=sys.stderr)
-        return 2
-    report = verify_store(storage, progress=lambda c: print(f"checking {c}", file=sys.stderr))
-    if report.crawls == 0 and report.ok:
-        print(f"lifegate-archive verify: no crawls in {storage.uri}", file=sys.stderr)
-        return 1
-    for problem in report.problems:
-        print(problem)
-    print(
-        f"{report.crawls} crawls, {report.objects} objects ({report.bytes / 1e6:.1f} MB), "
-        f"{report.warc_files} WARC files, {report.records} records: "
-        + ("OK" if report.ok else f"{len(report.problems)} problems"),
-        file=sys.stderr,
-    )
-    return 0 if report.ok else 1
-
-
-def cmd_extract(args: argparse.Namespace) -> int:
-    from pipelines.extractor import ArticleExtractor, ExtractorConfig
-
-    try:
-        body = sys.stdin.buffer.read() if args.page == "-" else Path(args.page).read_bytes()
-    except OSError as exc:
-        print(f"lifegate-archive extract: {exc}", file=sys.stderr)
-        return 2
-    result = ArticleExtractor(ExtractorConfig()).extract(body, args.url, args.content_type)
-    if result.record is None:
-        print(f"lifegate-archive extract: no article ({result.reason})", file=sys.stderr)
-        return 1
-    record = result.record
-    if args.format == "json":
-        print(json.dumps(record, ensure_ascii=False, indent=2))
-    elif args.format == "txt":
-        print(record["text"])
-    else:
-        print(f"# {record['title']}\n")
-        if record.get("standfirst"):
-            print(f"*{record['standfirst']}*\n")
-        for line in record["text"].splitlines():
-            print(line + "\n")
-    return 0
+# Command modules, in the order ``--help`` lists them.
+COMMANDS = ["crawl", "fixture_site", "verify", "extract"]
+# Commands that run crawls log through Scrapy's own root handler.
+SCRAPY_LOGGING = {"crawl", "demo"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,54 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Archive lifegate.it into WARC files and clean text.",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    crawl = sub.add_parser("crawl", help="crawl a site into the store (the main job)")
-    crawl.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE, ./archive-store)")
-    crawl.add_argument("--spider", default="lifegate", choices=["lifegate", "republications"])
-    crawl.add_argument("--site", default="it", choices=["it", "com"], help="which lifegate site")
-    crawl.add_argument("--base-url", help="crawl this base URL instead (a mirror, the fixture site)")
-    crawl.add_argument(
-        "--lifegate-base-url",
-        action="append",
-        default=[],
-        help="republications: extra base URL whose links count as a lifegate credit (repeatable)",
-    )
-    crawl.add_argument("--limit", type=int, help="stop after N articles")
-    crawl.add_argument(
-        "--no-throttle",
-        action="store_true",
-        help="no politeness delays: only for a local mirror or the fixture site",
-    )
-    crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting")
-    crawl.set_defaults(func=cmd_crawl)
-
-    demo = sub.add_parser("demo", help="serve the fixture site and crawl it, offline")
-    demo.add_argument("--store", help="store path or URI (default ./demo-store)")
-    demo.set_defaults(func=cmd_demo)
-
-    fixture = sub.add_parser("fixture-site", help="serve the local imitation of lifegate")
-    fixture.add_argument("--host", default="127.0.0.1")
-    fixture.add_argument("--port", type=int, default=0)
-    fixture.add_argument("--articles", type=int, help="number of lifegate.it articles")
-    fixture.set_defaults(func=cmd_fixture_site)
-
-    verify = sub.add_parser("verify", help="check every crawl, object and WARC record in a store")
-    verify.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
-    verify.set_defaults(func=cmd_verify)
-
-    extract = sub.add_parser("extract", help="extract clean text from one saved page")
-    extract.add_argument("page", help="HTML file, or - for stdin")
-    extract.add_argument("--url", required=True, help="the page's URL")
-    extract.add_argument("--content-type", help="Content-Type header, when known")
-    extract.add_argument("--format", default="json", choices=["json", "txt", "markdown"])
-    extract.set_defaults(func=cmd_extract)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"crawler.commands.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command not in ("crawl", "demo"):  # crawls log through Scrapy's own root handler
+    if args.command not in SCRAPY_LOGGING:
         logging.basicConfig(
             level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )

@@ -28,6 +28,10 @@ HTML = "text/html; charset=UTF-8"
 PER_PAGE = 10
 FEED_ITEMS = 10
 PINNED_ARCHIVE_STORY = "/russia-corea-del-nord-putin"
+# Every post is also filed under "News", as on the real site: an archive long enough to
+# paginate even on the thirty-article default catalogue.
+NEWS_CATEGORY = "news"
+NEWS_LABEL = {"it": "Ultime notizie", "en": "Latest news"}
 ASSETS_MODIFIED = datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)
 STATIC_MODIFIED = datetime(2024, 1, 15, 10, 0, tzinfo=timezone.utc)
 SLOW_BODY = (b"<!doctype html><html><head><title>Slow</title></head><body><p>"
@@ -169,8 +173,9 @@ class LifegateApp(SiteApp):
         other = "en" if key == "it" else "it"
         self.static = {path: (title, paras, 2000 + i)
                        for i, (path, title, paras) in enumerate(pages.STATIC_PAGES[self.lang])}
-        self.categories = {category_slug(t, key, self.lang): topic_label(t, self.lang)
-                           for t in topics()}
+        self.categories = {NEWS_CATEGORY: NEWS_LABEL[self.lang]}
+        self.categories.update({category_slug(t, key, self.lang): topic_label(t, self.lang)
+                                for t in topics()})
         self.theme = Theme(key, self.base, self._menu(),
                            [(p, t) for p, (t, _, _) in self.static.items()],
                            bases[other] + "/" if other in bases else None)
@@ -178,8 +183,10 @@ class LifegateApp(SiteApp):
     def _menu(self) -> list[tuple[str, str, list[str]]]:
         menu = []
         for slug, label in self.categories.items():
-            _, entries = self.site.grouped(self.key, "category").get(slug, ("", []))
-            counts = Counter(t for e in entries for t in e.tags)
+            if slug == NEWS_CATEGORY:
+                menu.append((slug, label, []))
+                continue
+            counts = Counter(t for e in self.category_entries(slug) for t in e.tags)
             menu.append((slug, label, [t for t, _ in counts.most_common(6)]))
         return menu
 
@@ -224,9 +231,8 @@ class LifegateApp(SiteApp):
             slug = m.group(1)
             if slug not in self.categories:
                 return self.not_found()
-            _, entries = self.site.grouped(self.key, "category").get(slug, ("", []))
             archives = "Archivi" if self.lang == "it" else "Archives"
-            return self.feed(entries, f"{self.base}/category/{slug}/feed",
+            return self.feed(self.category_entries(slug), f"{self.base}/category/{slug}/feed",
                              f"{self.categories[slug]} {archives} - LifeGate")
         if m := re.fullmatch(r"/(category|tag|author)/([^/]+)(?:/page/(\d+))?(/?)", path):
             facet, slug, page, slash = m.groups()
@@ -258,6 +264,11 @@ class LifegateApp(SiteApp):
                 title, paras, page_id = self.static[slug_path]
                 return self.html(pages.static_page(self.theme, slug_path, title, paras, page_id))
         return self.not_found()
+
+    def category_entries(self, slug: str) -> list:
+        if slug == NEWS_CATEGORY:
+            return self.site.entries(self.key)
+        return self.site.grouped(self.key, "category").get(slug, ("", []))[1]
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -298,9 +309,8 @@ class LifegateApp(SiteApp):
     def home(self) -> Response:
         entries = self.site.entries(self.key)
         latest = [self.site.resolve(e) for e in entries[:13]]
-        groups = self.site.grouped(self.key, "category")
-        sections = [(slug, label, [self.site.resolve(e) for e in groups.get(slug, ("", []))[1][:3]])
-                    for slug, label in self.categories.items()]
+        sections = [(slug, label, [self.site.resolve(e) for e in self.category_entries(slug)[:3]])
+                    for slug, label in self.categories.items() if slug != NEWS_CATEGORY]
         archive = [self.site.resolve(entries[i]) for i in (0, 20, 25) if i < len(entries)]
         service: list[tuple[str, str]] = []
         if self.key == "it":
@@ -322,7 +332,7 @@ class LifegateApp(SiteApp):
     def archive(self, facet: str, slug: str, page: int, slash: bool, explicit_first: bool) -> Response:
         groups = self.site.grouped(self.key, facet)
         if facet == "category" and slug in self.categories:
-            name, entries = self.categories[slug], groups.get(slug, ("", []))[1]
+            name, entries = self.categories[slug], self.category_entries(slug)
         elif facet != "category" and slug in groups:
             name, entries = groups[slug]
         else:
@@ -408,9 +418,8 @@ class LifegateApp(SiteApp):
         return self.xml(urlset(self.base, urls), headers=[("X-Robots-Tag", "noindex, follow")])
 
     def category_sitemap(self) -> Response:
-        groups = self.site.grouped(self.key, "category")
-        urls = [(f"{self.base}/category/{slug}/", max(e.modified for e in groups[slug][1]), None)
-                for slug in self.categories if groups.get(slug, ("", []))[1]]
+        urls = [(f"{self.base}/category/{slug}/", max(e.modified for e in entries), None)
+                for slug in self.categories if (entries := self.category_entries(slug))]
         return self.xml(urlset(self.base, urls), headers=[("X-Robots-Tag", "noindex, follow")])
 
     def wp_json(self, path: str) -> Response:

@@ -74,7 +74,7 @@ def test_extract_command_prints_a_record(tmp_path, capsys):
 
 
 def test_defaults_are_polite_and_expose_no_remote_control():
-    from crawler.cli import _project_settings
+    from crawler.commands import project_settings as _project_settings
 
     settings = _project_settings()
     assert settings.getbool("ROBOTSTXT_OBEY") and settings.getbool("AUTOTHROTTLE_ENABLED")
