@@ -287,9 +287,8 @@ class LifegateApp(SiteApp):
             return []
         pairs = sorted([(article.lang, article.url(self.bases))]
                        + [(a.lang, a.url(self.bases)) for a in counterparts if a.site in self.bases])
-        default = next(url for lang, url in pairs if lang == "it") if any(
-            lang == "it" for lang, _ in pairs) else pairs[0][1]
-        return [*pairs, ("x-default", default)]
+        # The Italian original is the default for readers of any other language.
+        return [*pairs, ("x-default", dict(pairs).get("it", pairs[0][1]))]
 
     def article(self, request: Request, article: ArticleFixture) -> Response:
         etag = article.etag
