@@ -6,6 +6,8 @@ incomplete)::
     crawls/<crawl-id>/warc/<PREFIX>-<timestamp>-<serial>-<host>.warc.gz
     crawls/<crawl-id>/text/articles.jsonl
     crawls/<crawl-id>/events.jsonl
+    crawls/<crawl-id>/ledger.jsonl      (what the crawl learnt about each article: the ledger's journal)
+    crawls/<crawl-id>/report.json
     crawls/<crawl-id>/manifest.json
 """
 
@@ -52,6 +54,14 @@ def text_key(crawl_id: str) -> str:
 
 def events_key(crawl_id: str) -> str:
     return f"{crawl_prefix(crawl_id)}events.jsonl"
+
+
+def ledger_key(crawl_id: str) -> str:
+    return f"{crawl_prefix(crawl_id)}ledger.jsonl"
+
+
+def report_key(crawl_id: str) -> str:
+    return f"{crawl_prefix(crawl_id)}report.json"
 
 
 def manifest_key(crawl_id: str) -> str:

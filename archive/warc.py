@@ -27,6 +27,8 @@ from warcio.warcwriter import WARCWriter
 logger = logging.getLogger(__name__)
 
 WARC_VERSION = "WARC/1.1"
+PROFILE_IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+PROFILE_SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 OPEN_SUFFIX = ".open"
 HeaderList = Sequence[tuple[bytes, bytes]]
 
@@ -122,6 +124,25 @@ def _decode(headers: HeaderList) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
 
 
+def _target(exchange: HttpExchange) -> str:
+    # The fragment never goes on the wire, so it is not part of the target (WARC 1.1 §5.5).
+    return urldefrag(exchange.url)[0]
+
+
+def _http_response(exchange: HttpExchange) -> _Latin1StatusAndHeaders:
+    protocol, statusline = _status_line(exchange)
+    return _Latin1StatusAndHeaders(statusline, _decode(exchange.response_headers), protocol=protocol)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisitTarget:
+    """The earlier record a revisit points at (WARC-Refers-To, -Target-URI, -Date)."""
+
+    record_id: str
+    target_uri: str
+    date: str
+
+
 class WarcRecordFactory:
     """Builds warcinfo, response and request records; writing them is someone else's job.
 
@@ -146,32 +167,60 @@ class WarcRecordFactory:
 
     def exchange(self, exchange: HttpExchange, warcinfo_id: str | None):
         """Response record first, then the request record that points at it."""
-        date = warc_date(exchange.fetch_started)
         response_id = self.make_record_id()
-        common = {"WARC-Date": date}
-        if warcinfo_id:
-            common["WARC-Warcinfo-ID"] = warcinfo_id
-
-        protocol, statusline = _status_line(exchange)
-        response_headers = {**common, "WARC-Record-ID": response_id}
-        if exchange.ip_address:
-            response_headers["WARC-IP-Address"] = exchange.ip_address
-        if exchange.truncated:
-            response_headers["WARC-Truncated"] = exchange.truncated
-        http_response = _Latin1StatusAndHeaders(
-            statusline, _decode(exchange.response_headers), protocol=protocol
-        )
-        # The fragment never goes on the wire, so it is not part of the target (WARC 1.1 §5.5).
-        target_uri = urldefrag(exchange.url)[0]
         response = self._builder.create_warc_record(
-            target_uri,
+            _target(exchange),
             "response",
             payload=io.BytesIO(exchange.body),
             length=len(exchange.body),
-            warc_headers_dict=response_headers,
-            http_headers=http_response,
+            warc_headers_dict=self._response_headers(exchange, warcinfo_id, response_id),
+            http_headers=_http_response(exchange),
         )
+        return response, self._request(exchange, warcinfo_id, response_id)
 
+    def revisit(
+        self,
+        exchange: HttpExchange,
+        warcinfo_id: str | None,
+        *,
+        profile: str,
+        refers_to: RevisitTarget,
+        payload_digest: str | None,
+    ):
+        """A revisit record (WARC 1.1 §6.7) holding the new response's headers, then its request.
+
+        ``identical-payload-digest``: the body equals the one in ``refers_to``;
+        ``server-not-modified``: the server answered 304 to a conditional request.
+        """
+        revisit_id = self.make_record_id()
+        headers = self._response_headers(exchange, warcinfo_id, revisit_id)
+        headers["WARC-Profile"] = profile
+        headers["WARC-Refers-To"] = refers_to.record_id
+        headers["WARC-Refers-To-Target-URI"] = refers_to.target_uri
+        headers["WARC-Refers-To-Date"] = refers_to.date
+        if payload_digest:
+            headers["WARC-Payload-Digest"] = payload_digest
+        record = self._builder.create_warc_record(
+            _target(exchange),
+            "revisit",
+            payload=io.BytesIO(b""),
+            length=0,
+            warc_headers_dict=headers,
+            http_headers=_http_response(exchange),
+        )
+        return record, self._request(exchange, warcinfo_id, revisit_id)
+
+    def _response_headers(self, exchange: HttpExchange, warcinfo_id: str | None, record_id: str) -> dict[str, str]:
+        headers = {"WARC-Date": warc_date(exchange.fetch_started), "WARC-Record-ID": record_id}
+        if warcinfo_id:
+            headers["WARC-Warcinfo-ID"] = warcinfo_id
+        if exchange.ip_address:
+            headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            headers["WARC-Truncated"] = exchange.truncated
+        return headers
+
+    def _request(self, exchange: HttpExchange, warcinfo_id: str | None, concurrent_to: str):
         # Twisted adds Host last and Scrapy never sees it; it goes first, where clients put it.
         request_headers = [("Host", exchange.host_header)] + [
             (k, v) for k, v in _decode(exchange.request_headers) if k.lower() != "host"
@@ -181,19 +230,21 @@ class WarcRecordFactory:
             request_headers,
             is_http_request=True,
         )
-        request = self._builder.create_warc_record(
-            target_uri,
+        headers = {
+            "WARC-Date": warc_date(exchange.fetch_started),
+            "WARC-Record-ID": self.make_record_id(),
+            "WARC-Concurrent-To": concurrent_to,
+        }
+        if warcinfo_id:
+            headers["WARC-Warcinfo-ID"] = warcinfo_id
+        return self._builder.create_warc_record(
+            _target(exchange),
             "request",
             payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
-            warc_headers_dict={
-                **common,
-                "WARC-Record-ID": self.make_record_id(),
-                "WARC-Concurrent-To": response_id,
-            },
+            warc_headers_dict=headers,
             http_headers=http_request,
         )
-        return response, request
 
     def metadata(self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]):
         """A metadata record (WARC 1.1 §6.7) in application/warc-fields form."""
@@ -338,6 +389,16 @@ class RollingWarcWriter:
     def write_exchange(self, exchange: HttpExchange) -> list[RecordLocation]:
         """Response and request records of one exchange; the response's location comes first."""
         return self.write(lambda info_id: self.factory.exchange(exchange, info_id))
+
+    def write_revisit(
+        self, exchange: HttpExchange, *, profile: str, refers_to: RevisitTarget, payload_digest: str | None
+    ) -> list[RecordLocation]:
+        """Revisit and request records of one exchange; the revisit's location comes first."""
+        return self.write(
+            lambda info_id: self.factory.revisit(
+                exchange, info_id, profile=profile, refers_to=refers_to, payload_digest=payload_digest
+            )
+        )
 
     def _close_current(self) -> None:
         if self._file is None or self._path is None:
