@@ -7,8 +7,10 @@ order. A missing or damaged cache is rebuilt; several machines reading one store
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.crawl import crawl_ids, ledger_key, manifest_key
-from archive.storage import Storage
+from archive.storage import FileStorage, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_duration(text: str | float | int) -> timedelta:
+def parse_duration(text: str | float) -> timedelta:
     """``"90s"``, ``"1h"``, ``"7d"``, ``"2w"`` (or a number of seconds) as a timedelta."""
     if isinstance(text, (int, float)):
         return timedelta(seconds=float(text))
@@ -304,6 +306,15 @@ class Ledger:
         ).fetchone()
         return ArticleState(**dict(row)) if row else None
 
+    def due_urls(self, now: datetime, policy: RecrawlPolicy) -> Iterator[str]:
+        """Archived articles due for a recheck, whether or not this run's discovery finds them
+        (an article dropped from every listing must still be noticed when it goes)."""
+        rows = self.db.execute("SELECT url FROM articles WHERE record_id IS NOT NULL ORDER BY url").fetchall()
+        for row in rows:
+            state = self.get(row[0])
+            if state is not None and state.due(now, policy):
+                yield state.url
+
     def history(self, url: str) -> list[dict[str, Any]]:
         """Every capture of ``url``, oldest first; ``text_changed`` marks a new version."""
         rows = self.db.execute("SELECT * FROM captures WHERE url=? ORDER BY fetched", (url,))
@@ -329,3 +340,13 @@ class Ledger:
         for row in self.db.execute("SELECT * FROM articles ORDER BY url"):
             yield dict(row)
 
+
+def ledger_path(storage: Storage, state_dir: str | None) -> Path:
+    """The ledger cache: next to a local store, or in a per-store folder of the state directory."""
+    if state_dir:
+        base = Path(state_dir).expanduser()
+    elif isinstance(storage, FileStorage):
+        return storage.root / ".state" / "ledger.sqlite"
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "lifegate-archive"
+    return base / hashlib.sha256(storage.uri.encode()).hexdigest()[:16] / "ledger.sqlite"

@@ -61,6 +61,12 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool:
         """Whether ``key`` is published."""
 
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        """Publish ``data`` under ``key`` only if nothing is there; False when something is."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (for locks and staging only: archived objects are never deleted)."""
+
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         """Published objects whose key starts with ``prefix``, in key order."""
 
@@ -144,6 +150,22 @@ class FileStorage:
         os.replace(tmp, target)
         _fsync_dir(target.parent)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
+
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def open(self, key: str) -> BinaryIO:
         try:

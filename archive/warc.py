@@ -6,6 +6,8 @@ Records are built with warcio and written one gzip member per record (WARC 1.1 A
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import os
@@ -93,6 +95,11 @@ class RecordLocation:
             "record_id": self.record_id,
             "payload_digest": self.payload_digest,
         }
+
+
+def payload_digest(body: bytes) -> str:
+    """The WARC-Payload-Digest warcio writes for ``body``: base32 SHA-1."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 def warc_date(moment: datetime) -> str:

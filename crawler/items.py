@@ -21,4 +21,8 @@ class ArticlePage:
     translation_of: str | None = None
     sitemap_lastmod: str | None = None
     text_record_id: str | None = None
+    capture_kind: str = "response"  # or "revisit" (same payload as before), "not-modified" (304)
+    etag: str | None = None
+    last_modified: str | None = None
+    known: bool = False  # the ledger knew this article before this run
     extra: dict[str, Any] = field(default_factory=dict)

@@ -46,7 +46,12 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"
 
 # --- Components -------------------------------------------------------------------------------
+SPIDER_MIDDLEWARES = {
+    "crawler.incremental.RecrawlFilterMiddleware": 600,
+}
 DOWNLOADER_MIDDLEWARES = {
+    # Before WARC capture in request order, so the archived request shows the conditional headers.
+    "crawler.incremental.ConditionalRequestMiddleware": 940,
     # After HttpCompression (590) and Redirect (600) in process_response order, so it sees the
     # content-coded body and every redirect and retried response (research: reliability.md B.1).
     "crawler.warc_capture.WarcCaptureMiddleware": 950,
@@ -72,6 +77,14 @@ ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (
 # Recover WARCs left ``.open`` by a killed crawl and commit that crawl before starting a new one.
 ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
+# The ledger cache (SQLite, rebuilt from the store when missing): empty = <store>/.state for a
+# local store, ~/.local/state/lifegate-archive/<store hash> otherwise.
+ARCHIVE_STATE_DIR = ""
+# Recheck a known article by its age: [age limit, interval] pairs; older articles only when their
+# sitemap lastmod changes. Durations: 90s, 1h, 7d, 2w.
+ARCHIVE_RECRAWL_INTERVALS = [["1d", "1h"], ["7d", "1d"], ["30d", "7d"], ["365d", "30d"]]
+# A lock whose holder shows no sign of life for this long (seconds) is taken over.
+ARCHIVE_LOCK_STALE_AFTER = 1800
 
 # --- WARC_*: capture --------------------------------------------------------------------------
 WARC_ENABLED = True

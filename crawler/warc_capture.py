@@ -15,13 +15,22 @@ from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
-from archive.warc import HttpExchange
+from archive.warc import (
+    PROFILE_IDENTICAL_PAYLOAD,
+    PROFILE_SERVER_NOT_MODIFIED,
+    HttpExchange,
+    RevisitTarget,
+    payload_digest,
+)
+from crawler.incremental import LEDGER_STATE
 from pipelines.archive_session import ArchiveSession
 
 logger = logging.getLogger(__name__)
 
 FETCH_STARTED = "warc_fetch_started"
 RESPONSE_RECORD = "warc_response_record"
+# "response" (a full record), "revisit" (same payload as the last capture), "not-modified" (a 304).
+CAPTURE_KIND = "warc_capture_kind"
 
 
 def _header_pairs(headers) -> list[tuple[bytes, bytes]]:
@@ -73,8 +82,25 @@ class WarcCaptureMiddleware:
             ip_address=str(response.ip_address) if response.ip_address else None,
             truncated="disconnect" if "dataloss" in response.flags else None,
         )
+        state = request.meta.get(LEDGER_STATE)
+        kind = "response"
+        if state is not None and state.record_id and not exchange.truncated:
+            target = RevisitTarget(state.record_id, exchange.url.split("#", 1)[0], state.record_date or "")
+            if response.status == 304:
+                kind = "not-modified"
+            elif response.status == 200 and payload_digest(response.body) == state.payload_digest:
+                kind = "revisit"
+        request.meta[CAPTURE_KIND] = kind
         try:
-            locations = await self._session.write_exchange(exchange)
+            if kind == "response":
+                locations = await self._session.write_exchange(exchange)
+            else:
+                locations = await self._session.write_revisit(
+                    exchange,
+                    profile=PROFILE_SERVER_NOT_MODIFIED if kind == "not-modified" else PROFILE_IDENTICAL_PAYLOAD,
+                    refers_to=target,
+                    payload_digest=state.payload_digest,
+                )
         except OSError as exc:
             # A full or failing disk must stop the crawl, not silently drop captures.
             logger.critical("Cannot write WARC record for %s: %s", request.url, exc)

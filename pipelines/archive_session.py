@@ -13,7 +13,7 @@ import logging
 import platform
 import socket
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,16 +22,21 @@ import trafilatura
 import warcio
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from twisted.internet import task
 
 from archive.crawl import (
     CrawlManifest,
     ManifestEntry,
     events_key,
+    ledger_key,
     manifest_key,
     new_crawl_id,
+    report_key,
     text_key,
     warc_key,
 )
+from archive.ledger import Ledger, RecrawlPolicy, ledger_path
+from archive.lock import StoreLock
 from archive.recovery import recover_store
 from archive.storage import Storage, StoredObject, open_storage
 from archive.warc import (
@@ -41,6 +46,7 @@ from archive.warc import (
     RollingWarcWriter,
     WarcFileNamer,
 )
+from pipelines.run_report import build_run_report
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,11 @@ def software_versions() -> dict[str, str]:
         "trafilatura": trafilatura.__version__,
         "python": platform.python_version(),
     }
+
+
+def _json_setting(settings, name: str) -> Any:
+    value = settings.get(name)
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class _LineFile:
@@ -99,6 +110,9 @@ class ArchiveSession:
             {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")},
         )
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
+        self.state_dir = settings.get("ARCHIVE_STATE_DIR") or None
+        self.policy = RecrawlPolicy.from_pairs(_json_setting(settings, "ARCHIVE_RECRAWL_INTERVALS"))
+        self.lock_stale_after = timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER"))
         self.warc_enabled = settings.getbool("WARC_ENABLED")
         self.warc_prefix = settings.get("WARC_PREFIX")
         self.warc_max_size = settings.getint("WARC_MAX_SIZE")
@@ -115,7 +129,13 @@ class ArchiveSession:
         self._warc: RollingWarcWriter | None = None
         self._text: _LineFile | None = None
         self._events: _LineFile | None = None
+        self._journal: _LineFile | None = None
         self._entries: list[ManifestEntry] = []
+        self._seen: dict[str, tuple[set[str], str | None]] = {}
+        self._captured: set[str] = set()
+        self.ledger: Ledger | None = None
+        self.lock: StoreLock | None = None
+        self._heartbeat: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchiveSession:
@@ -141,12 +161,17 @@ class ArchiveSession:
             raise
 
     def _open(self, spider_name: str) -> None:
-        assert self.storage is not None
+        self.started = datetime.now(timezone.utc)
+        run_id = f"{spider_name}@{self.started.isoformat()}"
+        self.lock = StoreLock(self.storage, run_id, stale_after=self.lock_stale_after)
+        self.lock.acquire()  # LockHeld: another run is using this store
+        self._heartbeat = task.LoopingCall(self.lock.heartbeat)
+        self._heartbeat.start(max(self.lock_stale_after.total_seconds() / 10, 1), now=False)
         if self.recover_on_start:
             for crawl_id in recover_store(self.storage, software_versions()):
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
-        self.started = datetime.now(timezone.utc)
+        self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
         self.crawl_id = new_crawl_id(spider_name, self.started)
         while self.storage.exists(manifest_key(self.crawl_id)):
             # Two runs in one second: the later one waits for a fresh id rather than mixing files.
@@ -165,6 +190,7 @@ class ArchiveSession:
         )
         self._text = _LineFile(self.storage.staging_path(text_key(self.crawl_id)))
         self._events = _LineFile(self.storage.staging_path(events_key(self.crawl_id)))
+        self._journal = _LineFile(self.storage.staging_path(ledger_key(self.crawl_id)))
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         self.stats.set_value("archive/store", self.storage.uri)
         logger.info("Archiving crawl %s into %s", self.crawl_id, self.storage.uri)
@@ -196,15 +222,31 @@ class ArchiveSession:
         if self.crawl_id is None or self._executor is None:
             return
         # The crawl is over: nothing else runs in the reactor, so closing inline is harmless.
-        self._executor.shutdown(wait=True)
-        self._close_files()
-        self._write_manifest(spider.name, reason)
+        try:
+            self._executor.shutdown(wait=True)
+            self._write_seen()
+            self._close_files()
+            self._write_report(reason)
+            self._write_manifest(spider.name, reason)
+            if self.ledger is not None:
+                self.ledger.sync(self.storage)
+        finally:
+            if self._heartbeat is not None and self._heartbeat.running:
+                self._heartbeat.stop()
+            if self.lock is not None:
+                self.lock.release()
+            if self.ledger is not None:
+                self.ledger.close()
 
     def _close_files(self) -> None:
         assert self.crawl_id is not None
         if self._warc is not None:
             self._warc.close()
-        for line_file, key in ((self._text, text_key), (self._events, events_key)):
+        for line_file, key in (
+            (self._text, text_key),
+            (self._events, events_key),
+            (self._journal, ledger_key),
+        ):
             if line_file is not None and (closed := line_file.close()) is not None:
                 self._publish(key(self.crawl_id), closed)
 
@@ -247,10 +289,56 @@ class ArchiveSession:
         self.stats.inc_value("warc/payload_bytes", len(exchange.body))
         return locations
 
+    async def write_revisit(self, exchange: HttpExchange, **revisit: Any) -> list[RecordLocation]:
+        """Archive an exchange whose payload is already archived, as a revisit record."""
+        if not self.warc_enabled or self._warc is None:
+            return []
+        locations = await self._run(lambda: self._warc.write_revisit(exchange, **revisit))
+        self.stats.inc_value("warc/records", len(locations))
+        self.stats.inc_value("warc/revisits")
+        return locations
+
+    def warc_store_key(self, filename: str) -> str:
+        assert self.crawl_id is not None
+        return warc_key(self.crawl_id, filename)
+
     async def write_text(self, record: dict[str, Any]) -> None:
         assert self._text is not None
         await self._run(self._text.append, record)
         self.stats.inc_value("archive/text_records")
+
+    def seen(self, url: str, source: str, sitemap_lastmod: str | None = None) -> None:
+        """Note that ``source`` (sitemap, feed, listing, link) revealed ``url`` in this run."""
+        sources, lastmod = self._seen.get(url, (set(), None))
+        sources.add(source)
+        self._seen[url] = (sources, sitemap_lastmod or lastmod)
+
+    def journal(self, event: dict[str, Any]) -> None:
+        """Append an article event (capture, gone) to this crawl's ledger journal."""
+        if event.get("type") == "capture":
+            self._captured.add(event["url"])
+        if self._executor is None or self._journal is None:
+            raise RuntimeError("the archive session is not open")
+        event.setdefault("time", datetime.now(timezone.utc).isoformat())
+        self._executor.submit(self._journal.append, event)
+
+    def _write_seen(self) -> None:
+        # Only articles go in the ledger: URLs it knows, or that this run captured as articles.
+        assert self._journal is not None and self.ledger is not None
+        now = datetime.now(timezone.utc).isoformat()
+        for url, (sources, lastmod) in sorted(self._seen.items()):
+            if url in self._captured or self.ledger.get(url) is not None:
+                event = {"type": "seen", "url": url, "sources": sorted(sources), "time": now}
+                if lastmod:
+                    event["sitemap_lastmod"] = lastmod
+                self._journal.append(event)
+
+    def _write_report(self, reason: str) -> None:
+        assert self.crawl_id is not None and self.started is not None
+        report = build_run_report(self.crawl_id, self.started, reason, self.stats.get_stats())
+        self.stats.set_value("report", report["summary"])
+        data = json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n"
+        self._entries.append(ManifestEntry.from_stored(self.storage.put_bytes(report_key(self.crawl_id), data)))
 
     def log_event(self, kind: str, url: str, reason: str, **details: Any) -> None:
         """Record something that went wrong or was skipped, with its reason (never silent)."""

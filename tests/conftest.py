@@ -52,6 +52,8 @@ class CrawlResult:
     @property
     def text_records(self) -> list[dict]:
         path = self.crawl_dir / "text" / "articles.jsonl"
+        if not path.exists():  # a run that found nothing new writes no text file
+            return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     @property

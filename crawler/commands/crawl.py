@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from crawler.commands import configured_storage, project_settings
 
 # Finish reasons of a crawl that did its job (Scrapy's own, plus the --limit one).
-SUCCESS_REASONS = {"finished", "closespider_itemcount", "closespider_pagecount"}
+# A run stopped by SIGTERM/SIGINT closed its files and committed its manifest: that is a success.
+SUCCESS_REASONS = {"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"}
 
 
 def _parse_setting_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -87,6 +89,8 @@ def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[st
 
 
 def _summary(stats: dict[str, Any]) -> str:
+    if "report" in stats:
+        return f"crawl {stats.get('archive/crawl_id', '?')}: {stats['report']}"
     return (
         f"crawl {stats.get('archive/crawl_id', '?')}: {stats.get('finish_reason', 'not finished')}; "
         f"{stats.get('response_received_count', 0)} responses, "
@@ -100,22 +104,28 @@ def _crawl_ok(stats: dict[str, Any]) -> bool:
     return stats.get("finish_reason") in SUCCESS_REASONS and stats.get("archive/crawl_id") is not None
 
 
-def _check_store(settings) -> str | None:
-    """One line saying why the configured store cannot be used, or None."""
+def _check_store(settings) -> tuple[int, str] | None:
+    """Exit status and one line saying why the configured store cannot be used now, or None."""
+    from archive.lock import StoreLock
     from archive.storage import StorageError
 
     try:
-        configured_storage(settings)
+        storage = configured_storage(settings)
     except StorageError as exc:
-        return str(exc)
+        return 2, str(exc)
+    lock = StoreLock(storage, "check", stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")))
+    holder = lock.current()
+    if holder is not None and not lock.stale(holder):
+        return 3, f"the store {storage.uri} is in use by {holder.describe()}"
     return None
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = project_settings(_crawl_overrides(args))
     if problem := _check_store(settings):
-        print(f"lifegate-archive crawl: {problem}", file=sys.stderr)
-        return 2
+        status, message = problem
+        print(f"lifegate-archive crawl: {message}", file=sys.stderr)
+        return status
     results = run_crawls([_spider_args(args)], settings)
     for stats in results:
         print(_summary(stats))

@@ -17,8 +17,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
 
+from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
-from crawler.warc_capture import RESPONSE_RECORD
+from crawler.warc_capture import CAPTURE_KIND, FETCH_STARTED, RESPONSE_RECORD
 from pipelines.archive_session import ArchiveSession
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,19 @@ class ArchiveSpider(SitemapSpider):
         for url, source in self.discovery_urls():
             callback = self.parse_feed if source == "feed" else self.parse_page
             yield Request(url, callback, errback=self.on_error, meta={"discovered_via": source})
+        session = self.crawler.get_extension(ArchiveSession)
+        if session is not None and session.ledger is not None:
+            now = datetime.now(timezone.utc)
+            for url in session.ledger.due_urls(now, session.policy):
+                if self.in_scope(url):
+                    self.crawler.stats.inc_value("discovery/ledger_rechecks")
+                    yield Request(
+                        url,
+                        self.parse_page,
+                        errback=self.on_error,
+                        priority=-1,  # after discovery, which may bring a fresher lastmod
+                        meta={"discovered_via": "ledger"},
+                    )
 
     def _parse_sitemap(self, response: Response):
         for request in super()._parse_sitemap(response):
@@ -132,9 +146,15 @@ class ArchiveSpider(SitemapSpider):
         return False
 
     def parse_page(self, response: Response):
+        via = response.meta.get("discovered_via", "link")
+        if response.status == 304:
+            # Unchanged since the last capture: nothing to read, but the recheck is recorded.
+            yield self.article_item(response, via)
+            return
         if not isinstance(response, TextResponse):
             return  # an image or other resource: archived, nothing to read
-        via = response.meta.get("discovered_via", "link")
+        if self._redirected_home(response):
+            return
         if self.is_article(response):
             item = self.article_item(response, via)
             if item is not None:
@@ -151,17 +171,45 @@ class ArchiveSpider(SitemapSpider):
             if self.in_scope(url):
                 yield Request(url, self.parse_feed, errback=self.on_error, meta={"discovered_via": "feed"})
 
-    def article_item(self, response: TextResponse, via: str) -> ArticlePage | None:
+    def article_item(self, response: Response, via: str) -> ArticlePage | None:
+        def header(name: str) -> str | None:
+            value = response.headers.get(name)
+            return value.decode("latin-1") if value else None
+
+        kind = response.meta.get(CAPTURE_KIND, "response")
+        started = response.meta.get(FETCH_STARTED)
         return ArticlePage(
             url=response.url,
-            body=response.body,
+            body=response.body if kind != "not-modified" else None,
             status=response.status,
-            content_type=response.headers.get("Content-Type", b"").decode("latin-1") or None,
-            fetched=datetime.now(timezone.utc).isoformat(),
+            content_type=header("Content-Type"),
+            fetched=(started or datetime.now(timezone.utc)).isoformat(),
             discovered_via=via,
             warc_record=response.meta.get(RESPONSE_RECORD),
             sitemap_lastmod=self.sitemap_lastmod.get(response.url),
+            capture_kind=kind,
+            etag=header("ETag"),
+            last_modified=header("Last-Modified"),
+            known=response.meta.get(LEDGER_STATE) is not None,
         )
+
+    def _redirected_home(self, response: TextResponse) -> bool:
+        """An archived article that now redirects to the home page has been taken down."""
+        chain = response.meta.get("redirect_urls")
+        if not chain or urlsplit(response.url).path not in ("", "/"):
+            return False
+        session = self.crawler.get_extension(ArchiveSession)
+        if session is None or session.ledger is None or session.ledger.get(chain[0]) is None:
+            return False
+        self.mark_gone(chain[0], f"redirects to the home page ({response.url})")
+        return True
+
+    def mark_gone(self, url: str, reason: str) -> None:
+        session = self.crawler.get_extension(ArchiveSession)
+        self.crawler.stats.inc_value("incremental/gone")
+        if session is not None:
+            session.journal({"type": "gone", "url": url, "reason": reason})
+            session.log_event("gone", url, reason)
 
     def resource_requests(self, response: TextResponse):
         for selector in RESOURCE_SELECTORS:
@@ -190,10 +238,16 @@ class ArchiveSpider(SitemapSpider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        if failure.check(NotDue):
+            return  # counted by the incremental middleware; nothing went wrong
         session = self.crawler.get_extension(ArchiveSession)
         if failure.check(HttpError):
             response = failure.value.response
             kind, reason = "http-error", f"HTTP {response.status}"
+            known = session is not None and session.ledger is not None and session.ledger.get(request.url)
+            if response.status in (404, 410) and known:
+                self.mark_gone(request.url, reason)
+                return
         elif failure.check(IgnoreRequest):
             kind, reason = "skipped", str(failure.value) or "ignored"
         else:

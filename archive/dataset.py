@@ -1,0 +1,471 @@
+"""The clean-text dataset: what a row is, which captures become rows, takedowns, byte-range provenance.
+
+Plain library: ``crawler/commands/export.py`` passes every option in (``ExportOptions``); releases
+are written by :mod:`archive.release`, deduplicated by :mod:`archive.dedup`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.crawl import crawl_ids, iter_text_records, manifest_key, warc_key
+from archive.storage import Storage, StorageError
+
+logger = logging.getLogger(__name__)
+
+TAKEDOWN_KEY = "takedown.txt"
+REEXTRACT_PREFIX = "reextract/"
+ORIGINAL_SITES = frozenset({"lifegate.it", "lifegate.com"})
+# Names a row's source in its attribution line (CC BY 4.0 §3(a)(1)(A)(i): the creator and
+# attribution parties as the licensor asks).
+SOURCE_NAMES = {"lifegate.it": "LifeGate", "lifegate.com": "LifeGate"}
+# Fields that make up what a reader sees; a change in any of them makes a row "changed" in a delta.
+CONTENT_FIELDS = (
+    "url", "canonical_url", "site", "language", "title", "kicker", "standfirst", "authors",
+    "date_published", "date_modified", "tags", "license", "translation_of", "images", "text",
+)
+_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class DatasetError(Exception):
+    """An export or a release cannot be made or read; the message is one line for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    """Everything one export decides; the command line builds it, the library never reads settings."""
+
+    name: str
+    since: date | None = None
+    languages: frozenset[str] | None = None
+    sites: frozenset[str] | None = None
+    # host[:port] -> site name, for sites served from somewhere else (the offline demo on loopback).
+    site_aliases: Mapping[str, str] = field(default_factory=dict)
+    original_sites: frozenset[str] = ORIGINAL_SITES
+    takedown_key: str = TAKEDOWN_KEY
+    reextract_hash: str | None = None  # use reextract/<hash>/ for every crawl that has it
+    require_reextract: bool = False
+    near_duplicate_threshold: float = 0.8
+    num_perm: int = 128
+    shingle_words: int = 5
+    max_shard_bytes: int = 256 * 1024 * 1024
+    row_group_rows: int = 1000
+    created: datetime | None = None  # injectable clock for reproducible tests
+
+
+# ------------------------------------------------------------------ takedowns
+
+
+def _norm_url(url: str) -> str:
+    """Scheme and host lower-cased, default port, fragment and trailing slash dropped."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.port and (parts.scheme, parts.port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, ""))
+
+
+def article_id(canonical_url: str) -> str:
+    """The id the extractor gives an article: first 32 hex digits of sha256(canonical URL)."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
+
+
+def parse_takedowns(text: str) -> frozenset[str]:
+    """Ids and normalised URLs from a takedown list: one per line, ``#`` starts a comment."""
+    entries = set()
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if _HEX_ID.match(entry.lower()):
+            entries.add(entry.lower())
+        elif "://" in entry:
+            entries.add(_norm_url(entry))
+            entries.add(article_id(entry))  # the id of a canonical URL listed as is
+        else:
+            logger.warning("takedown list: ignoring %r (neither an article id nor a URL)", entry)
+    return frozenset(entries)
+
+
+def load_takedowns(storage: Storage, key: str = TAKEDOWN_KEY) -> frozenset[str]:
+    """The store's takedown list (empty when there is none). Releases and replay both honour it."""
+    if not storage.exists(key):
+        return frozenset()
+    with storage.open(key) as fh:
+        return parse_takedowns(fh.read().decode("utf-8", errors="replace"))
+
+
+def is_taken_down(record_or_url: Mapping[str, Any] | str, takedowns: frozenset[str]) -> bool:
+    """Whether a URL, an article id, or a record/row (by id, url or canonical_url) is taken down."""
+    if not takedowns:
+        return False
+    if isinstance(record_or_url, str):
+        value = record_or_url.strip()
+        if _HEX_ID.match(value):
+            return value in takedowns
+        return _norm_url(value) in takedowns or article_id(value) in takedowns
+    if record_or_url.get("id") in takedowns:
+        return True
+    return any(
+        record_or_url.get(name) and _norm_url(record_or_url[name]) in takedowns
+        for name in ("url", "canonical_url")
+    )
+
+
+# ------------------------------------------------------------------ rows
+
+
+def site_of(record: Mapping[str, Any], aliases: Mapping[str, str]) -> str:
+    """The record's site, or the alias of the host[:port] it was served from."""
+    if aliases:
+        netloc = urlsplit(record.get("canonical_url") or record.get("url") or "").netloc.lower()
+        for candidate in (netloc, netloc.removeprefix("www.")):
+            if candidate in aliases:
+                return aliases[candidate]
+    return record.get("site") or ""
+
+
+def attribution(row: Mapping[str, Any]) -> str:
+    """The TASL line (title, author, source, licence) that CC licences ask every reuse to carry."""
+    title = row.get("title") or "Untitled"
+    authors = ", ".join(row.get("authors") or []) or "unknown author"
+    source = SOURCE_NAMES.get(row["site"], row["site"])
+    licence = row.get("license") or "no licence stated (publisher's terms apply)"
+    line = f'"{title}" by {authors}, {source} ({row["canonical_url"]}), {licence}'
+    if row.get("translation_of"):
+        line += f"; translation of {row['translation_of']}"
+    return line
+
+
+def content_sha256(row: Mapping[str, Any]) -> str:
+    payload = json.dumps({k: row.get(k) for k in CONTENT_FIELDS}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def captured_at(record: Mapping[str, Any], crawl_id: str) -> str:
+    """When the page was fetched (ISO 8601, UTC); the crawl's start when the record does not say."""
+    fetched = (record.get("crawl") or {}).get("fetched")
+    if fetched:
+        return fetched
+    stamp = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return stamp.isoformat()
+
+
+def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] | None = None) -> dict:
+    """A dataset row from a clean-text record: its fields, attribution, and exact provenance."""
+    prov = record.get("provenance") or {}
+    extractor = record.get("extractor") or {}
+    row = {
+        "id": record["id"],
+        "url": record["url"],
+        "canonical_url": record["canonical_url"],
+        "site": site_of(record, aliases or {}),
+        "language": record.get("language") or "und",
+        "declared_language": record.get("declared_language"),
+        "title": record.get("title"),
+        "kicker": record.get("kicker"),
+        "standfirst": record.get("standfirst"),
+        "authors": list(record.get("authors") or []),
+        "date_published": record.get("date_published"),
+        "date_modified": record.get("date_modified"),
+        "tags": list(record.get("tags") or []),
+        "license": record.get("license"),
+        "translation_of": record.get("translation_of"),
+        "images": [
+            {"url": i.get("url"), "caption": i.get("caption"), "credit": i.get("credit")}
+            for i in record.get("images") or []
+        ],
+        "text": record["text"],
+        "word_count": int(record.get("word_count") or len(record["text"].split())),
+        "text_sha256": record.get("text_sha256")
+        or hashlib.sha256(record["text"].encode("utf-8")).hexdigest(),
+        "crawl_id": crawl_id,
+        "fetched": captured_at(record, crawl_id),
+        "provenance": {
+            "warc_key": warc_key(crawl_id, prov["warc_file"]) if prov.get("warc_file") else None,
+            "offset": prov.get("offset"),
+            "length": prov.get("length"),
+            "record_id": prov.get("record_id"),
+            "payload_digest": prov.get("payload_digest"),
+        },
+        "extractor": {
+            "name": extractor.get("name"),
+            "version": extractor.get("version"),
+            "trafilatura_version": extractor.get("trafilatura_version"),
+            "config_hash": extractor.get("config_hash"),
+        },
+        "flags": list(record.get("flags") or []),
+        "duplicates": [],
+    }
+    row["attribution"] = attribution(row)
+    row["content_sha256"] = content_sha256(row)
+    return row
+
+
+def is_original(row: Mapping[str, Any], original_sites: frozenset[str]) -> bool:
+    """A publisher's own article (lifegate.it or .com), not a republication of one."""
+    return row["site"] in original_sites and not row.get("translation_of")
+
+
+def row_date(row: Mapping[str, Any]) -> str:
+    """The article's own date for ``--since`` and monthly counts: published, modified, fetched."""
+    return row.get("date_published") or row.get("date_modified") or row["fetched"]
+
+
+# ------------------------------------------------------------------ sources
+
+
+def reextract_key(config_hash: str, crawl_id: str) -> str:
+    """Re-extracted text of one crawl with one extractor configuration (same lines as the crawl's)."""
+    return f"{REEXTRACT_PREFIX}{config_hash}/{crawl_id}.jsonl"
+
+
+def reextract_manifest_key(config_hash: str) -> str:
+    return f"{REEXTRACT_PREFIX}{config_hash}/manifest.json"
+
+
+def committed_crawls(storage: Storage) -> list[str]:
+    """Crawls with a manifest (committed), oldest first."""
+    return [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
+
+
+def _iter_jsonl(storage: Storage, key: str) -> Iterator[dict[str, Any]]:
+    with storage.open(key) as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+@dataclass(slots=True)
+class Selection:
+    """The rows an export keeps (newest capture per article) and why every other article went."""
+
+    rows: list[dict] = field(default_factory=list)
+    fates: dict[str, str] = field(default_factory=dict)  # id -> taken-down | filtered | duplicate
+    stats: dict[str, int] = field(default_factory=dict)
+    crawls: list[str] = field(default_factory=list)
+    reextracted: list[str] = field(default_factory=list)
+
+
+def select_rows(
+    storage: Storage,
+    options: ExportOptions,
+    takedowns: frozenset[str] = frozenset(),
+    progress: Callable[[str], None] | None = None,
+) -> Selection:
+    """Every committed crawl's records, newest capture of each article, takedowns and filters applied."""
+    selection = Selection(crawls=committed_crawls(storage))
+    newest: dict[str, dict] = {}
+    captures = 0
+    for crawl_id in selection.crawls:
+        key = reextract_key(options.reextract_hash, crawl_id) if options.reextract_hash else None
+        if key and storage.exists(key):
+            records: Iterable[dict] = _iter_jsonl(storage, key)
+            selection.reextracted.append(crawl_id)
+        elif options.require_reextract:
+            raise DatasetError(
+                f"crawl {crawl_id} has no re-extracted text for extractor configuration "
+                f"{options.reextract_hash[:12] if options.reextract_hash else '?'}: "
+                "run `lifegate-archive reextract` first"
+            )
+        else:
+            records = iter_text_records(storage, crawl_id)
+        for record in records:
+            captures += 1
+            row = to_row(record, crawl_id, options.site_aliases)
+            held = newest.get(row["id"])
+            if held is None or (row["fetched"], crawl_id) >= (held["fetched"], held["crawl_id"]):
+                newest[row["id"]] = row
+        if progress:
+            progress(f"read {crawl_id}: {captures} captures, {len(newest)} articles so far")
+    counts = dict.fromkeys(("taken_down", "filtered_language", "filtered_site", "filtered_since"), 0)
+    since = options.since.isoformat() if options.since else None
+    for row_id, row in sorted(newest.items()):
+        if is_taken_down(row, takedowns):
+            reason, counter = "taken-down", "taken_down"
+        elif options.languages and row["language"] not in options.languages:
+            reason, counter = "filtered", "filtered_language"
+        elif options.sites and row["site"] not in options.sites:
+            reason, counter = "filtered", "filtered_site"
+        elif since and row_date(row)[:10] < since:
+            reason, counter = "filtered", "filtered_since"
+        else:
+            selection.rows.append(row)
+            continue
+        selection.fates[row_id] = reason
+        counts[counter] += 1
+    selection.stats = {
+        "captures": captures,
+        "articles": len(newest),
+        "superseded_captures": captures - len(newest),
+        **counts,
+    }
+    return selection
+
+
+# ------------------------------------------------------------------ provenance
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedResponse:
+    """One response record read back by byte range: its identity and the content-decoded body."""
+
+    url: str
+    record_id: str
+    payload_digest: str | None
+    status: int | None
+    content_type: str | None
+    body: bytes
+
+
+def read_record_bytes(storage: Storage, provenance: Mapping[str, Any]) -> bytes:
+    """The exact bytes of a row's WARC record (one gzip member): one ranged read of its WARC."""
+    key, offset, length = provenance.get("warc_key"), provenance.get("offset"), provenance.get("length")
+    if not key or offset is None or not length:
+        raise DatasetError(f"no WARC location in provenance {dict(provenance)!r}")
+    data = storage.read_range(key, int(offset), int(length))
+    if len(data) != int(length):
+        raise DatasetError(f"{key}: short read at {offset} ({len(data)} of {length} bytes)")
+    return data
+
+
+def parse_response(data: bytes, where: str = "record") -> ArchivedResponse:
+    """The response in ``data`` (one WARC record), body decoded as the HTTP entity (gzip undone)."""
+    try:
+        for record in ArchiveIterator(io.BytesIO(data)):
+            if record.rec_type != "response":
+                raise DatasetError(f"{where}: a {record.rec_type} record, not a response")
+            http = record.http_headers
+            return ArchivedResponse(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                record_id=record.rec_headers.get_header("WARC-Record-ID"),
+                payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+                status=int(http.get_statuscode()) if http and http.get_statuscode() else None,
+                content_type=http.get_header("Content-Type") if http else None,
+                body=record.content_stream().read(),
+            )
+    except (ArchiveLoadFailed, OSError, ValueError) as exc:
+        raise DatasetError(f"{where}: not a readable WARC record ({exc})") from exc
+    raise DatasetError(f"{where}: no WARC record")
+
+
+def read_response(storage: Storage, provenance: Mapping[str, Any]) -> ArchivedResponse:
+    """Fetch and parse the response a row (or a record's provenance with ``warc_key``) points at."""
+    data = read_record_bytes(storage, provenance)
+    return parse_response(data, f"{provenance['warc_key']}@{provenance['offset']}")
+
+
+def record_provenance(record: Mapping[str, Any], crawl_id: str) -> dict[str, Any]:
+    """A text record's provenance with the full store key of its WARC (``crawls/<id>/warc/<f>``)."""
+    prov = dict(record.get("provenance") or {})
+    if not prov.get("warc_file"):
+        raise StorageError(f"record {record.get('id')} of {crawl_id} has no provenance")
+    prov["warc_key"] = warc_key(crawl_id, prov["warc_file"])
+    return prov
+
+
+# ------------------------------------------------------------------ releases
+
+RELEASES_PREFIX = "datasets/"
+RELEASE_FORMAT = "lifegate-archive/dataset-release/1"
+_RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_release_name(name: str) -> str:
+    if not _RELEASE_NAME.match(name or ""):
+        raise DatasetError(
+            f"not a release name: {name!r} (letters, digits, '.', '_' and '-', e.g. v2026.11.28)"
+        )
+    return name
+
+
+def release_prefix(name: str) -> str:
+    return f"{RELEASES_PREFIX}{check_release_name(name)}/"
+
+
+def release_manifest_key(name: str) -> str:
+    return f"{release_prefix(name)}manifest.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFile:
+    """One file of a release, relative to ``datasets/<name>/``; ``rows`` for data files."""
+
+    path: str
+    size: int
+    sha256: str
+    kind: str  # parquet | jsonl | card | delta
+    rows: int | None = None
+    site: str | None = None
+    language: str | None = None
+
+
+@dataclass(slots=True)
+class ReleaseManifest:
+    """What a release holds. Written last: a release without one was never published."""
+
+    name: str
+    created: str
+    previous: str | None
+    files: list[ReleaseFile] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+    dedup: dict[str, Any] = field(default_factory=dict)
+    delta: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, str] = field(default_factory=dict)
+    format: str = RELEASE_FORMAT
+
+    @property
+    def rows(self) -> int:
+        return int(self.counts.get("rows", 0))
+
+    def to_json(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ReleaseManifest:
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:
+            raise DatasetError(f"release manifest is not JSON ({exc})") from exc
+        if raw.get("format") != RELEASE_FORMAT:
+            raise DatasetError(f"unknown release manifest format {raw.get('format')!r}")
+        raw["files"] = [ReleaseFile(**entry) for entry in raw.get("files", [])]
+        return cls(**raw)
+
+
+def read_release_manifest(storage: Storage, name: str) -> ReleaseManifest:
+    """The manifest of a published release; a one-line DatasetError naming the known ones if absent."""
+    key = release_manifest_key(name)
+    if not storage.exists(key):
+        known = ", ".join(m.name for m in list_releases(storage)) or "none published"
+        raise DatasetError(f"no release {name!r} in {storage.uri} (known: {known})")
+    with storage.open(key) as fh:
+        return ReleaseManifest.from_json(fh.read())
+
+
+def list_releases(storage: Storage) -> list[ReleaseManifest]:
+    """Every published release (those with a manifest), oldest first."""
+    found = []
+    for stored in storage.list(RELEASES_PREFIX):
+        parts = stored.key[len(RELEASES_PREFIX) :].split("/")
+        if len(parts) == 2 and parts[1] == "manifest.json" and _RELEASE_NAME.match(parts[0]):
+            with storage.open(stored.key) as fh:
+                try:
+                    found.append(ReleaseManifest.from_json(fh.read()))
+                except DatasetError as exc:
+                    logger.warning("skipping %s: %s", stored.key, exc)
+    return sorted(found, key=lambda m: (m.created, m.name))

@@ -1,0 +1,116 @@
+"""One run at a time on a store: a lock object with the holder's identity and a heartbeat.
+
+A lock whose holder is gone (its process no longer exists on this host, or its heartbeat stopped
+longer ago than ``stale_after``) is taken over, with a warning, so a killed run never blocks the
+schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from archive.storage import Storage, StorageError
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "locks/crawl.lock"
+
+
+class LockHeld(Exception):
+    """Another live run holds the store."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds the lock, and their last sign of life."""
+
+    run_id: str
+    host: str
+    pid: int
+    acquired: str
+    heartbeat: str
+
+    def describe(self) -> str:
+        return f"run {self.run_id} (pid {self.pid} on {self.host}, started {self.acquired}, alive at {self.heartbeat})"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class StoreLock:
+    """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message."""
+
+    def __init__(self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)):
+        self.storage = storage
+        self.run_id = run_id
+        self.stale_after = stale_after
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.acquired = _now().isoformat()
+        self.held = False
+
+    def _info(self) -> LockInfo:
+        return LockInfo(self.run_id, self.host, self.pid, self.acquired, _now().isoformat())
+
+    def _encode(self) -> bytes:
+        return json.dumps(asdict(self._info()), indent=2).encode()
+
+    def current(self) -> LockInfo | None:
+        try:
+            with self.storage.open(LOCK_KEY) as fh:
+                return LockInfo(**json.loads(fh.read()))
+        except StorageError:
+            return None
+        except (ValueError, TypeError):
+            # A torn or foreign lock file: treat it as held by nobody we can check.
+            return LockInfo("unknown", "unknown", 0, "", "")
+
+    def stale(self, info: LockInfo) -> bool:
+        if info.host == self.host and info.pid and not _pid_alive(info.pid):
+            return True
+        try:
+            beat = datetime.fromisoformat(info.heartbeat)
+        except ValueError:
+            return True
+        return _now() - beat > self.stale_after
+
+    def acquire(self) -> None:
+        for _ in range(3):
+            if self.storage.create_exclusive(LOCK_KEY, self._encode()):
+                self.held = True
+                return
+            info = self.current()
+            if info is None:
+                continue  # released between our two looks
+            if not self.stale(info):
+                raise LockHeld(f"the store {self.storage.uri} is in use by {info.describe()}")
+            logger.warning("Taking over a stale lock from %s", info.describe())
+            self.storage.delete(LOCK_KEY)
+        raise LockHeld(f"could not take the lock of {self.storage.uri}")
+
+    def heartbeat(self) -> None:
+        if self.held:
+            self.storage.put_bytes(LOCK_KEY, self._encode())
+
+    def release(self) -> None:
+        if self.held:
+            info = self.current()
+            if info is not None and info.run_id == self.run_id:
+                self.storage.delete(LOCK_KEY)
+            self.held = False
