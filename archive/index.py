@@ -26,7 +26,7 @@ import surt
 from cdxj_indexer.main import CDXJIndexer, SortingWriter
 
 from archive.crawl import crawl_ids, crawl_prefix, manifest_key, read_manifest
-from archive.storage import Storage, StorageError
+from archive.storage import Storage, StorageError, StoredObject
 
 logger = logging.getLogger(__name__)
 
@@ -390,15 +390,13 @@ def _sha256_object(storage: Storage, key: str) -> str:
     return digest.hexdigest()
 
 
-def _object_size(storage: Storage, key: str) -> int | None:
-    for stored in storage.list(key):
-        if stored.key == key:
-            return stored.size
-    return None
+def build_crawl_index(
+    storage: Storage, crawl_id: str, *, sort_buffer: int = SORT_BUFFER
+) -> tuple[int, StoredObject]:
+    """Index every WARC a committed crawl lists into ``crawls/<id>/index.cdxj``.
 
-
-def build_crawl_index(storage: Storage, crawl_id: str, *, sort_buffer: int = SORT_BUFFER) -> int:
-    """Index every WARC a committed crawl lists into ``crawls/<id>/index.cdxj``; returns lines."""
+    Returns the number of lines and the stored object.
+    """
     manifest = read_manifest(storage, crawl_id)
     keys = sorted(entry.key for entry in manifest.objects if entry.kind == "warc")
     with tempfile.TemporaryDirectory(prefix="lifegate-index-") as tmp:
@@ -410,16 +408,19 @@ def build_crawl_index(storage: Storage, crawl_id: str, *, sort_buffer: int = SOR
                 with storage.open(key) as fh:
                     index_warc(fh, key, sorter)
             sorter.flush()
-        storage.put_file(crawl_index_key(crawl_id), path)
-    return counter.lines
+        stored = storage.put_file(crawl_index_key(crawl_id), path)
+    return counter.lines, stored
 
 
-def merge_indexes(storage: Storage, keys: Iterable[str], target: str = INDEX_KEY) -> int:
-    """Merge sorted CDXJ objects into one sorted object ``target``; returns its line count."""
+def merge_indexes(
+    storage: Storage, keys: Iterable[str], target: str = INDEX_KEY
+) -> tuple[int, StoredObject]:
+    """Merge sorted CDXJ objects into one sorted object ``target`` (duplicate lines dropped)."""
     lines = 0
     with tempfile.TemporaryDirectory(prefix="lifegate-index-") as tmp:
         path = Path(tmp) / "merged.cdxj"
-        with contextlib.ExitStack() as stack, open(path, "w", encoding="utf-8", newline="\n") as out:
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
             inputs = [
                 stack.enter_context(io.TextIOWrapper(storage.open(key), "utf-8", newline="\n"))
                 for key in keys
@@ -430,8 +431,8 @@ def merge_indexes(storage: Storage, keys: Iterable[str], target: str = INDEX_KEY
                     out.write(line if line.endswith("\n") else line + "\n")
                     lines += 1
                 last = line
-        storage.put_file(target, path)
-    return lines
+        stored = storage.put_file(target, path)
+    return lines, stored
 
 
 def build_indexes(
@@ -443,23 +444,24 @@ def build_indexes(
     """(Re)build the per-crawl indexes that changed, then the merged one if any input changed.
 
     A crawl's index is current when ``indexes/state.json`` records the SHA-256 of the manifest it
-    was built from and the index object has the recorded size; crawls without a manifest are
-    skipped (not committed yet).
+    was built from and the index object still has the recorded size; crawls without a manifest
+    are skipped (not committed yet).
     """
     say = progress or (lambda message: None)
     report = IndexReport()
     old = _read_state(storage)
+    sizes = {stored.key: stored.size for stored in storage.list()}
     state: dict[str, Any] = {"format": STATE_FORMAT, "crawls": {}, "merged": {}}
     for crawl_id in crawl_ids(storage):
-        if not storage.exists(manifest_key(crawl_id)):
+        if manifest_key(crawl_id) not in sizes:
             report.uncommitted.append(crawl_id)
             say(f"{crawl_id}: not committed (no manifest), skipped")
             continue
         manifest_sha = _sha256_object(storage, manifest_key(crawl_id))
-        key = crawl_index_key(crawl_id)
         known = old["crawls"].get(crawl_id) or {}
-        if known.get("manifest_sha256") == manifest_sha and known.get("size") == _object_size(
-            storage, key
+        if (
+            known.get("manifest_sha256") == manifest_sha
+            and known.get("size") == sizes.get(crawl_index_key(crawl_id))
         ):
             state["crawls"][crawl_id] = known
             report.unchanged.append(crawl_id)
@@ -467,11 +469,11 @@ def build_indexes(
             say(f"{crawl_id}: index unchanged ({known.get('lines', 0)} records)")
             continue
         say(f"{crawl_id}: indexing")
-        lines = build_crawl_index(storage, crawl_id, sort_buffer=sort_buffer)
+        lines, stored = build_crawl_index(storage, crawl_id, sort_buffer=sort_buffer)
         state["crawls"][crawl_id] = {
             "manifest_sha256": manifest_sha,
-            "sha256": _sha256_object(storage, key),
-            "size": _object_size(storage, key),
+            "sha256": stored.sha256,
+            "size": stored.size,
             "lines": lines,
         }
         report.indexed.append(crawl_id)
@@ -480,13 +482,13 @@ def build_indexes(
 
     inputs = {cid: entry["sha256"] for cid, entry in sorted(state["crawls"].items())}
     merged = old.get("merged") or {}
-    if merged.get("inputs") == inputs and merged.get("size") == _object_size(storage, INDEX_KEY):
+    if merged.get("inputs") == inputs and merged.get("size") == sizes.get(INDEX_KEY):
         state["merged"] = merged
         report.merged_lines = int(merged.get("lines", 0))
     else:
         say(f"merging {len(inputs)} crawl indexes into {INDEX_KEY}")
-        lines = merge_indexes(storage, [crawl_index_key(cid) for cid in inputs])
-        state["merged"] = {"inputs": inputs, "size": _object_size(storage, INDEX_KEY), "lines": lines}
+        lines, stored = merge_indexes(storage, [crawl_index_key(cid) for cid in inputs])
+        state["merged"] = {"inputs": inputs, "size": stored.size, "lines": lines}
         report.merged_lines = lines
         report.merged_rebuilt = True
     if state != old:

@@ -52,6 +52,8 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     # Before WARC capture in request order, so the archived request shows the conditional headers.
     "crawler.incremental.ConditionalRequestMiddleware": 940,
+    # Before Retry (550) in response order: 429/503 with Retry-After wait as asked (scrapy#3849).
+    "crawler.politeness.RetryAfterMiddleware": 555,
     # After HttpCompression (590) and Redirect (600) in process_response order, so it sees the
     # content-coded body and every redirect and retried response (research: reliability.md B.1).
     "crawler.warc_capture.WarcCaptureMiddleware": 950,
@@ -83,6 +85,8 @@ ARCHIVE_STATE_DIR = ""
 # Recheck a known article by its age: [age limit, interval] pairs; older articles only when their
 # sitemap lastmod changes. Durations: 90s, 1h, 7d, 2w.
 ARCHIVE_RECRAWL_INTERVALS = [["1d", "1h"], ["7d", "1d"], ["30d", "7d"], ["365d", "30d"]]
+# Longest Retry-After (seconds) honoured on 429/503; a server asking for more is not retried.
+ARCHIVE_RETRY_AFTER_MAX = 600
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.
 ARCHIVE_LOCK_STALE_AFTER = 1800
 

@@ -1,0 +1,96 @@
+"""Honour ``Retry-After`` on 429 and 503 (Scrapy retries those at once: scrapy#3849).
+
+The retry waits the time the server asked for (up to ``ARCHIVE_RETRY_AFTER_MAX`` seconds) and the
+host's download slot is held back for that long too, so other requests to the same host wait with
+it. A server asking for longer gets no retry; the response is archived and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_STATUSES = {429, 503}
+
+
+def parse_retry_after(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait, from delta-seconds or an HTTP-date (RFC 9110 §10.2.3); None if unusable."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfterMiddleware:
+    """Downloader middleware placed before RetryMiddleware (550) in response order."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.max_wait = crawler.settings.getfloat("ARCHIVE_RETRY_AFTER_MAX")
+        self.max_retries = crawler.settings.getint("RETRY_TIMES")
+
+    @classmethod
+    def from_crawler(cls, crawler) -> RetryAfterMiddleware:
+        return cls(crawler)
+
+    def _hold_host(self, request: Request, seconds: float) -> None:
+        try:
+            downloader = self.crawler.engine.downloader
+        except RuntimeError:  # no engine: the middleware is used outside a running crawl
+            return
+        slot = downloader.slots.get(downloader.get_slot_key(request))
+        if slot is not None:
+            # The slot computes its next start from lastseen + delay: moving lastseen forward
+            # holds every queued request for this host back.
+            slot.lastseen = max(slot.lastseen, time.monotonic() + seconds)
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in RETRY_AFTER_STATUSES or request.meta.get("dont_retry"):
+            return response
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            return response  # no usable Retry-After: Scrapy's RetryMiddleware decides
+        stats = self.crawler.stats
+        if wait > self.max_wait:
+            stats.inc_value("politeness/retry_after_refused")
+            logger.warning(
+                "%s asks to come back in %.0fs (more than ARCHIVE_RETRY_AFTER_MAX=%.0fs): not retrying",
+                request.url,
+                wait,
+                self.max_wait,
+            )
+            request.meta["dont_retry"] = True
+            return response
+        retry = get_retry_request(
+            request,
+            spider=self.crawler.spider,
+            reason=f"{response.status} with Retry-After {wait:.0f}s",
+            max_retry_times=self.max_retries,
+        )
+        if retry is None:
+            request.meta["dont_retry"] = True
+            return response
+        stats.inc_value("politeness/retry_after_waits")
+        stats.inc_value("politeness/retry_after_seconds", round(wait))
+        logger.info("%s: %d, waiting %.0fs as the server asked", request.url, response.status, wait)
+        self._hold_host(request, wait)
+        await asyncio.sleep(wait)
+        return retry
