@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from archive.crawl import crawl_ids, ledger_key, manifest_key
+from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key, warc_key
 from archive.storage import FileStorage, Storage
 
 logger = logging.getLogger(__name__)
@@ -158,6 +158,33 @@ class ArticleState:
         return checked is None or now - checked >= every
 
 
+def capture_from_text_record(crawl_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The journal event a text record implies (used when the journal line itself was lost)."""
+    provenance = record.get("provenance") or {}
+    crawl = record.get("crawl") or {}
+    event: dict[str, Any] = {
+        "type": "capture",
+        "url": record["url"],
+        "kind": "response",
+        "fetched": crawl.get("fetched"),
+        "http_status": crawl.get("status"),
+        "payload_digest": provenance.get("payload_digest"),
+        "text_sha256": record.get("text_sha256"),
+        "canonical_url": record.get("canonical_url"),
+        "site": record.get("site"),
+        "date_published": record.get("date_published"),
+        "sitemap_lastmod": crawl.get("sitemap_lastmod"),
+    }
+    if provenance.get("warc_file"):
+        event["warc"] = {
+            "key": warc_key(crawl_id, provenance["warc_file"]),
+            "offset": provenance.get("offset"),
+            "length": provenance.get("length"),
+            "record_id": provenance.get("record_id"),
+        }
+    return event
+
+
 class Ledger:
     """SQLite cache of the committed journals. Not thread-safe: use it from one thread."""
 
@@ -211,11 +238,20 @@ class Ledger:
             key = ledger_key(crawl_id)
             self.db.execute("BEGIN")
             try:
+                captured = set()
                 if storage.exists(key):
                     with storage.open(key) as fh:
                         for line in fh:
                             if line.strip():
-                                self.apply(crawl_id, json.loads(line))
+                                event = json.loads(line)
+                                if event.get("type") == "capture":
+                                    captured.add(event["url"])
+                                self.apply(crawl_id, event)
+                # A run killed between writing a text record and its journal line: the text
+                # record (committed by recovery) still proves the capture.
+                for record in iter_text_records(storage, crawl_id):
+                    if record.get("url") not in captured:
+                        self.apply(crawl_id, capture_from_text_record(crawl_id, record))
                 self.db.execute("INSERT INTO applied VALUES (?)", (crawl_id,))
                 self.db.execute("COMMIT")
             except BaseException:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -65,7 +66,8 @@ def call_with_retries(
     attempts = attempts or policy.attempts
     rng = rng or random.Random()
     stop = stop or threading.Event()
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         try:
             return call()
         except Exception as exc:
@@ -77,7 +79,7 @@ def call_with_retries(
             )
             if stop.wait(delay):
                 raise
-    raise AssertionError("unreachable")
+        attempt += 1
 
 
 def verify_file(key: str, path: Path, records: int | None = None) -> int | None:
@@ -228,9 +230,7 @@ class Publisher:
                 continue
             try:
                 stored = call_with_retries(
-                    lambda: publish_file(
-                        self.storage, key, path, records=records, verify=self.verify
-                    ),
+                    partial(publish_file, self.storage, key, path, records=records, verify=self.verify),
                     self.policy,
                     f"publishing {key}",
                     attempts=1 if self._store_down else None,
@@ -317,7 +317,7 @@ def publish_spool(
     for number, (key, path) in enumerate(files, 1):
         try:
             stored = call_with_retries(
-                lambda key=key, path=path: publish_file(storage, key, path, verify=verify),
+                partial(publish_file, storage, key, path, verify=verify),
                 policy,
                 f"publishing {key}",
             )
@@ -334,7 +334,7 @@ def publish_spool(
             continue
         try:
             stored = call_with_retries(
-                lambda key=key, path=path: publish_file(storage, key, path, verify=verify),
+                partial(publish_file, storage, key, path, verify=verify),
                 policy,
                 f"publishing {key}",
             )

@@ -390,7 +390,7 @@ class S3Storage:
                 },
             )
             self._drop_spooled(key, path)
-        logger.info("Published %s (%d bytes)", f"{self.uri}/{key}", stored.size)
+        logger.debug("Published %s (%d bytes)", f"{self.uri}/{key}", stored.size)
         return stored
 
     def _drop_spooled(self, key: str, path: Path) -> None:

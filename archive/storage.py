@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 DEFAULT_STORAGES: dict[str, str] = {
     "": "archive.storage.FileStorage",
     "file": "archive.storage.FileStorage",
+    "s3": "archive.s3.S3Storage",
 }
 
 # Suffixes of files that are not (yet) objects: being written, or being copied into place.
@@ -72,6 +73,9 @@ class Storage(Protocol):
 
     def unfinished(self, prefix: str = "") -> Iterator[Path]:
         """Local files under ``prefix`` still being written, or left behind by a killed process."""
+
+    def pending(self, prefix: str = "") -> Iterator[tuple[str, Path]]:
+        """Finished local files under ``prefix`` waiting to be published, with their keys."""
 
 
 def validate_key(key: str) -> str:
@@ -195,6 +199,10 @@ class FileStorage:
             key = path.relative_to(self.root).as_posix()
             if key.startswith(prefix) and not key.endswith(UNFINISHED_SUFFIXES):
                 yield StoredObject(key, path.stat().st_size)
+
+    def pending(self, prefix: str = "") -> Iterator[tuple[str, Path]]:
+        # Files are built in place and published by rename: nothing ever waits.
+        return iter(())
 
     def unfinished(self, prefix: str = "") -> Iterator[Path]:
         base = self.root / prefix if prefix else self.root

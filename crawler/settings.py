@@ -74,11 +74,30 @@ ARCHIVE_STORAGES: dict[str, str] = {}
 ARCHIVE_STORAGES_BASE = {
     "": "archive.storage.FileStorage",
     "file": "archive.storage.FileStorage",
+    "s3": "archive.s3.S3Storage",
 }
 ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (name or e-mail)
 # Recover WARCs left ``.open`` by a killed crawl and commit that crawl before starting a new one.
 ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
+
+# --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
+# Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL, AWS_REGION_NAME,
+# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_USE_SSL, AWS_VERIFY), or boto3's
+# default chain (environment, ~/.aws, instance roles) when they are unset.
+# Where files are built before upload, and kept until published: <dir>/<bucket>/<prefix>/.
+# Empty: $XDG_CACHE_HOME/lifegate-archive-spool (~/.cache/lifegate-archive-spool).
+ARCHIVE_SPOOL_DIR = ""
+ARCHIVE_SPOOL_KEEP = False  # keep published files in the spool (marked *.published) instead of deleting
+ARCHIVE_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024  # bytes; larger files go up in parts
+# Part size; 16 MiB bounds memory per upload, and a 1 GB WARC is ~60 parts (S3 allows 10,000).
+ARCHIVE_S3_MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
+# Integrity in transit: "sha256" (x-amz-checksum-sha256), or "md5" (Content-MD5) for stores that
+# ignore the newer checksum headers.
+ARCHIVE_S3_CHECKSUM = "sha256"
+ARCHIVE_PUBLISH_RETRIES = 5  # attempts per file when the store is unreachable or fails (5xx)
+ARCHIVE_PUBLISH_BACKOFF = 1.0  # seconds before the first retry; doubles each time, with jitter
+ARCHIVE_PUBLISH_TIMEOUT = 600.0  # seconds a finished crawl waits for its uploads before giving up
 # The ledger cache (SQLite, rebuilt from the store when missing): empty = <store>/.state for a
 # local store, ~/.local/state/lifegate-archive/<store hash> otherwise.
 ARCHIVE_STATE_DIR = ""

@@ -70,3 +70,81 @@ def test_sigkill_then_rerun_completes_the_archive(tmp_path):
     assert verify.returncode == 0, verify.stdout + verify.stderr
     urls = {r["url"] for r in result.text_records}
     assert {base + a.path for a in site.articles if a.site == "it"} <= urls
+
+
+def _start_crawl(store: Path, base: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *crawl_command(store, base, "-s", "CONCURRENT_REQUESTS=2", *extra)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_for_records(store: Path, process: subprocess.Popen, minimum_bytes: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        sizes = [p.stat().st_size for p in store.glob("crawls/*/warc/*.open")]
+        if sizes and max(sizes) >= minimum_bytes:
+            return
+        time.sleep(0.05)
+
+
+def _text_records_by_url(store: Path) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for path in sorted(store.glob("crawls/*/text/articles.jsonl")):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            seen.setdefault(record["url"], []).append(record["text_sha256"])
+    return seen
+
+
+def test_repeated_kills_then_a_normal_run_leave_every_article_exactly_once(tmp_path):
+    import random
+
+    rng = random.Random(20261128)
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=60)
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        for _ in range(3):
+            process = _start_crawl(store, base)
+            try:
+                _wait_for_records(store, process, rng.randint(20_000, 400_000))
+                time.sleep(rng.random())
+                os.kill(process.pid, signal.SIGKILL)
+            finally:
+                process.wait(timeout=30)
+        final = finished_crawl(store, run_cli(*crawl_command(store, base)), "lifegate")
+
+    assert final.manifest["status"] == "finished"
+    by_url = _text_records_by_url(store)
+    articles = {base + a.path for a in site.articles if a.site == "it"}
+    assert articles <= set(by_url)
+    duplicated = {url: shas for url, shas in by_url.items() if len(shas) != len(set(shas))}
+    assert not duplicated
+    verify = run_cli("verify", "--store", str(store))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_sigterm_finishes_cleanly_and_commits(tmp_path):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=120)
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        process = _start_crawl(store, base)
+        _wait_for_records(store, process, 100_000)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        [crawl_dir] = list((store / "crawls").iterdir())
+        manifest = json.loads((crawl_dir / "manifest.json").read_text())
+        assert manifest["status"] == "shutdown"
+        assert not list(store.rglob("*.open"))
+        assert not (store / "locks" / "crawl.lock").exists()
+        report = json.loads((crawl_dir / "report.json").read_text())
+        assert report["ok"] is True
+        final = finished_crawl(store, run_cli(*crawl_command(store, base)), "lifegate")
+    assert final.manifest["status"] == "finished"
+    by_url = _text_records_by_url(store)
+    assert {base + a.path for a in site.articles if a.site == "it"} <= set(by_url)
+    assert all(len(shas) == 1 for shas in by_url.values())

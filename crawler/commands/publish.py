@@ -1,0 +1,72 @@
+"""``publish``: upload what the spool still holds (a crawl that could not reach its store), then
+commit each such crawl by publishing its manifest last. Driven by ``ARCHIVE_PUBLISH_*``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crawler.commands import configured_storage, project_settings
+from crawler.commands.crawl import _parse_setting_overrides
+
+
+def open_configured_storage(settings, uri: str | None = None):
+    """The store for ``uri`` built from all the settings (``AWS_*``, ``ARCHIVE_SPOOL_*``, ...)."""
+    storage = configured_storage(settings, uri)
+    from_settings = getattr(type(storage), "from_settings", None)
+    return from_settings(storage.uri, settings) if from_settings else storage
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from archive.publisher import RetryPolicy, publish_spool
+    from archive.storage import StorageError
+
+    settings = project_settings(_parse_setting_overrides(args.set))
+    try:
+        storage = open_configured_storage(settings, args.store)
+        waiting = sum(1 for _ in storage.pending())
+    except StorageError as exc:
+        print(f"lifegate-archive publish: {exc}", file=sys.stderr)
+        return 2
+    spool = getattr(storage, "spool", None)
+    if not waiting:
+        where = f" in {spool}" if spool else f": {storage.uri} is published in place"
+        print(f"lifegate-archive publish: nothing to publish{where}", file=sys.stderr)
+        return 0
+    check = getattr(storage, "check", None)
+    try:
+        if check is not None:
+            check()
+        report = publish_spool(
+            storage,
+            policy=RetryPolicy(
+                attempts=max(settings.getint("ARCHIVE_PUBLISH_RETRIES"), 1),
+                backoff=settings.getfloat("ARCHIVE_PUBLISH_BACKOFF"),
+            ),
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+    except StorageError as exc:
+        print(f"lifegate-archive publish: {exc} ({waiting} files kept in {spool})", file=sys.stderr)
+        return 1
+    for path in report.unfinished:
+        print(f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)")
+    for key, reason in report.failed:
+        print(f"{key}: NOT published: {reason}")
+    for key, reason in report.held:
+        print(f"{key}: crawl not committed: {reason}")
+    print(
+        f"{len(report.published)} published, {len(report.failed)} failed, "
+        f"{len(report.held)} crawls held back, {len(report.unfinished)} files still open: "
+        + ("OK" if report.ok else f"the rest stays in {spool}"),
+        file=sys.stderr,
+    )
+    return 0 if report.ok else 1
+
+
+def register(subparsers) -> None:
+    publish = subparsers.add_parser(
+        "publish", help="upload what the spool still holds to the store, manifests last"
+    )
+    publish.add_argument("--store", help="store URI (default: ARCHIVE_STORE)")
+    publish.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting")
+    publish.set_defaults(func=cmd_publish)

@@ -1,0 +1,229 @@
+"""``reextract``: rebuild the clean text of the whole archive from its WARC files, no recrawl.
+
+Each text record's provenance names its response record; one ranged read fetches it and the current
+extractor (``EXTRACT_*`` settings) runs on it in a process pool. Output: ``reextract/<config-hash>/
+<crawl-id>.jsonl`` (same lines as ``text/articles.jsonl``), which ``export`` then uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+from crawler.commands import configured_storage, project_settings
+
+logger = logging.getLogger(__name__)
+# Pages per task: enough to amortise the round trip to a worker, small enough to balance the pool.
+BATCH = 16
+
+
+def extractor_config(settings):
+    """The extractor configuration the crawl pipeline uses (so its hash matches crawl records)."""
+    from pipelines.extractor import ExtractorConfig
+
+    return ExtractorConfig(
+        max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
+        timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
+    )
+
+
+@lru_cache(maxsize=2)
+def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...]):
+    from archive.storage import open_storage
+
+    return open_storage(uri, dict(storages))
+
+
+def reextract_batch(uri: str, storages: tuple, config, items: list[dict]) -> list[tuple[dict | None, str | None]]:
+    """Re-extract a batch of text records in a worker: (new record, None) or (None, reason)."""
+    from archive.dataset import DatasetError, read_response
+    from archive.storage import StorageError
+    from pipelines.extractor import extract_with_config
+
+    storage = _worker_storage(uri, storages)
+    out: list[tuple[dict | None, str | None]] = []
+    for item in items:
+        old, prov = item["record"], item["provenance"]
+        try:
+            response = read_response(storage, prov)
+        except (DatasetError, StorageError) as exc:
+            logger.warning("cannot read the WARC record of %s: %s", old.get("url"), exc)
+            out.append((None, "warc-unreadable"))
+            continue
+        if response.record_id != prov.get("record_id"):
+            out.append((None, "provenance-mismatch"))
+            continue
+        result = extract_with_config(config, response.body, old["url"], response.content_type)
+        if result.record is None:
+            out.append((None, result.reason or "no-article"))
+            continue
+        record = dict(result.record)
+        if result.flags:
+            record["flags"] = list(result.flags)
+        # The spider's credit (found on the page that linked here) survives, as in the crawl.
+        if not record.get("translation_of") and old.get("translation_of"):
+            record["translation_of"] = old["translation_of"]
+        record["provenance"] = old["provenance"]
+        record["crawl"] = old.get("crawl")
+        out.append((record, None))
+    return out
+
+
+@dataclass(slots=True)
+class ReextractReport:
+    """Pages re-extracted per crawl and why the others gave no record."""
+
+    config_hash: str
+    pages: int = 0
+    records: int = 0
+    seconds: float = 0.0
+    skipped: Counter = field(default_factory=Counter)
+    crawls: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def reextract_store(
+    storage,
+    config,
+    *,
+    workers: int,
+    storages: Mapping[str, str] | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    interval: float = 10.0,
+) -> ReextractReport:
+    """Re-extract every committed crawl of ``storage`` not done yet for this configuration."""
+    from archive.crawl import iter_text_records
+    from archive.dataset import (
+        committed_crawls,
+        record_provenance,
+        reextract_key,
+        reextract_manifest_key,
+    )
+
+    config_hash = config.config_hash()
+    report = ReextractReport(config_hash)
+    say = progress or (lambda message: None)
+    started = last = time.monotonic()
+    storage_args = (storage.uri, tuple(sorted((storages or {}).items())))
+    # spawn, as the crawl pipeline does: a forked worker would inherit whatever threads hold.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, workers), mp_context=context) as pool:
+        for crawl_id in committed_crawls(storage):
+            key = reextract_key(config_hash, crawl_id)
+            if storage.exists(key) and not force:
+                say(f"{crawl_id}: already re-extracted for {config_hash[:12]}")
+                continue
+            items = [
+                {"record": r, "provenance": record_provenance(r, crawl_id)}
+                for r in iter_text_records(storage, crawl_id)
+                if r.get("provenance")
+            ]
+            batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
+            counts: Counter = Counter()
+            with tempfile.TemporaryDirectory(prefix="reextract-") as tmp:
+                path = Path(tmp) / "articles.jsonl"
+                with open(path, "w", encoding="utf-8") as out:
+                    results = pool.map(partial(reextract_batch, *storage_args, config), batches)
+                    for batch in results:
+                        for record, reason in batch:
+                            report.pages += 1
+                            if record is None:
+                                counts[reason] += 1
+                                continue
+                            report.records += 1
+                            counts["records"] += 1
+                            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                        now = time.monotonic()
+                        if now - last >= interval:
+                            last = now
+                            say(f"{report.pages} pages, {report.pages / (now - started):.1f} pages/s, "
+                                f"{report.records} records")
+                storage.put_file(key, path)
+            report.skipped.update({k: v for k, v in counts.items() if k != "records"})
+            report.crawls[crawl_id] = {"pages": len(items), **dict(counts)}
+            say(f"{crawl_id}: {counts['records']} of {len(items)} pages re-extracted")
+    report.seconds = time.monotonic() - started
+    if report.crawls:
+        _write_index(storage, reextract_manifest_key(config_hash), config, report)
+    return report
+
+
+def _write_index(storage, key: str, config, report: ReextractReport) -> None:
+    import trafilatura
+
+    from archive.storage import StorageError
+    from pipelines.extractor import EXTRACTOR_VERSION
+
+    index: dict[str, Any] = {}
+    if storage.exists(key):
+        try:
+            with storage.open(key) as fh:
+                index = json.loads(fh.read())
+        except (ValueError, StorageError):
+            index = {}
+    index.update(
+        config_hash=report.config_hash,
+        extractor_version=EXTRACTOR_VERSION,
+        trafilatura_version=trafilatura.__version__,
+        config=json.loads(json.dumps(asdict(config), default=str)),
+        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    index.setdefault("crawls", {}).update(report.crawls)
+    storage.put_bytes(key, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from archive.dataset import committed_crawls
+    from archive.storage import StorageError
+
+    settings = project_settings()
+    try:
+        storage = configured_storage(settings, args.store)
+        if not committed_crawls(storage):
+            print(f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr)
+            return 1
+        config = extractor_config(settings)
+        workers = args.workers or settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+        storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
+        report = reextract_store(
+            storage, config, workers=workers, storages=storages, force=args.force,
+            progress=lambda m: print(m, file=sys.stderr, flush=True),
+            interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
+        )
+    except StorageError as exc:
+        print(f"lifegate-archive reextract: {exc}", file=sys.stderr)
+        return 1
+    rate = report.pages / report.seconds if report.seconds else 0.0
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+    print(
+        f"re-extracted {report.records} of {report.pages} pages from {len(report.crawls)} crawls "
+        f"with {workers} workers in {report.seconds:.1f} s ({rate:.1f} pages/s); no record: {skipped}; "
+        f"written to reextract/{report.config_hash}/"
+    )
+    return 0
+
+
+def register(subparsers) -> None:
+    reextract = subparsers.add_parser(
+        "reextract", help="rebuild the clean text of the whole archive from its WARC files"
+    )
+    reextract.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
+    reextract.add_argument("--workers", type=int, default=0,
+                           help="extraction processes (default: EXTRACT_WORKERS, else one per core)")
+    reextract.add_argument("--force", action="store_true",
+                           help="redo crawls already re-extracted with this configuration")
+    reextract.set_defaults(func=cmd_reextract)
