@@ -59,7 +59,11 @@ class MotoServer:
     def set_auth(self, checked_after: float) -> None:
         """moto's own switch: requests after the first ``checked_after`` are checked against IAM."""
         request = urllib.request.Request(
-            f"{self.url}/moto-api/reset-auth", data=str(checked_after).encode(), method="POST"
+            f"{self.url}/moto-api/reset-auth",
+            data=str(checked_after).encode(),
+            # urllib's default form type makes the body unreadable to moto (research A.3).
+            headers={"Content-Type": "application/octet-stream"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
