@@ -72,7 +72,7 @@ def pad_timestamp(timestamp: str) -> str:
     ``20250101000000``). Raises ``ValueError`` for anything else or an impossible date."""
     if not (4 <= len(timestamp) <= 14) or not timestamp.isascii() or not timestamp.isdigit():
         raise ValueError(f"not a timestamp: {timestamp[:40]!r}")
-    padded = timestamp + "00000101000000"[len(timestamp) - 4 :]
+    padded = timestamp + "10000101000000"[len(timestamp) :]  # pywb's PAD_14_DOWN
     parse_timestamp(padded)
     return padded
 
@@ -480,6 +480,8 @@ def build_indexes(
         report.records += lines
         say(f"{crawl_id}: {lines} records indexed")
 
+    if not state["crawls"]:
+        return report  # nothing to index: write nothing (a mistyped store stays absent)
     inputs = {cid: entry["sha256"] for cid, entry in sorted(state["crawls"].items())}
     merged = old.get("merged") or {}
     if merged.get("inputs") == inputs and merged.get("size") == sizes.get(INDEX_KEY):

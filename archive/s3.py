@@ -51,6 +51,14 @@ class PublishConflict(StorageError):
     """A different object already exists under the key; it is never overwritten."""
 
 
+class _Exists(Exception):
+    """``If-None-Match: *`` refused a write: something is already under the key."""
+
+
+def _content_type(key: str) -> str:
+    return _CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
+
+
 def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
@@ -97,13 +105,14 @@ class S3Storage:
     """A store in an S3 bucket under a key prefix (``s3://bucket/prefix``).
 
     Writers build files in a local spool (:meth:`staging_path`); :meth:`put_file` uploads one with a
-    SHA-256 (or Content-MD5) checksum and ``If-None-Match: *``, multipart above
-    ``multipart_threshold`` (aborted on failure), confirms it with HEAD, then records it as published
-    and drops the spooled copy unless ``keep_spooled``. An object already in the store with the same
-    size and SHA-256 counts as published (re-runs never upload twice); a different one raises
-    :class:`PublishConflict`. Failures worth retrying raise :class:`StoreUnavailable`; the spooled
-    file stays for a later ``lifegate-archive publish``. Credentials come from the parameters or
-    boto3's default chain and never appear in messages.
+    SHA-256 (or Content-MD5) checksum, multipart above ``multipart_threshold`` (aborted on
+    failure), confirms it with HEAD, then records it as published and drops the spooled copy unless
+    ``keep_spooled``. Archive data (keys under ``immutable_prefixes``) is written with
+    ``If-None-Match: *``: an object already there with the same size and SHA-256 counts as published
+    (re-runs never upload twice), a different one raises :class:`PublishConflict`. Derived objects
+    (indexes, locks, state) are replaced, as in a folder store. Failures worth retrying raise
+    :class:`StoreUnavailable`; the spooled file stays for a later ``lifegate-archive publish``.
+    Credentials come from the parameters or boto3's default chain and never appear in messages.
     """
 
     def __init__(
@@ -127,6 +136,7 @@ class S3Storage:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         list_page_size: int = 1000,
+        immutable_prefixes: tuple[str, ...] = ("crawls/",),
         client: Any = None,
     ) -> None:
         parts = urlsplit(uri)
@@ -155,6 +165,7 @@ class S3Storage:
         self.multipart_chunksize = max(int(multipart_chunksize), MIN_PART_SIZE)
         self.checksum = checksum
         self.list_page_size = list_page_size
+        self.immutable_prefixes = tuple(immutable_prefixes)
         # botocore reads AWS_ENDPOINT_URL(_S3) itself; it is looked up here too, to know whether
         # the store is AWS (checksum defaults, addressing style).
         self.endpoint_url = (
@@ -170,7 +181,8 @@ class S3Storage:
             "verify": verify,
         }
         self._config_options = {
-            "retries": {"max_attempts": max_attempts, "mode": "standard"},
+            # Tries per request, the first included (botocore's own "max_attempts" counts retries).
+            "retries": {"total_max_attempts": max_attempts, "mode": "standard"},
             "connect_timeout": connect_timeout,
             "read_timeout": read_timeout,
             "max_pool_connections": max_pool_connections or 10,
@@ -314,13 +326,19 @@ class S3Storage:
         return path
 
     def _published_record(self, key: str) -> StoredObject | None:
+        """What the spool records as published for ``key``, if the spooled file is still that one."""
         path = self._spool_path(key)
         record = path.with_name(path.name + PUBLISHED_SUFFIX)
         try:
             data = json.loads(record.read_text())
-            return StoredObject(key, int(data["size"]), data["sha256"])
+            stored = StoredObject(key, int(data["size"]), data["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return stored
+        return stored if (stat.st_size, stat.st_mtime_ns) == (stored.size, data.get("mtime_ns")) else None
 
     def _spool_files(self, prefix: str) -> Iterator[Path]:
         base = self.spool / prefix if prefix else self.spool
@@ -350,9 +368,18 @@ class S3Storage:
 
     # --- publishing ------------------------------------------------------------------------------
 
+    def immutable(self, key: str) -> bool:
+        """Whether ``key`` is archive data, written once and never replaced (``immutable_prefixes``)."""
+        return key.startswith(self.immutable_prefixes)
+
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
-        """Spool ``data`` then publish it; if publishing fails, the spool keeps it for later."""
+        """Publish ``data``. Archive data is spooled first, so a failed upload leaves it for
+        ``publish``; other objects (indexes, locks, state) are replaced in one PUT."""
+        key = validate_key(key)
+        if not self.immutable(key):
+            return self._put_object(key, data, exclusive=False)
         path = self.staging_path(key)
+        path.with_name(path.name + PUBLISHED_SUFFIX).unlink(missing_ok=True)
         tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -360,6 +387,17 @@ class S3Storage:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         return self.put_file(key, path)
+
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        """Publish ``data`` under ``key`` only if nothing is there (``If-None-Match: *``)."""
+        try:
+            self._put_object(validate_key(key), data, exclusive=True, settle=False)
+        except _Exists:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key, "delete_object", Key=self._full(key))
 
     def put_file(self, key: str, path: Path) -> StoredObject:
         key = validate_key(key)
@@ -377,7 +415,8 @@ class S3Storage:
         with _exclusive(path) as fh:
             if spooled:
                 self._abort_recorded_upload(key)
-            stored = self._upload(key, fh, os.fstat(fh.fileno()).st_size, spooled)
+            stat = os.fstat(fh.fileno())
+            stored = self._upload(key, fh, stat.st_size, spooled)
         if spooled:
             record = self._spool_path(key)
             _write_json(
@@ -386,6 +425,7 @@ class S3Storage:
                     "key": key,
                     "size": stored.size,
                     "sha256": stored.sha256,
+                    "mtime_ns": stat.st_mtime_ns,  # a file rewritten since is not this record's
                     "published": datetime.now(timezone.utc).isoformat(),
                 },
             )
@@ -400,37 +440,43 @@ class S3Storage:
         path.with_name(path.name + PUBLISHED_SUFFIX).unlink(missing_ok=True)
 
     def _upload(self, key: str, fh: BinaryIO, size: int, spooled: bool) -> StoredObject:
-        full = self._full(key)
-        content_type = _CONTENT_TYPES.get(Path(key).suffix, "application/octet-stream")
-        if size < self.multipart_threshold:
-            data = fh.read()
-            if len(data) != size:
-                raise StorageError(f"{key}: the file changed while being published")
-            sha256 = hashlib.sha256(data).digest()
-            integrity = (
-                {"ChecksumSHA256": _b64(sha256)}
-                if self.checksum == "sha256"
-                else {"ContentMD5": _b64(hashlib.md5(data).digest())}  # noqa: S324 (S3's own check)
-            )
-            try:
-                self._call(
-                    "upload", key, "put_object",
-                    Key=full, Body=data, IfNoneMatch="*", ContentType=content_type,
-                    Metadata={"sha256": sha256.hex()}, **integrity,
-                )  # fmt: skip
-            except StorageError as exc:
-                if self._status(exc) != 412:
-                    raise
-                return self._already_there(key, size, sha256.hex())
-            return self._confirm(key, size, sha256.hex(), integrity.get("ChecksumSHA256"))
-        return self._upload_multipart(key, fh, size, content_type, spooled)
+        if size >= self.multipart_threshold:
+            return self._upload_multipart(key, fh, size, spooled)
+        data = fh.read()
+        if len(data) != size:
+            raise StorageError(f"{key}: the file changed while being published")
+        return self._put_object(key, data, exclusive=self.immutable(key))
+
+    def _put_object(
+        self, key: str, data: bytes, *, exclusive: bool, settle: bool = True
+    ) -> StoredObject:
+        """One PutObject with a checksum; ``exclusive`` adds ``If-None-Match: *``. A refusal
+        raises :class:`_Exists` unless ``settle``, which compares the object already there."""
+        sha256 = hashlib.sha256(data).digest()
+        integrity = (
+            {"ChecksumSHA256": _b64(sha256)}
+            if self.checksum == "sha256"
+            else {"ContentMD5": _b64(hashlib.md5(data).digest())}  # noqa: S324 (S3's own check)
+        )
+        condition = {"IfNoneMatch": "*"} if exclusive else {}
+        try:
+            self._call(
+                "upload", key, "put_object",
+                Key=self._full(key), Body=data, ContentType=_content_type(key),
+                Metadata={"sha256": sha256.hex()}, **integrity, **condition,
+            )  # fmt: skip
+        except StorageError as exc:
+            if self._status(exc) != 412:
+                raise
+            if not settle:
+                raise _Exists(key) from exc
+            return self._already_there(key, len(data), sha256.hex())
+        return self._confirm(key, len(data), sha256.hex(), integrity.get("ChecksumSHA256"))
 
     def _part_size(self, size: int) -> int:
         return max(self.multipart_chunksize, -(-size // MAX_PARTS))
 
-    def _upload_multipart(
-        self, key: str, fh: BinaryIO, size: int, content_type: str, spooled: bool
-    ) -> StoredObject:
+    def _upload_multipart(self, key: str, fh: BinaryIO, size: int, spooled: bool) -> StoredObject:
         part_size = self._part_size(size)
         # First pass: the whole file's SHA-256 goes into the object's metadata at creation, and
         # each part's checksum is sent with it.
@@ -448,7 +494,7 @@ class S3Storage:
         extra = {"ChecksumAlgorithm": "SHA256"} if self.checksum == "sha256" else {}
         created = self._call(
             "upload", key, "create_multipart_upload",
-            Key=full, ContentType=content_type, Metadata={"sha256": sha256}, **extra,
+            Key=full, ContentType=_content_type(key), Metadata={"sha256": sha256}, **extra,
         )  # fmt: skip
         upload_id = created["UploadId"]
         state = self._spool_path(key).with_name(Path(key).name + UPLOAD_SUFFIX)
@@ -476,7 +522,8 @@ class S3Storage:
             try:
                 self._call(
                     "upload", key, "complete_multipart_upload",
-                    Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*",
+                    Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts},
+                    **({"IfNoneMatch": "*"} if self.immutable(key) else {}),
                 )  # fmt: skip
                 completed = True
             except StorageError as exc:

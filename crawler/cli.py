@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ["crawl", "coverage", "fixture_site", "verify", "extract", "reextract", "export", "download", "publish"]
+COMMANDS = ["crawl", "coverage", "fixture_site", "verify", "extract", "reextract", "export", "download", "publish", "index", "replay", "wacz"]
 # Commands that run crawls log through Scrapy's own root handler.
 SCRAPY_LOGGING = {"crawl", "demo"}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import os
 import socket
 import threading
 import urllib.request
@@ -30,6 +32,7 @@ class MotoServer:
     def __init__(self, port: int = 0) -> None:
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
@@ -193,6 +196,29 @@ def exchange(n: int) -> HttpExchange:
         body=gzip.compress(f"<p>articolo {n}</p>".encode() * 50, mtime=0),
         fetch_started=datetime.now(timezone.utc),
     )
+
+
+def write_warc(directory: Path, size: int) -> Path:
+    """A valid WARC of at least ``size`` bytes (incompressible 1 MiB bodies), closed in ``directory``."""
+    writer = RollingWarcWriter(directory, namer=WarcFileNamer("BIG", hostname="h"), warcinfo_fields={"a": "b"})
+    n = 0
+    while writer.current_path is None or writer.current_path.stat().st_size < size:
+        body = os.urandom(1 << 20)
+        writer.write_exchange(
+            HttpExchange(
+                url=f"http://127.0.0.1:8080/big-{n}",
+                method="GET",
+                request_headers=[(b"User-Agent", b"test")],
+                status=200,
+                response_headers=[(b"Content-Type", b"application/octet-stream")],
+                body=body,
+                fetch_started=datetime.now(timezone.utc),
+            )
+        )
+        n += 1
+    writer.close()
+    [path] = writer.closed_files
+    return path
 
 
 def spool_crawl(storage, crawl_id: str = CRAWL, exchanges: int = 3) -> tuple[list[tuple[str, Path]], bytes]:

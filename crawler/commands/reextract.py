@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -102,10 +102,12 @@ def reextract_store(
     workers: int,
     storages: Mapping[str, str] | None = None,
     force: bool = False,
+    only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     interval: float = 10.0,
 ) -> ReextractReport:
-    """Re-extract every committed crawl of ``storage`` not done yet for this configuration."""
+    """Re-extract every committed crawl of ``storage`` (or those in ``only``) not done yet for
+    this configuration."""
     from archive.crawl import iter_text_records
     from archive.dataset import (
         committed_crawls,
@@ -123,6 +125,8 @@ def reextract_store(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(1, workers), mp_context=context) as pool:
         for crawl_id in committed_crawls(storage):
+            if only is not None and crawl_id not in only:
+                continue
             key = reextract_key(config_hash, crawl_id)
             if storage.exists(key) and not force:
                 say(f"{crawl_id}: already re-extracted for {config_hash[:12]}")

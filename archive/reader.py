@@ -1,0 +1,229 @@
+"""Archived HTTP responses read back from the store by byte range: records named by index
+entries, WARC files allow-listed from the crawl manifests, revisits resolved to their payload."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.timeutils import iso_date_to_timestamp
+
+from archive.crawl import crawl_ids, manifest_key, read_manifest
+from archive.index import CaptureEntry, CdxjIndex, surt_key
+from archive.storage import Storage, StorageError, validate_key
+
+logger = logging.getLogger(__name__)
+
+# A record longer than this is refused rather than read into memory (crawls cap bodies far lower).
+MAX_RECORD_LENGTH = 512 * 1024 * 1024
+_DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
+_WARC_NAME = re.compile(r"^crawls/[^/]+/warc/[^/]+\.warc(\.gz)?$")
+
+
+class NotArchived(LookupError):
+    """No usable capture: absent from the index, refused, or unreadable."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedResponse:
+    """An archived HTTP response: status, headers and the payload as stored.
+
+    ``payload`` has any transfer coding removed but keeps its content coding (gzip stays gzip);
+    for a revisit, ``payload_entry`` is the capture the payload was taken from.
+    """
+
+    entry: CaptureEntry
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    payload: bytes
+    payload_entry: CaptureEntry
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k.lower() == wanted), None)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("Content-Type")
+
+    @property
+    def mime(self) -> str:
+        return (self.content_type or "").split(";", 1)[0].strip().lower()
+
+    @property
+    def content_encoding(self) -> str | None:
+        value = (self.header("Content-Encoding") or "").strip().lower()
+        return value if value and value != "identity" else None
+
+    @property
+    def location(self) -> str | None:
+        """Where a redirect points, made absolute against the captured URL."""
+        value = self.header("Location")
+        if not value or not 300 <= self.status < 400:
+            return None
+        try:
+            return urljoin(self.entry.url, value.strip())
+        except ValueError:
+            return None
+
+    def is_self_redirect(self) -> bool:
+        """A redirect to a URL with the same SURT key (http → https, adding a slash): replaying
+        it would loop, so replay picks another capture (as pywb does)."""
+        target = self.location
+        if target is None:
+            return False
+        try:
+            return surt_key(target) == self.entry.urlkey
+        except ValueError:
+            return False
+
+    def decoded_payload(self) -> bytes:
+        """The payload with its content coding (gzip, deflate, br) undone when it can be."""
+        coding = self.content_encoding
+        if coding is None or coding not in _DECODERS:
+            return self.payload
+        try:
+            return BufferedReader(io.BytesIO(self.payload), decomp_type=_DECODERS[coding]).read()
+        except Exception as exc:  # zlib.error, brotli.error: serve the bytes as stored
+            logger.warning("Cannot undo %s coding of %s: %s", coding, self.entry.url, exc)
+            return self.payload
+
+
+def allowed_warc_keys(storage: Storage) -> frozenset[str]:
+    """The WARC files that committed crawls list in their manifests: the only files replay reads."""
+    keys = set()
+    for crawl_id in crawl_ids(storage):
+        if not storage.exists(manifest_key(crawl_id)):
+            continue
+        try:
+            manifest = read_manifest(storage, crawl_id)
+        except (StorageError, ValueError, TypeError) as exc:
+            logger.warning("Skipping crawl %s: unreadable manifest (%s)", crawl_id, exc)
+            continue
+        keys.update(entry.key for entry in manifest.objects if entry.kind == "warc")
+    return frozenset(keys)
+
+
+class ArchiveReader:
+    """Reads the records that index entries point at, one byte range each.
+
+    The ``filename`` of an entry is only ever compared with ``allowed_keys`` (store keys from the
+    manifests): a path, URL or bucket written into an index line is refused, never opened.
+    """
+
+    def __init__(self, storage: Storage, index: CdxjIndex, allowed_keys: frozenset[str]) -> None:
+        self.storage = storage
+        self.index = index
+        self.allowed_keys = allowed_keys
+
+    def record_bytes(self, entry: CaptureEntry) -> bytes:
+        """The record exactly as stored (one gzip member for a .warc.gz)."""
+        key = entry.filename
+        if key not in self.allowed_keys or not _WARC_NAME.match(key):
+            logger.warning("Refusing index entry for %s: file %r is not an archived WARC", entry.url, key)
+            raise NotArchived(entry.url)
+        if entry.offset < 0 or not 0 < entry.length <= MAX_RECORD_LENGTH:
+            raise NotArchived(entry.url)
+        try:
+            data = self.storage.read_range(validate_key(key), entry.offset, entry.length)
+        except StorageError as exc:
+            logger.warning("Cannot read %s: %s", key, exc)
+            raise NotArchived(entry.url) from exc
+        if len(data) != entry.length:
+            raise NotArchived(entry.url)
+        return data
+
+    def _record(self, entry: CaptureEntry):
+        data = self.record_bytes(entry)
+        try:
+            record = next(iter(ArchiveIterator(io.BytesIO(data), arc2warc=True)))
+            payload = _payload(record)
+        except (ArchiveLoadFailed, StopIteration, ValueError, OSError) as exc:
+            logger.warning("Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc)
+            raise NotArchived(entry.url) from exc
+        return record, payload
+
+    def load(self, entry: CaptureEntry) -> ArchivedResponse:
+        """The response an entry names; a revisit gets the payload of the capture it refers to."""
+        record, payload = self._record(entry)
+        rec_type = record.rec_type
+        if rec_type == "revisit":
+            return self._load_revisit(entry, record)
+        if rec_type not in ("response", "resource"):
+            raise NotArchived(entry.url)
+        status, reason, headers = _http_parts(record)
+        return ArchivedResponse(entry, status, reason, headers, payload, entry)
+
+    def _load_revisit(self, entry: CaptureEntry, record) -> ArchivedResponse:
+        original = self.revisit_original(entry, record)
+        original_record, payload = self._record(original)
+        if original_record.rec_type not in ("response", "resource"):
+            raise NotArchived(entry.url)
+        status, reason, headers = _http_parts(original_record)
+        new_status = record.http_headers.get_statuscode() if record.http_headers is not None else None
+        if new_status and new_status != "304":
+            # WARC 1.1 §6.7.2: an identical-payload revisit carries the new response's headers;
+            # they win, but the content coding stays that of the payload they are paired with.
+            # A 304 (server-not-modified profile) replays as the response it confirmed.
+            r_status, r_reason, r_headers = _http_parts(record)
+            coding = [(k, v) for k, v in headers if k.lower() == "content-encoding"]
+            headers = tuple((k, v) for k, v in r_headers if k.lower() != "content-encoding")
+            headers += tuple(coding)
+            status, reason = r_status, r_reason
+        return ArchivedResponse(entry, status, reason, headers, payload, original)
+
+    def revisit_original(self, entry: CaptureEntry, record) -> CaptureEntry:
+        """The capture a revisit refers to: by WARC-Refers-To-Target-URI and -Date when given,
+        else by payload digest among captures of the same URL (the nearest earlier one first)."""
+        headers = record.rec_headers
+        target = headers.get_header("WARC-Refers-To-Target-URI") or entry.url
+        date = headers.get_header("WARC-Refers-To-Date")
+        digest = headers.get_header("WARC-Payload-Digest") or entry.digest
+        refers_ts = iso_date_to_timestamp(date) if date else None
+        try:
+            candidates = [c for c in self.index.lookup(target) if not c.is_revisit]
+        except ValueError as exc:
+            raise NotArchived(entry.url) from exc
+        if refers_ts:
+            exact = [c for c in candidates if c.timestamp == refers_ts]
+            matching = [c for c in exact if c.same_payload(digest)] or exact
+            if matching:
+                return matching[0]
+        same = [c for c in candidates if c.same_payload(digest)]
+        earlier = [c for c in same if c.timestamp <= entry.timestamp]
+        if earlier:
+            return earlier[-1]
+        if same:
+            return same[0]
+        raise NotArchived(entry.url)
+
+
+def _payload(record) -> bytes:
+    stream = record.raw_stream
+    if record.http_headers is not None:
+        coding = record.http_headers.get_header("Transfer-Encoding") or ""
+        if "chunked" in coding.lower():
+            stream = ChunkedDataReader(stream)
+    return stream.read()
+
+
+def _http_parts(record) -> tuple[int, str, tuple[tuple[str, str], ...]]:
+    http = record.http_headers
+    if http is None or not http.get_statuscode():
+        # A resource record (or an ARC/WARC without HTTP): its own Content-Type is the type.
+        content_type = record.rec_headers.get_header("Content-Type") or "application/octet-stream"
+        return 200, "OK", (("Content-Type", content_type),)
+    status_text = http.get_statuscode()
+    try:
+        status = int(status_text)
+    except ValueError:
+        status = 200
+    reason = http.statusline.partition(" ")[2]
+    return status, reason, tuple((str(k), str(v)) for k, v in http.headers)

@@ -1,0 +1,53 @@
+"""``replay``: serve the archive to a browser (search, replay, Memento, raw records) on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from archive.replay import ReplayApp
+    from archive.storage import StorageError
+    from crawler.commands import configured_storage, project_settings
+
+    try:
+        storage = configured_storage(project_settings(), args.store)
+        app = ReplayApp(storage)
+    except (StorageError, OSError, ValueError) as exc:
+        print(f"lifegate-archive replay: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        app.close()
+        print(f"lifegate-archive replay: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"http://{host}:{server.server_port}/", flush=True)
+    print(
+        f"{len(app.catalog)} articles, {app.index.size / 1e6:.1f} MB of index from {storage.uri}; "
+        "Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.close()
+    return 0
+
+
+def register(subparsers) -> None:
+    replay = subparsers.add_parser(
+        "replay", help="serve the archive in a browser; its URL is the first line of output"
+    )
+    replay.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
+    replay.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    replay.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
+    replay.set_defaults(func=cmd_replay)
