@@ -58,10 +58,10 @@ def iter_member_ends(stream: BinaryIO) -> Iterator[int]:
 
 def scan_members(stream: BinaryIO, size: int) -> MemberScan:
     members = 0
-    end = 0
+    complete_until = 0
     try:
-        for end in iter_member_ends(stream):
+        for complete_until in iter_member_ends(stream):  # noqa: B007 (the last value is the answer)
             members += 1
     except ValueError as exc:
-        return MemberScan(members, end, size, str(exc))
-    return MemberScan(members, end, size, None)
+        return MemberScan(members, complete_until, size, str(exc))
+    return MemberScan(members, complete_until, size, None)

@@ -49,6 +49,7 @@ class WarcCaptureMiddleware:
             raise NotConfigured("WARC_ENABLED is off")
         self.crawler = crawler
         self._session: ArchiveSession | None = None
+        self._closing: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> WarcCaptureMiddleware:
@@ -104,7 +105,9 @@ class WarcCaptureMiddleware:
         except OSError as exc:
             # A full or failing disk must stop the crawl, not silently drop captures.
             logger.critical("Cannot write WARC record for %s: %s", request.url, exc)
-            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="warc-write-failed"))
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="warc-write-failed")
+            )
             raise
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()

@@ -136,6 +136,7 @@ class ArchiveSession:
         self.ledger: Ledger | None = None
         self.lock: StoreLock | None = None
         self._heartbeat: task.LoopingCall | None = None
+        self._closing: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchiveSession:
@@ -157,7 +158,7 @@ class ArchiveSession:
         except Exception:
             # Crawling on without an archive would fetch pages only to lose them.
             logger.critical("Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True)
-            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="archive-failed"))
+            self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="archive-failed"))
             raise
 
     def _open(self, spider_name: str) -> None:

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
@@ -42,8 +42,7 @@ def _netloc(url: str) -> str:
 class ArchiveSpider(SitemapSpider):
     """A spider that archives one site: give it ``base_url``; subclasses decide what is an item."""
 
-    sitemap_rules = [("", "parse_page")]
-    custom_settings: dict[str, Any] = {}
+    sitemap_rules: ClassVar[list[tuple[str, str]]] = [("", "parse_page")]
 
     def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
