@@ -12,9 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.crawl import crawl_ids, iter_text_records, manifest_key
 from archive.storage import Storage
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +96,7 @@ class ArticleCatalog:
         self._db.close()
         self._tmp.cleanup()
 
-    def __enter__(self) -> ArticleCatalog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,7 +191,8 @@ class ArticleCatalog:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         page = max(1, page)
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM articles {clause}", params).fetchone()[0]
+            count = self._db.execute(f"SELECT count(*) FROM articles {clause}", params)
+            total = count.fetchone()[0]
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM articles {clause} ORDER BY date DESC, title"
                 " LIMIT ? OFFSET ?",
@@ -207,10 +212,10 @@ class ArticleCatalog:
     def facets(self) -> tuple[list[str], list[str]]:
         """The sites and the languages present, sorted."""
         with self._lock:
-            sites = [r[0] for r in self._db.execute("SELECT DISTINCT site FROM articles ORDER BY 1")]
-            languages = [
-                r[0] for r in self._db.execute("SELECT DISTINCT language FROM articles ORDER BY 1")
-            ]
+            rows = self._db.execute("SELECT DISTINCT site FROM articles ORDER BY 1")
+            sites = [r[0] for r in rows]
+            langs = self._db.execute("SELECT DISTINCT language FROM articles ORDER BY 1")
+            languages = [r[0] for r in langs]
         return [s for s in sites if s], [lang for lang in languages if lang]
 
     def __len__(self) -> int:

@@ -21,11 +21,11 @@ HF_LICENCES = {
 }
 LICENCE_TERMS = {
     "cc-by-nc-nd-4.0": ("https://creativecommons.org/licenses/by-nc-nd/4.0/",
-                        "non-commercial use only; no adapted versions may be shared; credit the "
-                        "author and the publisher, link the article and the licence"),
+                        ("non-commercial use only; no adapted versions may be shared; credit the "
+                         "author and the publisher, link the article and the licence")),
     "cc-by-sa-4.0": ("https://creativecommons.org/licenses/by-sa/4.0/",
-                     "credit the author and the source, link the licence, say if you changed the "
-                     "text, and share adaptations under the same licence"),
+                     ("credit the author and the source, link the licence, say if you changed the "
+                      "text, and share adaptations under the same licence")),
     "cc-by-4.0": ("https://creativecommons.org/licenses/by/4.0/",
                   "credit the author and the source, link the licence, say if you changed it"),
 }
@@ -47,7 +47,7 @@ def _config(name: str, pattern: str, default: bool = False) -> list[str]:
     lines = [f"- config_name: {_q(name)}"]
     if default:
         lines.append("  default: true")
-    return lines + ["  data_files:", "  - split: train", f"    path: {_q(pattern)}"]
+    return [*lines, "  data_files:", "  - split: train", f"    path: {_q(pattern)}"]
 
 
 def front_matter(manifest: ReleaseManifest) -> str:
@@ -110,19 +110,19 @@ def render_card(manifest: ReleaseManifest) -> str:
         front_matter(manifest),
         f"# LifeGate clean text, release {manifest.name}",
         "",
-        "Clean article text of [lifegate.it](https://www.lifegate.it) (Italian environmental news), "
-        "its English sister site lifegate.com, and the republications that credit them, extracted "
-        "from a WARC web archive. Every row points at the exact WARC record it came from.",
+        ("Clean article text of [lifegate.it](https://www.lifegate.it) (Italian environmental news), "
+         "its English sister site lifegate.com, and the republications that credit them, extracted "
+         "from a WARC web archive. Every row points at the exact WARC record it came from."),
         "",
         "## What is in it",
         "",
-        f"- **{rows:,} articles**, {c.get('words', 0):,} words, in {len(languages)} languages "
-        f"({', '.join(languages)}) from {len(c.get('by_site', {}))} sites.",
+        (f"- **{rows:,} articles**, {c.get('words', 0):,} words, in {len(languages)} languages "
+         f"({', '.join(languages)}) from {len(c.get('by_site', {}))} sites."),
         f"- Built {manifest.created} from {len(manifest.sources.get('crawls', []))} crawls; "
         + (f"previous release: `{manifest.previous}`." if manifest.previous else "first release."),
-        f"- Changes since the previous release: {manifest.delta.get('added', 0)} added, "
-        f"{manifest.delta.get('changed', 0)} changed, {manifest.delta.get('removed', 0)} removed "
-        "(`delta.jsonl`).",
+        (f"- Changes since the previous release: {manifest.delta.get('added', 0)} added, "
+         f"{manifest.delta.get('changed', 0)} changed, {manifest.delta.get('removed', 0)} removed "
+         "(`delta.jsonl`)."),
         "",
         _table(("site", *languages, "total"), [
             (site, *(per.get(lang, 0) for lang in languages), sum(per.values()))
@@ -144,44 +144,44 @@ def render_card(manifest: ReleaseManifest) -> str:
         "ds = load_dataset(\"parquet\", data_files=\"data/*/it/*.parquet\", split=\"train\")",
         "```",
         "",
-        "`lifegate-archive download "
-        f"{manifest.name}` fetches the release and checks every file against `manifest.json`.",
+        ("`lifegate-archive download "
+         f"{manifest.name}` fetches the release and checks every file against `manifest.json`."),
         "",
         "## Files",
         "",
-        "- `data/<site>/<language>/part-NNNNN.parquet`: the rows, zstd-compressed, shards of at most "
-        f"{manifest.options.get('max_shard_bytes', 0) // 1_000_000} MB, rows in `id` order;",
+        ("- `data/<site>/<language>/part-NNNNN.parquet`: the rows, zstd-compressed, shards of at most "
+         f"{manifest.options.get('max_shard_bytes', 0) // 1_000_000} MB, rows in `id` order;"),
         "- `jsonl/<site>/<language>/part-NNNNN.jsonl.gz`: the same rows as JSON lines;",
-        "- `delta.jsonl`: one line per row `added`, `changed` or `removed` since the previous release "
-        "(`id`, `change`, the `file` that now holds it, or the `reason` it left: `duplicate`, "
-        "`taken-down`, `filtered`), so an update needs only the shards it names;",
+        ("- `delta.jsonl`: one line per row `added`, `changed` or `removed` since the previous release "
+         "(`id`, `change`, the `file` that now holds it, or the `reason` it left: `duplicate`, "
+         "`taken-down`, `filtered`), so an update needs only the shards it names;"),
         "- `manifest.json`: every file with its size, SHA-256 and row count; written last.",
         "",
-        "Each row: `id` (sha256 of the canonical URL, first 32 hex digits; stable across crawls), "
-        "`url`, `canonical_url`, `site`, `language` (detected by py3langid), `declared_language`, "
-        "`title`, `kicker`, `standfirst`, `authors`, `date_published`, `date_modified` (ISO 8601), "
-        "`tags`, `license`, `attribution`, `translation_of`, `images` (url, caption, credit), "
-        "`text` (one paragraph per line), `word_count`, `text_sha256`, `content_sha256`, "
-        "`crawl_id`, `fetched`, `provenance` (`warc_key`, `offset`, `length`, `record_id`, "
-        "`payload_digest`), `extractor` (`version`, `trafilatura_version`, `config_hash`), "
-        "`flags`, `duplicates` (the copies this row stands for).",
+        ("Each row: `id` (sha256 of the canonical URL, first 32 hex digits; stable across crawls), "
+         "`url`, `canonical_url`, `site`, `language` (detected by py3langid), `declared_language`, "
+         "`title`, `kicker`, `standfirst`, `authors`, `date_published`, `date_modified` (ISO 8601), "
+         "`tags`, `license`, `attribution`, `translation_of`, `images` (url, caption, credit), "
+         "`text` (one paragraph per line), `word_count`, `text_sha256`, `content_sha256`, "
+         "`crawl_id`, `fetched`, `provenance` (`warc_key`, `offset`, `length`, `record_id`, "
+         "`payload_digest`), `extractor` (`version`, `trafilatura_version`, `config_hash`), "
+         "`flags`, `duplicates` (the copies this row stands for)."),
         "",
-        "Provenance: a byte-range read of `warc_key` at `offset` for `length` bytes is one gzip "
-        "member holding the exact WARC response record (`WARC-Record-ID` = `record_id`).",
+        ("Provenance: a byte-range read of `warc_key` at `offset` for `length` bytes is one gzip "
+         "member holding the exact WARC response record (`WARC-Record-ID` = `record_id`)."),
         "",
         "## Deduplication",
         "",
-        f"- {sel.get('captures', 0):,} captures of {sel.get('articles', 0):,} articles; the newest "
-        f"capture of each article wins ({sel.get('superseded_captures', 0):,} older captures dropped).",
-        f"- Exact duplicates (same text): {d.get('exact_duplicates', 0)} "
-        f"({_pct(d.get('exact_duplicates', 0), d.get('input_rows', 0))}).",
-        f"- Near duplicates (MinHash LSH, word {d.get('shingle_words')}-grams, {d.get('num_perm')} "
-        f"permutations, Jaccard ≥ {d.get('threshold')}, within one language): "
-        f"{d.get('near_duplicates', 0)} ({_pct(d.get('near_duplicates', 0), d.get('input_rows', 0))}).",
-        "- The kept copy is the publisher's original, then the newest, then the longest; it lists "
-        "the copies it stands for in `duplicates`. Translations are never duplicates.",
-        f"- Left out: {sel.get('taken_down', 0)} taken down, {sel.get('filtered_language', 0)} by "
-        f"language, {sel.get('filtered_site', 0)} by site, {sel.get('filtered_since', 0)} by date.",
+        (f"- {sel.get('captures', 0):,} captures of {sel.get('articles', 0):,} articles; the newest "
+         f"capture of each article wins ({sel.get('superseded_captures', 0):,} older captures dropped)."),
+        (f"- Exact duplicates (same text): {d.get('exact_duplicates', 0)} "
+         f"({_pct(d.get('exact_duplicates', 0), d.get('input_rows', 0))})."),
+        (f"- Near duplicates (MinHash LSH, word {d.get('shingle_words')}-grams, {d.get('num_perm')} "
+         f"permutations, Jaccard ≥ {d.get('threshold')}, within one language): "
+         f"{d.get('near_duplicates', 0)} ({_pct(d.get('near_duplicates', 0), d.get('input_rows', 0))})."),
+        ("- The kept copy is the publisher's original, then the newest, then the longest; it lists "
+         "the copies it stands for in `duplicates`. Translations are never duplicates."),
+        (f"- Left out: {sel.get('taken_down', 0)} taken down, {sel.get('filtered_language', 0)} by "
+         f"language, {sel.get('filtered_site', 0)} by site, {sel.get('filtered_since', 0)} by date."),
         "",
         "## Extraction",
         "",
@@ -191,10 +191,10 @@ def render_card(manifest: ReleaseManifest) -> str:
         "",
         "## Licences and attribution",
         "",
-        "The text belongs to its authors and publishers; this dataset redistributes it under the "
-        "licence each page states. Every row names its licence (`license`) and carries the "
-        "attribution line that licence requires (`attribution`: title, author, source, licence, "
-        "and the original for translations); reproduce it with any text you share.",
+        ("The text belongs to its authors and publishers; this dataset redistributes it under the "
+         "licence each page states. Every row names its licence (`license`) and carries the "
+         "attribution line that licence requires (`attribution`: title, author, source, licence, "
+         "and the original for translations); reproduce it with any text you share."),
         "",
         _table(("site", "licence", "rows"), [
             (site, name, n) for site, per in c.get("licences", {}).items() for name, n in per.items()
@@ -202,15 +202,15 @@ def render_card(manifest: ReleaseManifest) -> str:
         "",
         *_licence_notes(c.get("licences", {})),
         "",
-        "Takedown: the archive keeps a takedown list (URLs or ids); every release leaves those "
-        "articles out and lists them as `removed` in its delta. Ask the archive's operator to add one.",
+        ("Takedown: the archive keeps a takedown list (URLs or ids); every release leaves those "
+         "articles out and lists them as `removed` in its delta. Ask the archive's operator to add one."),
         "",
         "## How it was made",
         "",
-        "Scrapy crawled the sites politely (robots.txt, throttling) and wrote every HTTP exchange to "
-        "WARC 1.1 files; trafilatura with per-site rules extracted each article's text; this release "
-        "read the committed crawls, kept the newest capture of each article, applied the takedown "
-        "list and filters, deduplicated, and wrote the shards. Software: "
+        ("Scrapy crawled the sites politely (robots.txt, throttling) and wrote every HTTP exchange to "
+         "WARC 1.1 files; trafilatura with per-site rules extracted each article's text; this release "
+         "read the committed crawls, kept the newest capture of each article, applied the takedown "
+         "list and filters, deduplicated, and wrote the shards. Software: ")
         + ", ".join(f"{k} {v}" for k, v in sorted(manifest.software.items())) + ".",
         "",
         "## Citation",
@@ -232,9 +232,9 @@ def _reextract_line(manifest: ReleaseManifest) -> str:
     re_crawls = manifest.sources.get("reextracted") or []
     if not re_crawls:
         return "Text as extracted during each crawl."
-    return (f"Text re-extracted from the WARC files with extractor configuration "
-            f"`{str(manifest.sources.get('reextract_config_hash'))[:12]}` for {len(re_crawls)} of "
-            f"{len(manifest.sources.get('crawls', []))} crawls.")
+    config = str(manifest.sources.get("reextract_config_hash"))[:12]
+    return (f"Text re-extracted from the WARC files with extractor configuration `{config}` for "
+            f"{len(re_crawls)} of {len(manifest.sources.get('crawls', []))} crawls.")
 
 
 def _licence_notes(licences: dict[str, dict[str, int]]) -> list[str]:

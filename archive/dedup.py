@@ -7,16 +7,19 @@ the publisher's original first, then the newest, then the longest text.
 from __future__ import annotations
 
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from archive.dataset import ORIGINAL_SITES, is_original
 
 _WORD = re.compile(r"\w+")
+_FNV_PRIME = np.uint64(1099511628211)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,30 @@ def shingles(text: str, words: int) -> set[bytes]:
     if len(tokens) <= words:
         return {" ".join(tokens).encode("utf-8")}
     return {" ".join(tokens[i : i + words]).encode("utf-8") for i in range(len(tokens) - words + 1)}
+
+
+def shingle_hashes(text: str, words: int, vocabulary: dict[str, int] | None = None) -> list[int]:
+    """32-bit hashes of the word n-grams (the same sets as :func:`shingles`), computed in bulk.
+
+    Each distinct word is hashed once (CRC-32, remembered in ``vocabulary``) and n-grams are
+    combined by a rolling FNV-style product in numpy: several times faster than hashing every
+    joined n-gram with SHA-1, datasketch's default.
+    """
+    tokens = _WORD.findall(text.casefold())
+    vocabulary = {} if vocabulary is None else vocabulary
+    for token in set(tokens).difference(vocabulary):
+        vocabulary[token] = zlib.crc32(token.encode("utf-8"))
+    ids = np.array(list(map(vocabulary.__getitem__, tokens)), dtype=np.uint64)
+    count = max(1, len(tokens) - words + 1)
+    combined = np.zeros(count, np.uint64)
+    for k in range(min(words, len(tokens))):
+        combined = combined * _FNV_PRIME + ids[k : k + count]  # wraps modulo 2**64, on purpose
+    folded = (combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return np.unique(folded).tolist()
+
+
+def _identity(value: int) -> int:
+    return value
 
 
 def _rank(row: dict, config: DedupConfig) -> tuple:
@@ -91,6 +118,7 @@ def deduplicate(rows: list[dict], config: DedupConfig | None = None) -> DedupRes
             groups.union(copies[0]["id"], copy["id"])
 
     signatures: dict[str, MinHash] = {}
+    vocabulary: dict[str, int] = {}
     by_language: dict[str, list[dict]] = defaultdict(list)
     for row in text_winner.values():
         by_language[row["language"]].append(row)
@@ -99,14 +127,15 @@ def deduplicate(rows: list[dict], config: DedupConfig | None = None) -> DedupRes
             continue
         language_rows.sort(key=lambda r: r["id"])
         hashed = MinHash.bulk(
-            (shingles(r["text"], config.shingle_words) for r in language_rows),
+            (shingle_hashes(r["text"], config.shingle_words, vocabulary) for r in language_rows),
             num_perm=config.num_perm,
+            hashfunc=_identity,
         )
         lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-        for row, signature in zip(language_rows, hashed):
+        for row, signature in zip(language_rows, hashed, strict=True):
             signatures[row["id"]] = signature
             lsh.insert(row["id"], signature)
-        for row, signature in zip(language_rows, hashed):
+        for row, signature in zip(language_rows, hashed, strict=True):
             for other in lsh.query(signature):
                 # LSH returns candidates around the threshold; the Jaccard estimate decides.
                 if other > row["id"] and signature.jaccard(signatures[other]) >= config.threshold:

@@ -6,6 +6,7 @@ per committed crawl (``crawls/<id>/index.cdxj``) and one merged file (``indexes/
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import heapq
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from urllib.parse import urlsplit
 
 import surt
@@ -27,6 +28,9 @@ from cdxj_indexer.main import CDXJIndexer, SortingWriter
 
 from archive.crawl import crawl_ids, crawl_prefix, manifest_key, read_manifest
 from archive.storage import Storage, StorageError, StoredObject
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +201,7 @@ class CdxjIndex:
         if self._owned:
             self._fh.close()
 
-    def __enter__(self) -> CdxjIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -298,7 +302,7 @@ class CdxjIndex:
         return ranked[0] if ranked else None
 
     def prefix(self, url_prefix: str, limit: int = 1000) -> list[CaptureEntry]:
-        """Captures of every URL that starts with ``url_prefix``, in key order, at most ``limit``."""
+        """Captures of every URL starting with ``url_prefix``, in key order, at most ``limit``."""
         with self._lock:
             return self._scan(surt_prefix(url_prefix).encode(), limit)
 
@@ -313,7 +317,8 @@ class CdxjIndex:
         with self._lock:
             if position and self._read(position - 1, 1) != b"\n":
                 return None
-            return _parse(self._line_from(position, self._read(position, self.block_size)), position)
+            line = self._line_from(position, self._read(position, self.block_size))
+            return _parse(line, position)
 
 
 def _parse(line: bytes, position: int) -> CaptureEntry | None:
@@ -344,6 +349,22 @@ class _CountingWriter:
         self.out.flush()
 
 
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer, computing a missing payload digest in memory.
+
+    Its own fallback (warcio's ``ensure_digest``) spools the payload to a temporary file it never
+    closes, and "digests" revisits (whose payload is elsewhere) as the empty string.
+    """
+
+    def _get_digest(self, record, name):
+        value = record.rec_headers.get_header(name)
+        if value or record.rec_type in ("revisit", "warcinfo"):
+            return value
+        data = record.raw_stream.read()
+        record.raw_stream = io.BytesIO(data)  # the iterator reads the rest of the record from it
+        return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
 def index_warc(stream: BinaryIO, key: str, out: TextIO | SortingWriter | _CountingWriter) -> int:
     """Write the CDXJ lines of one WARC (file order) to ``out``; ``filename`` is the store key.
 
@@ -351,7 +372,7 @@ def index_warc(stream: BinaryIO, key: str, out: TextIO | SortingWriter | _Counti
     records left out, revisits with mime ``warc/revisit``.
     """
     counter = _CountingWriter(out)
-    CDXJIndexer(output=None, inputs=[], filename=key).process_one(stream, counter, key)
+    _Indexer(output=None, inputs=[], filename=key).process_one(stream, counter, key)
     return counter.lines
 
 
@@ -391,7 +412,11 @@ def _sha256_object(storage: Storage, key: str) -> str:
 
 
 def build_crawl_index(
-    storage: Storage, crawl_id: str, *, sort_buffer: int = SORT_BUFFER
+    storage: Storage,
+    crawl_id: str,
+    *,
+    sort_buffer: int = SORT_BUFFER,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[int, StoredObject]:
     """Index every WARC a committed crawl lists into ``crawls/<id>/index.cdxj``.
 
@@ -405,6 +430,8 @@ def build_crawl_index(
             counter = _CountingWriter(out)
             sorter = SortingWriter(counter, sort_buffer)
             for key in keys:
+                if progress:
+                    progress(f"{crawl_id}: indexing {key.rsplit('/', 1)[-1]}")
                 with storage.open(key) as fh:
                     index_warc(fh, key, sorter)
             sorter.flush()
@@ -468,8 +495,9 @@ def build_indexes(
             report.records += int(known.get("lines", 0))
             say(f"{crawl_id}: index unchanged ({known.get('lines', 0)} records)")
             continue
-        say(f"{crawl_id}: indexing")
-        lines, stored = build_crawl_index(storage, crawl_id, sort_buffer=sort_buffer)
+        lines, stored = build_crawl_index(
+            storage, crawl_id, sort_buffer=sort_buffer, progress=progress
+        )
         state["crawls"][crawl_id] = {
             "manifest_sha256": manifest_sha,
             "sha256": stored.sha256,

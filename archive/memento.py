@@ -56,7 +56,8 @@ class MementoUrls:
 
 
 def _memento_link(urls: MementoUrls, url: str, timestamp: str, rel: str) -> str:
-    return f'<{urls.memento(timestamp, url)}>; rel="{rel}"; datetime="{timestamp_http_date(timestamp)}"'
+    when = timestamp_http_date(timestamp)
+    return f'<{urls.memento(timestamp, url)}>; rel="{rel}"; datetime="{when}"'
 
 
 def _memento_rels(timestamps: Sequence[str], index: int) -> str:
@@ -82,7 +83,7 @@ def memento_link_header(urls: MementoUrls, original: str, timestamp: str) -> str
 
 
 def timegate_link_header(urls: MementoUrls, original: str, timestamps: Sequence[str]) -> str:
-    """``Link`` of a TimeGate's 302 (RFC 7089 §4.1.1): original, TimeMap, first and last memento."""
+    """``Link`` of a TimeGate's 302 (RFC 7089 §4.1.1): original, TimeMap, first and last."""
     links = [
         f'<{original}>; rel="original"',
         f'<{urls.timemap(original)}>; rel="timemap"; type="{LINK_FORMAT}"',
@@ -118,7 +119,8 @@ def json_timemap(urls: MementoUrls, original: str, timestamps: Sequence[str]) ->
 
     def item(timestamp: str) -> dict[str, str]:
         moment = parse_timestamp(timestamp)
-        return {"datetime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "uri": urls.memento(timestamp, original)}
+        when = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"datetime": when, "uri": urls.memento(timestamp, original)}
 
     mementos: dict[str, object] = {"list": [item(t) for t in timestamps]}
     if timestamps:

@@ -105,7 +105,9 @@ def verify_file(key: str, path: Path, records: int | None = None) -> int | None:
         with open(path, "rb") as fh:
             scan = scan_members(fh, size)
         if not scan.complete:
-            raise VerificationError(f"{key}: {scan.error or 'trailing bytes after the last member'}")
+            raise VerificationError(
+                f"{key}: {scan.error or 'trailing bytes after the last member'}"
+            )
     elif key.endswith((".json", ".jsonl")):
         with open(path, "rb") as fh:
             lines = [fh.read()] if key.endswith(".json") else fh
@@ -161,7 +163,7 @@ class Publisher:
         self._rng = random.Random()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> Publisher:
+    def __enter__(self) -> Publisher:  # noqa: PYI034 (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -230,15 +232,17 @@ class Publisher:
                 continue
             try:
                 stored = call_with_retries(
-                    partial(publish_file, self.storage, key, path, records=records, verify=self.verify),
+                    partial(
+                        publish_file, self.storage, key, path, records=records, verify=self.verify
+                    ),
                     self.policy,
                     f"publishing {key}",
                     attempts=1 if self._store_down else None,
                     stop=self._stop,
                     rng=self._rng,
                 )
-            except Exception as exc:  # every failure goes to the caller through the future
-                self._store_down = is_transient(exc)
+            except Exception as exc:  # noqa: BLE001 (every failure goes to the caller's future)
+                self._store_down = self._store_down or is_transient(exc)
                 logger.error("Not published (kept in %s): %s", path.parent, exc)
                 with self._state:
                     self.failed[key] = exc
@@ -295,23 +299,29 @@ def publish_spool(
     *,
     policy: RetryPolicy | None = None,
     verify: bool = True,
+    prefix: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> SpoolReport:
     """Publish every finished file the spool holds, then each crawl manifest whose files are all in.
 
     Stale multipart uploads of those files (a killed run's) are aborted first. Files still
     ``.open`` are left to crawl recovery and reported; nothing is deleted that is not published.
+    ``prefix`` limits it to one crawl (``crawls/<id>/``), as recovery needs.
     """
     policy = policy or RetryPolicy()
     say = progress or (lambda line: None)
     report = SpoolReport()
-    pending = list(storage.pending())
-    report.unfinished = [p for p in storage.unfinished() if p.name.endswith(UNFINISHED_SUFFIXES)]
+    pending = list(storage.pending(prefix))
+    report.unfinished = [
+        p for p in storage.unfinished(prefix) if p.name.endswith(UNFINISHED_SUFFIXES)
+    ]
     abort_stale = getattr(storage, "abort_stale_uploads", None)
     if abort_stale is not None and pending:
         report.aborted_uploads = abort_stale(key for key, _ in pending)
         if report.aborted_uploads:
-            say(f"aborted {report.aborted_uploads} incomplete multipart uploads left by a killed run")
+            say(
+                f"aborted {report.aborted_uploads} incomplete multipart uploads left by a killed run"
+            )
     files = [(k, p) for k, p in pending if not is_manifest(k)]
     manifests = [(k, p) for k, p in pending if is_manifest(k)]
     for number, (key, path) in enumerate(files, 1):

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 # A record longer than this is refused rather than read into memory (crawls cap bodies far lower).
 MAX_RECORD_LENGTH = 512 * 1024 * 1024
+MAX_DECODED_LENGTH = 256 * 1024 * 1024
 _DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
 _WARC_NAME = re.compile(r"^crawls/[^/]+/warc/[^/]+\.warc(\.gz)?$")
 
@@ -84,16 +85,23 @@ class ArchivedResponse:
         except ValueError:
             return False
 
-    def decoded_payload(self) -> bytes:
-        """The payload with its content coding (gzip, deflate, br) undone when it can be."""
+    def decoded(self) -> tuple[bytes, str | None]:
+        """The payload with its content coding (gzip, deflate, br) undone, and the coding still
+        applied: None, or the original one when it cannot be undone (unknown, corrupt, or a
+        decompression bomb past ``MAX_DECODED_LENGTH``) and the bytes go out as stored."""
         coding = self.content_encoding
-        if coding is None or coding not in _DECODERS:
-            return self.payload
-        try:
-            return BufferedReader(io.BytesIO(self.payload), decomp_type=_DECODERS[coding]).read()
-        except Exception as exc:  # zlib.error, brotli.error: serve the bytes as stored
-            logger.warning("Cannot undo %s coding of %s: %s", coding, self.entry.url, exc)
-            return self.payload
+        if coding is None:
+            return self.payload, None
+        if coding in _DECODERS:
+            try:
+                reader = BufferedReader(io.BytesIO(self.payload), decomp_type=_DECODERS[coding])
+                body = reader.read(MAX_DECODED_LENGTH + 1)
+                if len(body) <= MAX_DECODED_LENGTH:
+                    return body, None
+                logger.warning("Not decoding %s: over %d bytes", self.entry.url, MAX_DECODED_LENGTH)
+            except Exception as exc:  # noqa: BLE001 (zlib.error, brotli.error...): send as stored
+                logger.warning("Cannot undo %s coding of %s: %s", coding, self.entry.url, exc)
+        return self.payload, coding
 
 
 def allowed_warc_keys(storage: Storage) -> frozenset[str]:
@@ -127,7 +135,7 @@ class ArchiveReader:
         """The record exactly as stored (one gzip member for a .warc.gz)."""
         key = entry.filename
         if key not in self.allowed_keys or not _WARC_NAME.match(key):
-            logger.warning("Refusing index entry for %s: file %r is not an archived WARC", entry.url, key)
+            logger.warning("Refusing the index entry of %s: %r is no archived WARC", entry.url, key)
             raise NotArchived(entry.url)
         if entry.offset < 0 or not 0 < entry.length <= MAX_RECORD_LENGTH:
             raise NotArchived(entry.url)
@@ -146,7 +154,9 @@ class ArchiveReader:
             record = next(iter(ArchiveIterator(io.BytesIO(data), arc2warc=True)))
             payload = _payload(record)
         except (ArchiveLoadFailed, StopIteration, ValueError, OSError) as exc:
-            logger.warning("Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc)
+            logger.warning(
+                "Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc
+            )
             raise NotArchived(entry.url) from exc
         return record, payload
 
@@ -167,7 +177,7 @@ class ArchiveReader:
         if original_record.rec_type not in ("response", "resource"):
             raise NotArchived(entry.url)
         status, reason, headers = _http_parts(original_record)
-        new_status = record.http_headers.get_statuscode() if record.http_headers is not None else None
+        new_status = record.http_headers.get_statuscode() if record.http_headers else None
         if new_status and new_status != "304":
             # WARC 1.1 §6.7.2: an identical-payload revisit carries the new response's headers;
             # they win, but the content coding stays that of the payload they are paired with.
@@ -185,7 +195,7 @@ class ArchiveReader:
         headers = record.rec_headers
         target = headers.get_header("WARC-Refers-To-Target-URI") or entry.url
         date = headers.get_header("WARC-Refers-To-Date")
-        digest = headers.get_header("WARC-Payload-Digest") or entry.digest
+        digest = headers.get_header("WARC-Payload-Digest")
         refers_ts = iso_date_to_timestamp(date) if date else None
         try:
             candidates = [c for c in self.index.lookup(target) if not c.is_revisit]

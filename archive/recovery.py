@@ -22,8 +22,9 @@ from archive.crawl import (
     object_kind,
 )
 from archive.gzip_members import scan_members
+from archive.publisher import publish_spool
 from archive.storage import Storage
-from archive.verify import check_warc
+from archive.verify import check_warc, sha256_object
 from archive.warc import OPEN_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | No
     """
     prefix = crawl_prefix(crawl_id)
     closed = close_unfinished(list(storage.unfinished(prefix)))
+    # A remote store's closed files sit in the spool until published.
+    publish_spool(storage, prefix=prefix)
     record_counts = {path.name: records for path, records in closed.items()}
     mkey = manifest_key(crawl_id)
     entries = []
@@ -110,8 +113,7 @@ def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | No
         records = record_counts.get(name)
         if records is None and object_kind(obj.key) == "warc":
             records, _ = check_warc(storage, obj.key, obj.size)
-        stored = storage.put_file(obj.key, storage.staging_path(obj.key))
-        entries.append(ManifestEntry.from_stored(stored, records))
+        entries.append(ManifestEntry(obj.key, obj.size, sha256_object(storage, obj.key), object_kind(obj.key), records))
     now = datetime.now(timezone.utc).isoformat()
     started = crawl_id.split("-", 1)[0]
     manifest = CrawlManifest(
@@ -137,6 +139,10 @@ def recover_store(storage: Storage, software: dict[str, str] | None = None) -> l
     """Recover every crawl in the store that has no manifest; returns their ids."""
     recovered = []
     for crawl_id in crawl_ids(storage):
+        if any(True for _ in storage.pending(crawl_prefix(crawl_id))):
+            # Files (and maybe the manifest) of a crawl that could not reach the store: publish
+            # them first, so a complete crawl is committed as it was, not as "recovered".
+            publish_spool(storage, prefix=crawl_prefix(crawl_id))
         if not storage.exists(manifest_key(crawl_id)):
             recover_crawl(storage, crawl_id, software)
             recovered.append(crawl_id)

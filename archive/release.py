@@ -128,7 +128,7 @@ class _PartitionWriter:
             self.root / self.parquet_path, ROW_SCHEMA, compression="zstd",
             compression_level=ZSTD_LEVEL,
         )
-        self._raw = open(self.root / self.jsonl_path, "wb")
+        self._raw = open(self.root / self.jsonl_path, "wb")  # noqa: SIM115 (held across writes)
         # mtime 0 and no file name: the same rows always give the same bytes (RFC 1952 §2.3).
         self._jsonl = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._rows = 0
@@ -230,7 +230,8 @@ def release_ids(storage: Storage, manifest: ReleaseManifest) -> dict[str, str]:
             continue
         with _parquet_source(storage, release_prefix(manifest.name) + entry.path) as source:
             table = pq.read_table(source, columns=["id", "content_sha256"])
-        ids.update(zip(table.column("id").to_pylist(), table.column("content_sha256").to_pylist()))
+        ids.update(zip(table.column("id").to_pylist(), table.column("content_sha256").to_pylist(),
+                       strict=True))
     return ids
 
 

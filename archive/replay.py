@@ -11,15 +11,23 @@ import html
 import logging
 import re
 import tempfile
-from datetime import datetime, timezone
-from typing import BinaryIO
-from urllib.parse import quote
+from datetime import datetime
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import quote, unquote
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from archive.catalog import ArticleCatalog
-from archive.index import INDEX_KEY, CaptureEntry, CdxjIndex, format_timestamp, pad_timestamp, surt_key
+from archive.index import (
+    INDEX_KEY,
+    CaptureEntry,
+    CdxjIndex,
+    format_timestamp,
+    pad_timestamp,
+    parse_timestamp,
+    surt_key,
+)
 from archive.memento import (
     LINK_FORMAT,
     MementoUrls,
@@ -33,6 +41,9 @@ from archive.memento import (
 from archive.reader import ArchivedResponse, ArchiveReader, NotArchived, allowed_warc_keys
 from archive.rewrite import HTML_TYPES, UrlRewriter, rewrite_body
 from archive.storage import Storage, StorageError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +66,7 @@ _MODIFIERS = {"": "", "mp_": "mp_", "id_": "id_", "if_": "mp_", "fr_": "mp_", "i
 _TIMESTAMP_SEGMENT = re.compile(r"^[0-9][0-9A-Za-z_]*$")
 _TIMESTAMP_FORM = re.compile(r"^([0-9]{4,14})([a-z]{2}_)?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
      "te", "trailer", "trailers", "transfer-encoding", "upgrade", "content-length",
@@ -66,11 +77,12 @@ _UNSAFE = frozenset(
     {"set-cookie", "set-cookie2", "strict-transport-security", "public-key-pins", "expect-ct",
      "clear-site-data", "alt-svc", "content-security-policy", "content-security-policy-report-only",
      "service-worker-allowed", "access-control-allow-origin", "access-control-allow-credentials",
-     "access-control-allow-headers", "access-control-allow-methods", "access-control-expose-headers",
-     "link", "refresh", "report-to", "reporting-endpoints", "nel", "location", "origin-agent-cluster",
-     "cross-origin-opener-policy", "cross-origin-embedder-policy", "cross-origin-resource-policy",
-     "x-frame-options", "permissions-policy", "feature-policy", "accept-ch", "critical-ch",
-     "supports-loading-mode", "speculation-rules", "www-authenticate", "proxy-authenticate"}
+     "access-control-allow-headers", "access-control-allow-methods",
+     "access-control-expose-headers", "link", "refresh", "location", "report-to",
+     "reporting-endpoints", "nel", "origin-agent-cluster", "cross-origin-opener-policy",
+     "cross-origin-embedder-policy", "cross-origin-resource-policy", "x-frame-options",
+     "permissions-policy", "feature-policy", "accept-ch", "critical-ch", "supports-loading-mode",
+     "speculation-rules", "www-authenticate"}
 )  # fmt: skip
 # The replay server sends its own: the archived ones are renamed even in raw mode.
 _SERVER_OWNED = frozenset({"date", "server"})
@@ -79,7 +91,8 @@ _KEEP = frozenset({"content-type", "content-language", "last-modified", "content
 
 
 def _header_value(value: str) -> str:
-    return value.encode("latin-1", "replace").decode("latin-1").replace("\r", " ").replace("\n", " ")
+    value = value.encode("latin-1", "replace").decode("latin-1")
+    return value.replace("\r", " ").replace("\n", " ")
 
 
 def replay_headers(response: ArchivedResponse, raw: bool) -> list[tuple[str, str]]:
@@ -101,7 +114,7 @@ def _timestamp_filter(iso: str) -> str:
     try:
         return format_timestamp(datetime.fromisoformat(iso.replace("Z", "+00:00")))
     except (ValueError, AttributeError):
-        return "2"  # any capture: a partial timestamp resolves to the nearest
+        return "9999"  # unknown: a partial timestamp, which resolves to the latest capture
 
 
 class ReplayApp:
@@ -113,12 +126,14 @@ class ReplayApp:
 
     def __init__(self, storage: Storage, *, index_key: str = INDEX_KEY) -> None:
         if not storage.exists(index_key):
-            raise StorageError(f"no index {index_key} in {storage.uri}: run `lifegate-archive index`")
+            raise StorageError(
+                f"no index {index_key} in {storage.uri}: run `lifegate-archive index`"
+            )
         self.storage = storage
         self._index_stream = _seekable(storage.open(index_key))
-        self.index = CdxjIndex(self._index_stream)
-        self.reader = ArchiveReader(storage, self.index, allowed_warc_keys(storage))
         try:
+            self.index = CdxjIndex(self._index_stream)
+            self.reader = ArchiveReader(storage, self.index, allowed_warc_keys(storage))
             self.catalog = ArticleCatalog.from_store(storage)
         except BaseException:
             self._index_stream.close()
@@ -133,7 +148,7 @@ class ReplayApp:
         self.index.close()
         self._index_stream.close()
 
-    def __enter__(self) -> ReplayApp:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,7 +216,9 @@ class ReplayApp:
 
     @staticmethod
     def _target_url(text: str) -> str:
-        url = re.sub(r"^(https?:)/(?!/)", r"\1//", text, flags=re.I)
+        if re.match(r"^https?%3A", text, flags=re.IGNORECASE):
+            text = unquote(text)  # a client that percent-encoded the whole archived URL
+        url = re.sub(r"^(https?:)/(?!/)", r"\1//", text, flags=re.IGNORECASE)
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
             url = "http://" + url
         try:
@@ -222,10 +239,13 @@ class ReplayApp:
         page_text = request.args.get("page", "1")
         if not page_text.isdigit() or not 0 < len(page_text) <= 6 or int(page_text) < 1:
             abort(400, "page must be a positive number.")
-        results = self.catalog.search(q, site=site or None, language=lang or None, page=int(page_text))
+        results = self.catalog.search(
+            q, site=site or None, language=lang or None, page=int(page_text)
+        )
         sites, languages = self.catalog.facets()
         return render_template(
-            "home.html", q=q, site=site, lang=lang, results=results, sites=sites, languages=languages
+            "home.html", q=q, site=site, lang=lang, results=results, sites=sites,
+            languages=languages,
         )
 
     def article(self, article_id: str):
@@ -281,7 +301,8 @@ class ReplayApp:
                 timestamp = pad_timestamp(form.group(1))
             except ValueError:
                 abort(400, "Bad timestamp: not a date.")
-            return self.replay(form.group(1), timestamp, form.group(2) or "", self._target_url(tail))
+            url = self._target_url(tail)
+            return self.replay(form.group(1), timestamp, form.group(2) or "", url)
         if not raw:
             abort(404)
         return self.timegate(self._target_url(raw))
@@ -317,7 +338,8 @@ class ReplayApp:
 
     def frame(self, response: ArchivedResponse, url: str) -> Response:
         entry = response.entry
-        match = _TITLE.search(response.decoded_payload()[:65536])
+        body, coding = response.decoded()
+        match = None if coding else _TITLE.search(body[:65536])
         title = html.unescape(match.group(1).decode("utf-8", "replace")).strip() if match else ""
         body = render_template(
             "frame.html",
@@ -338,20 +360,23 @@ class ReplayApp:
         raw = mode == "id_"
         headers = replay_headers(response, raw)
         coding = response.content_encoding
-        accepted = {t.split(";")[0].strip().lower() for t in request.headers.get("Accept-Encoding", "").split(",")}
+        accept = request.headers.get("Accept-Encoding", "")
+        accepted = {t.split(";")[0].strip().lower() for t in accept.split(",")}
         if raw and coding and coding in accepted:
-            body = response.payload  # as captured, coding and all (pywb's id_ does the same)
-            headers.append(("Content-Encoding", coding))
+            body, left = response.payload, coding  # as captured (pywb's id_ does the same)
         else:
-            body = response.decoded_payload()
-        if not raw:
+            body, left = response.decoded()
+        if left:
+            headers.append(("Content-Encoding", left))
+        elif not raw:
             rewriter = UrlRewriter(entry.url, entry.timestamp)
             rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
             body = body if rewritten is None else rewritten
         location = response.location
         if location is not None:
             # A redirect replays as a redirect, to the target's archived copy, never the live one.
-            headers.append(("Location", f"/web/{entry.timestamp}{'id_' if raw else mode}/{location}"))
+            target = f"/web/{entry.timestamp}{'id_' if raw else mode}/{location}"
+            headers.append(("Location", target))
         status = response.status if 200 <= response.status <= 599 else 200
         out = Response(body, status=status, headers=headers)
         if response.content_type is None:
@@ -378,7 +403,8 @@ class ReplayApp:
             chosen = timestamps[-1]
         else:
             target = wanted.timestamp()
-            chosen = min(timestamps, key=lambda t: (abs(_epoch(t) - target), t))
+            distance = lambda t: abs(parse_timestamp(t).timestamp() - target)
+            chosen = min(timestamps, key=lambda t: (distance(t), t))
         urls = self._urls()
         out = Response("", status=302, mimetype="text/plain")
         out.headers["Location"] = urls.memento(chosen, url)
@@ -398,10 +424,6 @@ class ReplayApp:
         if fmt == "json":
             return jsonify(json_timemap(self._urls(), url, timestamps))
         return Response(link_timemap(self._urls(), url, timestamps), mimetype=LINK_FORMAT)
-
-
-def _epoch(timestamp: str) -> float:
-    return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc).timestamp()
 
 
 def _seekable(stream: BinaryIO) -> BinaryIO:

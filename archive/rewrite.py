@@ -25,11 +25,13 @@ _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 # without CORS; the value is kept under another name, as pywb does.
 _RENAMED_ATTRS = {"integrity": "_integrity"}
 
-_CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<url>[^'")]*?)(?P=q)\s*\)""", re.I)
-_CSS_IMPORT = re.compile(r"""@import\s+(?P<q>['"])(?P<url>[^'"]*)(?P=q)""", re.I)
-_META_REFRESH_URL = re.compile(r"""(?P<pre>;\s*url\s*=\s*['"]?)(?P<url>[^'"]*)""", re.I)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
+_CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<url>[^'")]*?)(?P=q)\s*\)""", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"""@import\s+(?P<q>['"])(?P<url>[^'"]*)(?P=q)""", re.IGNORECASE)
+_META_REFRESH_URL = re.compile(r"""(?P<pre>;\s*url\s*=\s*['"]?)(?P<url>[^'"]*)""", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
+)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 CSS_TYPES = frozenset({"text/css"})
@@ -131,7 +133,8 @@ class _HtmlRewriter(HTMLParser):
             return " ".join(self.rewriter.rewrite(url) for url in value.split())
         if name == "data" and tag == "object":
             return self.rewriter.rewrite(value)
-        if name == "content" and tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
+        refresh = (attrs.get("http-equiv") or "").lower() == "refresh"
+        if name == "content" and tag == "meta" and refresh:
             return _META_REFRESH_URL.sub(
                 lambda m: m.group("pre") + self.rewriter.rewrite(m.group("url")), value
             )

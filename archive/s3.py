@@ -31,10 +31,15 @@ SPOOL_FOLDER = "lifegate-archive-spool"
 PUBLISHED_SUFFIX = ".published"  # beside a spooled file: it is in the store (JSON: size, sha256)
 UPLOAD_SUFFIX = ".upload"  # beside a spooled file: the multipart upload in progress (JSON: id)
 _STATE_SUFFIXES = (PUBLISHED_SUFFIX, UPLOAD_SUFFIX)
+_STATE_FILES = (*_STATE_SUFFIXES, *(suffix + ".part" for suffix in _STATE_SUFFIXES))
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last (EntityTooSmall)
 MAX_PARTS = 10_000
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
-_CONTENT_TYPES = {".gz": "application/gzip", ".jsonl": "application/x-ndjson", ".json": "application/json"}
+_CONTENT_TYPES = {
+    ".gz": "application/gzip",
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+}
 # Answers that may pass if asked again (S3 error responses; 409 is a conditional-write race).
 _TRANSIENT_CODES = {
     "RequestTimeout", "Throttling", "ThrottlingException", "SlowDown", "RequestTimeTooSkewed",
@@ -136,7 +141,7 @@ class S3Storage:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         list_page_size: int = 1000,
-        immutable_prefixes: tuple[str, ...] = ("crawls/",),
+        immutable_prefixes: tuple[str, ...] = ("crawls/", "datasets/"),
         client: Any = None,
     ) -> None:
         parts = urlsplit(uri)
@@ -169,7 +174,9 @@ class S3Storage:
         # botocore reads AWS_ENDPOINT_URL(_S3) itself; it is looked up here too, to know whether
         # the store is AWS (checksum defaults, addressing style).
         self.endpoint_url = (
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
         )
         self._client_options = {
             "endpoint_url": self.endpoint_url,
@@ -338,16 +345,19 @@ class S3Storage:
             stat = path.stat()
         except FileNotFoundError:
             return stored
-        return stored if (stat.st_size, stat.st_mtime_ns) == (stored.size, data.get("mtime_ns")) else None
+        return (
+            stored
+            if (stat.st_size, stat.st_mtime_ns) == (stored.size, data.get("mtime_ns"))
+            else None
+        )
 
     def _spool_files(self, prefix: str) -> Iterator[Path]:
         base = self.spool / prefix if prefix else self.spool
         if not base.is_dir():
             return
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.endswith(_STATE_SUFFIXES):
-                if not path.name.endswith(tuple(s + ".part" for s in _STATE_SUFFIXES)):
-                    yield path
+            if path.is_file() and not path.name.endswith(_STATE_FILES):
+                yield path
 
     def pending(self, prefix: str = "") -> Iterator[tuple[str, Path]]:
         """Finished spooled files not yet in the store, with their keys, in key order."""
@@ -361,9 +371,10 @@ class S3Storage:
     def unfinished(self, prefix: str = "") -> Iterator[Path]:
         """Spooled files still being written (``.open``) or not yet published."""
         for path in self._spool_files(prefix):
-            if path.name.endswith(UNFINISHED_SUFFIXES) or not path.with_name(
-                path.name + PUBLISHED_SUFFIX
-            ).exists():
+            if (
+                path.name.endswith(UNFINISHED_SUFFIXES)
+                or not path.with_name(path.name + PUBLISHED_SUFFIX).exists()
+            ):
                 yield path
 
     # --- publishing ------------------------------------------------------------------------------
@@ -417,19 +428,19 @@ class S3Storage:
                 self._abort_recorded_upload(key)
             stat = os.fstat(fh.fileno())
             stored = self._upload(key, fh, stat.st_size, spooled)
-        if spooled:
-            record = self._spool_path(key)
-            _write_json(
-                record.with_name(record.name + PUBLISHED_SUFFIX),
-                {
-                    "key": key,
-                    "size": stored.size,
-                    "sha256": stored.sha256,
-                    "mtime_ns": stat.st_mtime_ns,  # a file rewritten since is not this record's
-                    "published": datetime.now(timezone.utc).isoformat(),
-                },
-            )
-            self._drop_spooled(key, path)
+        if spooled and self.keep_spooled:
+            record = {
+                "key": key,
+                "size": stored.size,
+                "sha256": stored.sha256,
+                "mtime_ns": stat.st_mtime_ns,  # a file rewritten since is not this record's
+                "published": datetime.now(timezone.utc).isoformat(),
+            }
+            _write_json(path.with_name(path.name + PUBLISHED_SUFFIX), record)
+        elif spooled:
+            # No record needed: killed before this unlink, the next run's upload is refused by
+            # If-None-Match and the object found identical, which marks it published all the same.
+            path.unlink(missing_ok=True)
         logger.debug("Published %s (%d bytes)", f"{self.uri}/{key}", stored.size)
         return stored
 
@@ -456,7 +467,9 @@ class S3Storage:
         integrity = (
             {"ChecksumSHA256": _b64(sha256)}
             if self.checksum == "sha256"
-            else {"ContentMD5": _b64(hashlib.md5(data).digest())}  # noqa: S324 (S3's own check)
+            else {
+                "ContentMD5": _b64(hashlib.md5(data).digest())
+            }  # S3's own integrity check, not security
         )
         condition = {"IfNoneMatch": "*"} if exclusive else {}
         try:
@@ -487,7 +500,7 @@ class S3Storage:
             part_digests.append(
                 hashlib.sha256(chunk).digest()
                 if self.checksum == "sha256"
-                else hashlib.md5(chunk).digest()  # noqa: S324 (S3's own integrity check)
+                else hashlib.md5(chunk).digest()  # S3's own integrity check
             )
         sha256 = whole.hexdigest()
         full = self._full(key)
@@ -544,11 +557,15 @@ class S3Storage:
     def _abort(self, key: str, upload_id: str) -> bool:
         """Abort a multipart upload, so its parts never linger (or become visible); best effort."""
         try:
-            self._call("abort", key, "abort_multipart_upload", Key=self._full(key), UploadId=upload_id)
+            self._call(
+                "abort", key, "abort_multipart_upload", Key=self._full(key), UploadId=upload_id
+            )
         except StorageError as exc:
             if self._status(exc) == 404:  # NoSuchUpload: already completed or aborted
                 return True
-            logger.warning("Could not abort multipart upload of %s (left to the next publish): %s", key, exc)
+            logger.warning(
+                "Could not abort multipart upload of %s (left to the next publish): %s", key, exc
+            )
             return False
         return True
 
@@ -595,13 +612,17 @@ class S3Storage:
 
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            return self._call("head", key, "head_object", Key=self._full(key), ChecksumMode="ENABLED")
+            return self._call(
+                "head", key, "head_object", Key=self._full(key), ChecksumMode="ENABLED"
+            )
         except StorageError as exc:
             if self._status(exc) == 404:
                 return None
             raise
 
-    def _differences(self, head: dict[str, Any], size: int, sha256: str, checksum: str | None) -> list[str]:
+    def _differences(
+        self, head: dict[str, Any], size: int, sha256: str, checksum: str | None
+    ) -> list[str]:
         found = []
         if head["ContentLength"] != size:
             found.append(f"size {head['ContentLength']} instead of {size}")
@@ -618,7 +639,9 @@ class S3Storage:
         if head is None:
             raise StoreUnavailable(f"upload {self.uri}/{key}: accepted, but HEAD does not find it")
         if differences := self._differences(head, size, sha256, checksum):
-            raise StorageError(f"upload {self.uri}/{key}: stored object has {'; '.join(differences)}")
+            raise StorageError(
+                f"upload {self.uri}/{key}: stored object has {'; '.join(differences)}"
+            )
         if checksum and not head.get("ChecksumSHA256") and not self._warned_no_checksum:
             self._warned_no_checksum = True
             logger.warning(
@@ -632,7 +655,9 @@ class S3Storage:
         """``If-None-Match`` refused the write: the same bytes count as published, others never do."""
         head = self._head(key)
         if head is None:
-            raise StoreUnavailable(f"upload {self.uri}/{key}: refused as existing, but HEAD finds nothing")
+            raise StoreUnavailable(
+                f"upload {self.uri}/{key}: refused as existing, but HEAD finds nothing"
+            )
         differences = self._differences(head, size, sha256, None)
         if not differences and "sha256" not in head.get("Metadata", {}):
             # Written by another tool: compare the bytes themselves.
@@ -676,16 +701,20 @@ class S3Storage:
             if self._status(exc) == 416:  # past the end, as a file read there gives nothing
                 return b""
             raise
-        with answer["Body"] as body:
-            return body.read()
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            with answer["Body"] as body:
+                return body.read()
+        except (BotoCoreError, OSError) as exc:
+            raise self._error(exc, "read", key) from exc
 
     def exists(self, key: str) -> bool:
         try:
-            return self._head(key) is not None
-        except StorageError as exc:
-            if "invalid object key" in str(exc):
-                return False
-            raise
+            validate_key(key)
+        except StorageError:
+            return False
+        return self._head(key) is not None
 
     def list(self, prefix: str = "") -> Iterator[StoredObject]:
         for item in self._paginate(

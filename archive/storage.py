@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_STORAGES: dict[str, str] = {
@@ -217,8 +217,14 @@ def load_object(dotted: str):
     return getattr(importlib.import_module(module), name)
 
 
-def open_storage(uri: str, storages: Mapping[str, str | type] | None = None) -> Storage:
-    """The storage for ``uri``, picked by its scheme from ``storages`` (default: local files)."""
+def open_storage(
+    uri: str, storages: Mapping[str, str | type] | None = None, settings: Mapping[str, Any] | None = None
+) -> Storage:
+    """The storage for ``uri``, picked by its scheme from ``storages`` (default: local files).
+
+    A storage class with a ``from_settings(uri, settings)`` constructor is built from ``settings``
+    when they are given (S3 reads its endpoint, region and spool from them).
+    """
     table = {**DEFAULT_STORAGES, **(storages or {})}
     scheme = urlsplit(uri).scheme
     if len(scheme) == 1:  # a Windows drive letter, not a scheme
@@ -229,4 +235,7 @@ def open_storage(uri: str, storages: Mapping[str, str | type] | None = None) -> 
         raise StorageError(f"no storage for {scheme}:// URIs (known: {known}, or a plain path)")
     if isinstance(cls, str):
         cls = load_object(cls)
+    from_settings = getattr(cls, "from_settings", None)
+    if settings is not None and from_settings is not None:
+        return from_settings(uri, settings)
     return cls(uri)

@@ -51,7 +51,8 @@ class VerifyReport:
         return not self.problems
 
 
-def _sha256(storage: Storage, key: str) -> str:
+def sha256_object(storage: Storage, key: str) -> str:
+    """SHA-256 of a stored object, streamed."""
     digest = hashlib.sha256()
     with storage.open(key) as fh:
         while chunk := fh.read(_CHUNK):
@@ -143,7 +144,7 @@ def _verify_crawl(storage: Storage, crawl_id: str, report: VerifyReport) -> Iter
         report.bytes += stored.size
         if stored.size != entry.size:
             yield Problem(entry.key, f"size {stored.size}, manifest says {entry.size}")
-        elif _sha256(storage, entry.key) != entry.sha256:
+        elif sha256_object(storage, entry.key) != entry.sha256:
             yield Problem(entry.key, "sha256 does not match the manifest")
         if entry.kind == "warc":
             report.warc_files += 1

@@ -73,7 +73,7 @@ def _committed(storage: Storage, wanted: Iterable[str] | None) -> list[str]:
 
 
 def _archive_names(storage: Storage, crawls: list[str]) -> dict[str, str]:
-    """Store key → name inside ``archive/``; a name two crawls share gets its crawl id prefixed."""
+    """Store key → name inside ``archive/``; a name two crawls share gets its crawl id first."""
     keys = []
     for crawl_id in crawls:
         manifest = read_manifest(storage, crawl_id)
@@ -89,7 +89,9 @@ def _archive_names(storage: Storage, crawls: list[str]) -> dict[str, str]:
     return names
 
 
-def _crawl_index_lines(storage: Storage, crawl_id: str, keys: list[str], tmp: Path) -> Iterable[str]:
+def _crawl_index_lines(
+    storage: Storage, crawl_id: str, keys: list[str], tmp: Path
+) -> Iterable[str]:
     """The crawl's CDXJ lines: its stored index when there is one, else built now."""
     key = crawl_index_key(crawl_id)
     if storage.exists(key):
@@ -215,8 +217,11 @@ def write_wacz(
                 package["mainPageURL"] = pages[0]["url"]
                 package["mainPageDate"] = pages[0]["ts"]
             package_bytes = (json.dumps(package, indent=2) + "\n").encode()
-            zf.writestr(zipfile.ZipInfo("datapackage.json", stamp), package_bytes, zipfile.ZIP_DEFLATED)
-            digest = {"path": "datapackage.json", "hash": f"sha256:{hashlib.sha256(package_bytes).hexdigest()}"}
+            zf.writestr(
+                zipfile.ZipInfo("datapackage.json", stamp), package_bytes, zipfile.ZIP_DEFLATED
+            )
+            package_hash = hashlib.sha256(package_bytes).hexdigest()
+            digest = {"path": "datapackage.json", "hash": f"sha256:{package_hash}"}
             zf.writestr(
                 zipfile.ZipInfo("datapackage-digest.json", stamp),
                 json.dumps(digest, indent=2) + "\n",

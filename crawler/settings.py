@@ -35,6 +35,8 @@ COOKIES_ENABLED = False
 # Breadth-first: discovery pages first, so the frontier stays small.
 DEPTH_PRIORITY = 1
 DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"
+# Duplicates are told apart on the canonical URL, without session and tracking parameters.
+REQUEST_FINGERPRINTER_CLASS = "crawler.scope.CanonicalRequestFingerprinter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -50,6 +52,12 @@ SPIDER_MIDDLEWARES = {
     "crawler.incremental.RecrawlFilterMiddleware": 600,
 }
 DOWNLOADER_MIDDLEWARES = {
+    # Before robots.txt (100): trap URLs and off-site redirect targets are refused before their
+    # host's robots.txt is even fetched.
+    "crawler.scope.ScopeMiddleware": 60,
+    # RFC 9309 in place of Scrapy's robots.txt handling, which reads a 5xx or a timeout as "allow all".
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsPolicyMiddleware": 100,
     # Before WARC capture in request order, so the archived request shows the conditional headers.
     "crawler.incremental.ConditionalRequestMiddleware": 940,
     # Before Retry (550) in response order: 429/503 with Retry-After wait as asked (scrapy#3849).
@@ -82,13 +90,14 @@ ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
 
 # --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
-# Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL, AWS_REGION_NAME,
-# AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_USE_SSL, AWS_VERIFY), or boto3's
-# default chain (environment, ~/.aws, instance roles) when they are unset.
+# Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL,
+# AWS_REGION_NAME, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_USE_SSL,
+# AWS_VERIFY), or boto3's default chain (environment, ~/.aws, instance roles) when they are unset.
+# Secrets belong in the environment: Scrapy logs every overridden setting when a crawl starts.
 # Where files are built before upload, and kept until published: <dir>/<bucket>/<prefix>/.
 # Empty: $XDG_CACHE_HOME/lifegate-archive-spool (~/.cache/lifegate-archive-spool).
 ARCHIVE_SPOOL_DIR = ""
-ARCHIVE_SPOOL_KEEP = False  # keep published files in the spool (marked *.published) instead of deleting
+ARCHIVE_SPOOL_KEEP = False  # keep published files in the spool (beside *.published records)
 ARCHIVE_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024  # bytes; larger files go up in parts
 # Part size; 16 MiB bounds memory per upload, and a 1 GB WARC is ~60 parts (S3 allows 10,000).
 ARCHIVE_S3_MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
@@ -108,6 +117,44 @@ ARCHIVE_RECRAWL_INTERVALS = [["1d", "1h"], ["7d", "1d"], ["30d", "7d"], ["365d",
 ARCHIVE_RETRY_AFTER_MAX = 600
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.
 ARCHIVE_LOCK_STALE_AFTER = 1800
+
+# --- ARCHIVE_ROBOTS_*, ARCHIVE_SITEMAP_*, ARCHIVE_SCOPE_*, ARCHIVE_SOFT_BLOCK_*: hostile input ----
+# (README, "Hostile input"). robots.txt per RFC 9309: parse at most 500 KiB (§2.5); when it answers
+# 5xx or not at all the host is disallowed (§2.3.1.4) and its requests wait while robots.txt is
+# fetched again this many seconds later, this many more times.
+ARCHIVE_ROBOTS_MAX_BYTES = 500 * 1024
+ARCHIVE_ROBOTS_RETRY_DELAY = 300.0
+ARCHIVE_ROBOTS_RETRIES = 2
+# The sitemaps.org limits for one sitemap: 50 MiB uncompressed (a gzip bomb stops here), 50,000 URLs.
+ARCHIVE_SITEMAP_MAX_BYTES = 50 * 1024 * 1024
+ARCHIVE_SITEMAP_MAX_URLS = 50_000
+# Crawler traps. Links followed in a row from a seed (robots.txt, feed, home page, ledger): endless
+# calendars and pagination stop here; articles are a few hops from a sitemap. Heritrix's maxHops
+# is 20; listings get a little more room.
+ARCHIVE_SCOPE_MAX_HOPS = 30
+ARCHIVE_SCOPE_MAX_URL_LENGTH = 2048
+# Scrapy's own URL length check drops links silently; ARCHIVE_SCOPE_MAX_URL_LENGTH logs them instead.
+URLLENGTH_LIMIT = 0
+# /a/b/a/b/a/: relative links resolved against the wrong base grow paths forever.
+ARCHIVE_SCOPE_MAX_SEGMENT_REPEATS = 2
+# Query parameters that never change the page (case-insensitive, * wildcards): ignored when
+# deciding whether a URL was already fetched. URLs are still fetched and archived as found.
+ARCHIVE_SCOPE_IGNORED_PARAMS = [
+    "utm_*", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_gl", "igshid",
+    "sid", "phpsessid", "jsessionid", "sessionid", "replytocom",
+]
+# A 200 page whose first ARCHIVE_SOFT_BLOCK_SCAN_BYTES match one of these (bytes regexes,
+# case-insensitive) is a CAPTCHA or bot wall, not the article: archived, flagged, not extracted.
+ARCHIVE_SOFT_BLOCK_PATTERNS = [
+    # Titles of the common walls: Cloudflare, Imperva/Incapsula, Distil, Akamai, generic ones.
+    r"<title>\s*(?:Just a moment\.\.\.|Attention Required!|Access denied|Pardon Our Interruption|"
+    r"Request unsuccessful|Security check|Are you a (?:robot|human)\??|Verify(?:ing)? you are (?:a )?human)",
+    r"cf_chl_opt|/cdn-cgi/challenge-platform/",  # Cloudflare challenge scripts
+    r"captcha-delivery\.com",  # DataDome
+    r"px-captcha",  # HUMAN (PerimeterX)
+    r"_Incapsula_Resource",  # Imperva
+]
+ARCHIVE_SOFT_BLOCK_SCAN_BYTES = 64 * 1024
 
 # --- WARC_*: capture --------------------------------------------------------------------------
 WARC_ENABLED = True

@@ -22,6 +22,7 @@ from archive.warc import (
     RevisitTarget,
     payload_digest,
 )
+from crawler.hostile import record_case
 from crawler.incremental import LEDGER_STATE
 from pipelines.archive_session import ArchiveSession
 
@@ -112,7 +113,8 @@ class WarcCaptureMiddleware:
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()
         if exchange.truncated:
-            self._session.log_event("truncated", request.url, "connection closed before the end of the body")
+            record_case(self.crawler, "truncated", request.url,
+                        "connection closed before the end of the body: archived with WARC-Truncated: disconnect")
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:

@@ -80,7 +80,8 @@ CHAIN_LENGTH = 30
 BULK_URLS = 100_000
 HEAVY_PAGES = 40
 HEAVY_PAGE_BYTES = 64 * 1024
-FLAKY_ROBOTS_SECONDS = 1.5
+# robots-flaky answers 503 this many times (one round of Scrapy's retries with RETRY_TIMES=1), then 200.
+FLAKY_ROBOTS_FAILURES = 2
 PIXEL = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
     b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00"
@@ -163,7 +164,6 @@ class HostileApp:
         self.marker_file = marker_file
         self._lock = threading.Lock()
         self._hits: dict[tuple[str, str], int] = {}
-        self._flaky_since: float | None = None
         self._cache: dict[str, bytes] = {}
 
     def _hit(self, host: str, path: str) -> int:
@@ -368,10 +368,7 @@ class HostileApp:
         if host == "robots-500":
             return _html("<html><body>Internal error</body></html>", 500)
         if host == "robots-flaky":
-            with self._lock:
-                self._flaky_since = self._flaky_since or time.monotonic()
-                failing = time.monotonic() - self._flaky_since < FLAKY_ROBOTS_SECONDS
-            if failing:
+            if self._hit(host, "robots.txt answers") <= FLAKY_ROBOTS_FAILURES:
                 return _html("<html><body>Try later</body></html>", 503)
             return Reply(200, plain, b"User-agent: *\nAllow: /\n")
         if host == "robots-timeout":

@@ -12,7 +12,7 @@ import json
 import logging
 import platform
 import socket
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
@@ -37,8 +37,16 @@ from archive.crawl import (
 )
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
+from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
-from archive.storage import Storage, StoredObject, open_storage
+from archive.storage import (
+    FileStorage,
+    Storage,
+    StorageError,
+    StoredObject,
+    open_storage,
+    sha256_file,
+)
 from archive.warc import (
     OPEN_SUFFIX,
     HttpExchange,
@@ -108,7 +116,19 @@ class ArchiveSession:
         self.storage: Storage = open_storage(
             self.store_uri,
             {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")},
+            settings,
         )
+        self.publish_policy = RetryPolicy(
+            attempts=settings.getint("ARCHIVE_PUBLISH_RETRIES"),
+            backoff=settings.getfloat("ARCHIVE_PUBLISH_BACKOFF"),
+        )
+        self.publish_timeout = settings.getfloat("ARCHIVE_PUBLISH_TIMEOUT")
+        # Uploads run on their own thread so a slow or unreachable store never stalls the crawl;
+        # a local store publishes in place, so only remote ones pay for re-checking each file.
+        self.publisher = Publisher(
+            self.storage, policy=self.publish_policy, verify=not isinstance(self.storage, FileStorage)
+        )
+        self._pending: list[tuple[str, Path, int | None, Future]] = []
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
         self.state_dir = settings.get("ARCHIVE_STATE_DIR") or None
         self.policy = RecrawlPolicy.from_pairs(_json_setting(settings, "ARCHIVE_RECRAWL_INTERVALS"))
@@ -130,7 +150,6 @@ class ArchiveSession:
         self._text: _LineFile | None = None
         self._events: _LineFile | None = None
         self._journal: _LineFile | None = None
-        self._entries: list[ManifestEntry] = []
         self._seen: dict[str, tuple[set[str], str | None]] = {}
         self._captured: set[str] = set()
         self.ledger: Ledger | None = None
@@ -168,6 +187,9 @@ class ArchiveSession:
         self.lock.acquire()  # LockHeld: another run is using this store
         self._heartbeat = task.LoopingCall(self.lock.heartbeat)
         self._heartbeat.start(max(self.lock_stale_after.total_seconds() / 10, 1), now=False)
+        if any(True for _ in self.storage.pending()):
+            # A previous run could not reach the store: finish its uploads (and commits) first.
+            publish_spool(self.storage, policy=self.publish_policy)
         if self.recover_on_start:
             for crawl_id in recover_store(self.storage, software_versions()):
                 self.stats.inc_value("archive/recovered_crawls")
@@ -208,16 +230,14 @@ class ArchiveSession:
             **{k: v for k, v in self.warcinfo_settings.items() if v},
         }
 
-    def _publish(self, key: str, path: Path, records: int | None = None) -> StoredObject:
-        stored = self.storage.put_file(key, path)
-        self._entries.append(ManifestEntry.from_stored(stored, records))
-        return stored
+    def _publish(self, key: str, path: Path, records: int | None = None) -> None:
+        """Hand a closed file to the publisher thread; its manifest entry is made at the end."""
+        self._pending.append((key, path, records, self.publisher.submit(key, path, records)))
 
     def _warc_closed(self, path: Path, records: int) -> None:
         assert self.crawl_id is not None
-        stored = self._publish(warc_key(self.crawl_id, path.name), path, records)
+        self._publish(warc_key(self.crawl_id, path.name), path, records)
         self.stats.inc_value("warc/files")
-        self.stats.inc_value("store/bytes", stored.size)
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.crawl_id is None or self._executor is None:
@@ -228,10 +248,10 @@ class ArchiveSession:
             self._write_seen()
             self._close_files()
             self._write_report(reason)
-            self._write_manifest(spider.name, reason)
-            if self.ledger is not None:
+            if self._commit(spider.name, reason) and self.ledger is not None:
                 self.ledger.sync(self.storage)
         finally:
+            self.publisher.close(0)
             if self._heartbeat is not None and self._heartbeat.running:
                 self._heartbeat.stop()
             if self.lock is not None:
@@ -251,8 +271,21 @@ class ArchiveSession:
             if line_file is not None and (closed := line_file.close()) is not None:
                 self._publish(key(self.crawl_id), closed)
 
-    def _write_manifest(self, spider_name: str, reason: str) -> None:
+    def _commit(self, spider_name: str, reason: str) -> bool:
+        """Wait for the uploads, then write the manifest: into the store when every file made it,
+        else into the spool, for ``lifegate-archive publish`` to finish. True when committed."""
         assert self.crawl_id is not None and self.started
+        drained = self.publisher.drain(self.publish_timeout)
+        entries = []
+        unpublished = []
+        for key, path, records, future in self._pending:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                stored = future.result()
+                self.stats.inc_value("store/bytes", stored.size)
+            else:
+                unpublished.append(key)
+                stored = StoredObject(key, path.stat().st_size, sha256_file(path))
+            entries.append(ManifestEntry.from_stored(stored, records))
         stats = {k: v for k, v in self.stats.get_stats().items() if k != "archive/store"}
         manifest = CrawlManifest(
             crawl_id=self.crawl_id,
@@ -260,18 +293,30 @@ class ArchiveSession:
             started=self.started.isoformat(),
             finished=datetime.now(timezone.utc).isoformat(),
             status=reason,
-            objects=sorted(self._entries, key=lambda e: e.key),
+            objects=sorted(entries, key=lambda e: e.key),
             stats=stats,
             software=software_versions(),
             settings=self.warcinfo_settings,
         )
-        manifest.write(self.storage)
-        logger.info(
-            "Committed crawl %s: %d objects, manifest %s",
+        key = manifest_key(self.crawl_id)
+        if drained and not unpublished:
+            try:
+                manifest.write(self.storage)
+            except (StorageError, OSError) as exc:
+                logger.error("Cannot publish the manifest of crawl %s: %s", self.crawl_id, exc)
+            else:
+                logger.info("Committed crawl %s: %d objects, manifest %s", self.crawl_id, len(entries), key)
+                return True
+        # Not committed: the manifest waits beside the files in the spool.
+        self.storage.staging_path(key).write_bytes(manifest.to_json())
+        self.stats.set_value("archive/unpublished", len(unpublished) + 1)
+        logger.error(
+            "Crawl %s is NOT committed: %d files and its manifest wait in the spool; "
+            "run `lifegate-archive publish` when the store is reachable",
             self.crawl_id,
-            len(self._entries),
-            manifest_key(self.crawl_id),
+            len(unpublished),
         )
+        return False
 
     # --- writing (each call runs on the writer thread) -------------------------------------------
 
@@ -338,8 +383,10 @@ class ArchiveSession:
         assert self.crawl_id is not None and self.started is not None
         report = build_run_report(self.crawl_id, self.started, reason, self.stats.get_stats())
         self.stats.set_value("report", report["summary"])
-        data = json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n"
-        self._entries.append(ManifestEntry.from_stored(self.storage.put_bytes(report_key(self.crawl_id), data)))
+        key = report_key(self.crawl_id)
+        path = self.storage.staging_path(key)
+        path.write_bytes(json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n")
+        self._publish(key, path)
 
     def log_event(self, kind: str, url: str, reason: str, **details: Any) -> None:
         """Record something that went wrong or was skipped, with its reason (never silent)."""

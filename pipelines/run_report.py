@@ -1,10 +1,96 @@
-"""The report of one crawl run: what it found new, changed, unchanged and gone, what failed, and how
-politely it went. Written next to the manifest and summarised on the console."""
+"""The report of one crawl run: what it found new, changed, unchanged and gone, what failed, how
+politely it went, which hostile input it met and how much memory it took. Written next to the
+manifest and summarised on the console."""
 
 from __future__ import annotations
 
+import resource
+import sys
 from datetime import datetime, timezone
 from typing import Any
+
+# Every hostile case the pipeline recognises -> what it does about it (README, "Hostile input").
+# The crawler counts a case met as the stat ``hostile/<case>`` and keeps its first example as
+# ``hostile-example/<case>``; the other components' own stats are mapped in STATS_CASES.
+HOSTILE_CASES = {
+    "robots-unavailable": "robots.txt answered 4xx: everything allowed (RFC 9309 §2.3.1.3)",
+    "robots-unreachable": "robots.txt answered 5xx or not at all: the host is disallowed, and robots.txt "
+    "fetched again after ARCHIVE_ROBOTS_RETRY_DELAY, up to ARCHIVE_ROBOTS_RETRIES times (RFC 9309 §2.3.1.4)",
+    "robots-too-large": "robots.txt past ARCHIVE_ROBOTS_MAX_BYTES: only the first 500 KiB parsed (RFC 9309 §2.5)",
+    "robots-malformed": "robots.txt lines that are not rules are ignored; the rules among them apply",
+    "xml-entities": "a sitemap or feed declaring a DTD or entities (XXE, entity expansion): refused unparsed",
+    "xml-malformed": "a sitemap that is not well-formed XML: the URLs readable despite the errors are used",
+    "xml-too-large": "a sitemap decompressing past ARCHIVE_SITEMAP_MAX_BYTES (gzip bomb): refused",
+    "sitemap-loop": "a sitemap index naming itself or a sitemap already read: not read again",
+    "sitemap-offsite": "a sitemap on another host: not fetched",
+    "sitemap-url-limit": "more than ARCHIVE_SITEMAP_MAX_URLS URLs in one sitemap: the rest dropped",
+    "sitemap-bad-lastmod": "a sitemap lastmod that is not a W3C datetime: ignored",
+    "decompression-bomb": "a content-coded body inflating past DOWNLOAD_MAXSIZE: archived as sent, flagged, not read",
+    "too-large": "a body past DOWNLOAD_MAXSIZE: download cancelled, nothing archived",
+    "truncated": "a body cut short (Content-Length too long, connection dropped): archived with WARC-Truncated",
+    "timeout": "no complete answer within DOWNLOAD_TIMEOUT (slow or silent server): retried, then given up",
+    "redirect-loop": "redirects leading back into their own chain: every hop archived, the loop cut",
+    "redirect-limit": "a redirect chain longer than REDIRECT_MAX_TIMES: hops archived, the rest not followed",
+    "redirect-offsite": "a page redirecting to another host: the redirect archived, its target not fetched",
+    "redirect-scheme": "a redirect to file:, ftp: or another non-HTTP scheme: archived, never followed",
+    "retry-after": "429/503 with Retry-After: waited as asked (up to ARCHIVE_RETRY_AFTER_MAX), then retried",
+    "rate-limited": "429/503 asking for a longer wait, or still refusing after the retries: archived, given up",
+    "soft-block": "a 200 page that is a CAPTCHA or bot wall: archived and flagged, no text record",
+    "binary-as-html": "binary data labelled as HTML: archived and flagged, not read",
+    "trap-link-depth": "more than ARCHIVE_SCOPE_MAX_HOPS links from a seed (endless calendars, pagination): refused",
+    "trap-url-length": "a URL longer than ARCHIVE_SCOPE_MAX_URL_LENGTH: refused",
+    "trap-repeated-segments": "a path segment repeated past ARCHIVE_SCOPE_MAX_SEGMENT_REPEATS: refused",
+    "unsupported-scheme": "a link to a non-HTTP URL: refused",
+    "tracking-params": "session and tracking parameters (ARCHIVE_SCOPE_IGNORED_PARAMS) ignored when deduplicating",
+    # Found by the extractor (pipelines/extractor.py): flags on the text record, or no record.
+    "charset-mismatch": "the declared charset contradicts the bytes: decoded as UTF-8, text record flagged",
+    "charset-fallback": "bytes invalid in the declared charset: charset detected, text record flagged",
+    "nul-bytes-stripped": "NUL bytes in the HTML: removed before parsing, text record flagged",
+    "deep-nesting": "markup nested past libxml2's depth limit: flattened, text record flagged",
+    "binary-content": "an article body that is binary: no text record (extract-skipped event)",
+    "empty-body": "an empty article body: no text record (extract-skipped event)",
+    "extract-too-large": "an article past EXTRACT_MAX_BYTES: no text record (extract-skipped event)",
+    "extract-timeout": "extraction past EXTRACT_TIMEOUT: no text record (extract-skipped event)",
+    "parse-error": "HTML that lxml cannot parse at all: no text record (extract-skipped event)",
+}
+# Stats kept by other components that mean a hostile case was met: stat -> case.
+STATS_CASES = {
+    "outcome/redirect-loop": "redirect-loop",
+    "politeness/retry_after_waits": "retry-after",
+    "politeness/retry_after_refused": "rate-limited",
+    "extract/skipped/binary-content": "binary-content",
+    "extract/skipped/empty-body": "empty-body",
+    "extract/skipped/too-large": "extract-too-large",
+    "extract/skipped/timeout": "extract-timeout",
+    "extract/skipped/parse-error": "parse-error",
+    **{f"extract/flags/{flag}": flag for flag in (
+        "charset-mismatch", "charset-fallback", "nul-bytes-stripped", "deep-nesting")},
+}
+
+
+def hostile_section(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every hostile case met, with how often, what was done and its first example."""
+    counts: dict[str, int] = {}
+    for key, value in stats.items():
+        case = key.removeprefix("hostile/") if key.startswith("hostile/") else STATS_CASES.get(key)
+        if case and isinstance(value, int) and value > 0:
+            counts[case] = max(counts.get(case, 0), value)
+    section = []
+    for case in sorted(counts):
+        entry: dict[str, Any] = {"case": case, "count": counts[case], "handling": HOSTILE_CASES.get(case, "")}
+        example = stats.get(f"hostile-example/{case}")
+        if isinstance(example, dict):
+            entry.update(url=example.get("url"), reason=example.get("reason"))
+        else:
+            entry["reason"] = entry["handling"]
+        section.append(entry)
+    return section
+
+
+def peak_rss_bytes() -> int:
+    """The highest resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
@@ -56,5 +142,7 @@ def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[
         "articles": counts,
         "politeness": politeness,
         "bytes": bytes_,
+        "hostile": hostile_section(stats),
+        "memory": {"peak_rss_bytes": peak_rss_bytes()},
         "summary": summary,
     }

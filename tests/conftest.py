@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+pytest_plugins = ["tests.s3_fixtures"]
+
 import json
 import subprocess
 import sys

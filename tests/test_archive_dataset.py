@@ -156,9 +156,10 @@ def test_release_loads_with_pyarrow_pandas_duckdb_and_datasets(release, tmp_path
     pattern = (folder / "data" / "*" / "*" / "*.parquet").as_posix()
     counts = duckdb.sql(f"select site, count(*) from '{pattern}' group by site order by site").fetchall()
     assert counts == [("gratisforgratis.com", 8), ("lifegate.com", 10), ("lifegate.it", 30)]
-    datasets = pytest.importorskip("datasets")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # read at import: set before it
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    datasets = pytest.importorskip("datasets")
     italian = datasets.load_dataset(
         "parquet", data_files=str(folder / "data" / "*" / "it" / "*.parquet"),
         split="train", cache_dir=str(tmp_path / "hf"),
@@ -191,11 +192,14 @@ def test_dataset_card_has_hugging_face_front_matter_counts_and_attribution(relea
 def test_takedown_list_takes_urls_and_ids_with_comments(tmp_path):
     storage = FileStorage(str(tmp_path))
     assert load_takedowns(storage) == frozenset()
-    storage.put_bytes("takedown.txt", (
-        "# requests handled by the operator\n"
-        "https://WWW.lifegate.it/some-article/   # asked 2026-11-01\n"
-        "\n0123456789abcdef0123456789abcdef\nnot a url\n"
-    ).encode())
+    storage.put_bytes(
+        "takedown.txt",
+        (
+            b"# requests handled by the operator\n"
+            b"https://WWW.lifegate.it/some-article/   # asked 2026-11-01\n"
+            b"\n0123456789abcdef0123456789abcdef\nnot a url\n"
+        ),
+    )
     takedowns = load_takedowns(storage)
     assert is_taken_down("https://www.lifegate.it/some-article", takedowns)
     assert is_taken_down("https://www.lifegate.it/some-article/#comments", takedowns)

@@ -286,7 +286,7 @@ def test_surt_keys_and_timestamps():
             surt_key(bad)
     assert pad_timestamp("2025") == "20250101000000"
     assert pad_timestamp("202506") == "20250601000000"
-    for bad in ("202", "2025133", "20251301000000", "2025x", "202501010000001", "２０２５"):
+    for bad in ("202", "2025133", "20251301000000", "2025x", "202501010000001", "２０２５"):  # noqa: RUF001 (str.isdigit says yes)
         with pytest.raises(ValueError):
             pad_timestamp(bad)
 

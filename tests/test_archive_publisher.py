@@ -18,13 +18,9 @@ from archive.publisher import (
 )
 from archive.s3 import StoreUnavailable
 from archive.storage import FileStorage, StorageError
-from tests.s3_server import (  # noqa: F401 (fixtures)
+from tests.s3_fixtures import (
     CRAWL,
     FlakyProxy,
-    bucket,
-    make_store,
-    s3_env,
-    s3_server,
     spool_crawl,
 )
 
@@ -119,15 +115,21 @@ def test_close_does_not_wait_out_the_backoff(make_store, proxy):
         publisher.submit(*files[0])
 
 
-def test_publish_spool_commits_manifests_last_and_holds_back_unfinished_crawls(make_store, s3_server, bucket):
+def test_publish_spool_commits_manifests_last_and_holds_back_unfinished_crawls(
+    make_store, s3_server, bucket
+):
     storage = make_store()
-    files, manifest = spool_crawl(storage)
+    _, manifest = spool_crawl(storage)
     storage.staging_path(f"crawls/{CRAWL}/manifest.json").write_bytes(manifest)
     # A second crawl that is still running (or was killed): a WARC still open.
     _, other_manifest = spool_crawl(storage, OTHER_CRAWL)
     open_warc = next(storage.spool.glob(f"crawls/{OTHER_CRAWL}/warc/*.warc.gz"))
     open_warc.rename(open_warc.with_name(open_warc.name + ".open"))
     storage.staging_path(f"crawls/{OTHER_CRAWL}/manifest.json").write_bytes(other_manifest)
+    # Limited to the unfinished crawl: its finished file goes up, its manifest waits.
+    scoped = publish_spool(storage, policy=FAST, prefix=f"crawls/{OTHER_CRAWL}/")
+    assert [s.key for s in scoped.published] == [f"crawls/{OTHER_CRAWL}/text/articles.jsonl"]
+    assert len(scoped.held) == 1
     order = []
     storage.client().meta.events.register(
         "before-parameter-build.s3.PutObject", lambda params, **_: order.append(params["Key"])

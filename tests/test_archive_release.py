@@ -9,10 +9,23 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from archive.dataset import DatasetError, ExportOptions, list_releases, read_release_manifest, to_row
+from archive.dataset import (
+    DatasetError,
+    ExportOptions,
+    list_releases,
+    read_release_manifest,
+    to_row,
+)
 from archive.release import export_release
 from archive.storage import FileStorage
-from tests.test_archive_dataset import add_crawl, alias_args, aliases, fixture_store, parquet_rows, run
+from tests.test_archive_dataset import (
+    add_crawl,
+    alias_args,
+    aliases,
+    fixture_store,
+    parquet_rows,
+    run,
+)
 
 
 def tree(folder: Path) -> dict[str, str]:

@@ -19,14 +19,10 @@ from archive.s3 import PublishConflict, S3Storage, StoreUnavailable
 from archive.storage import StorageError, open_storage
 from archive.verify import verify_store
 from tests.conftest import ROOT, TEST_CRAWL_SETTINGS, run_cli
-from tests.s3_server import (  # noqa: F401 (fixtures)
+from tests.s3_fixtures import (
     CRAWL,
     FlakyProxy,
     MotoServer,
-    bucket,
-    make_store,
-    s3_env,
-    s3_server,
     spool_crawl,
     write_warc,
 )
@@ -43,7 +39,9 @@ def big_file(path: Path, size: int = 12 * MiB) -> bytes:
 
 
 def uploads_in_progress(server: MotoServer, bucket: str) -> list[str]:
-    return [u["Key"] for u in server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+    return [
+        u["Key"] for u in server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    ]
 
 
 def keys_in(server: MotoServer, bucket: str) -> list[str]:
@@ -121,7 +119,9 @@ def test_multipart_above_the_threshold(make_store, s3_server, bucket, tmp_path):
     data = big_file(storage.staging_path(key))
     stored = storage.put_file(key, storage.staging_path(key))
     assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-    head = s3_server.client().head_object(Bucket=bucket, Key=f"archive/{key}", ChecksumMode="ENABLED")
+    head = s3_server.client().head_object(
+        Bucket=bucket, Key=f"archive/{key}", ChecksumMode="ENABLED"
+    )
     assert head["ETag"].endswith('-3"')  # three parts
     assert head["Metadata"]["sha256"] == stored.sha256
     assert head["ChecksumSHA256"]  # per-part SHA-256 checksums were sent and combined
@@ -169,7 +169,9 @@ def test_verify_reads_a_crawl_in_s3(make_store, s3_server, bucket, monkeypatch, 
     torn = tmp_path / "torn.warc.gz"
     torn.write_bytes(storage.read_range(key, 0, 10_000)[:-7])
     stored = storage.put_file(key.replace(CRAWL, other), torn)
-    CrawlManifest(other, "lifegate", "s", "f", "finished", [ManifestEntry.from_stored(stored)]).write(storage)
+    CrawlManifest(
+        other, "lifegate", "s", "f", "finished", [ManifestEntry.from_stored(stored)]
+    ).write(storage)
     problems = [str(p) for p in verify_store(storage).problems]
     assert len(problems) == 1 and "truncated" in problems[0] and other in problems[0]
 
@@ -208,11 +210,15 @@ def test_boto3_is_imported_only_when_a_store_is_used():
         "S3Storage('s3://bkt/x', spool_dir='/nonexistent')\n"
         "print('boto3' in sys.modules, 'botocore' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_store_down_mid_upload_keeps_the_spool_and_a_later_run_finishes(make_store, s3_server, bucket):
+def test_store_down_mid_upload_keeps_the_spool_and_a_later_run_finishes(
+    make_store, s3_server, bucket
+):
     proxy = FlakyProxy(s3_server.port)
     try:
         storage = make_store(endpoint_url=proxy.url, max_attempts=1, **SMALL_PARTS)
@@ -228,7 +234,9 @@ def test_store_down_mid_upload_keeps_the_spool_and_a_later_run_finishes(make_sto
             future.result()
         assert path.read_bytes() == data
         assert list(storage.pending()) == [(key, path)]
-        assert uploads_in_progress(s3_server, bucket) == [f"archive/{key}"]  # abort could not reach it
+        assert uploads_in_progress(s3_server, bucket) == [
+            f"archive/{key}"
+        ]  # abort could not reach it
         assert keys_in(s3_server, bucket) == []
         # The store is back: the next run aborts the half-done upload (its id was kept) and publishes.
         proxy.restore()
@@ -277,13 +285,23 @@ storage.put_file(sys.argv[4], storage.staging_path(sys.argv[4]))
 """
 
 
-def test_sigkill_during_a_multipart_upload_leaves_nothing_half_visible(make_store, s3_server, bucket, tmp_path):
+def test_sigkill_during_a_multipart_upload_leaves_nothing_half_visible(
+    make_store, s3_server, bucket, tmp_path
+):
     storage = make_store()
     path = write_warc(storage.staging_path("crawls/k/warc/x").parent, 12 * MiB)
     key = f"crawls/k/warc/{path.name}"
     data = path.read_bytes()
     uploader = subprocess.Popen(
-        [sys.executable, "-c", KILLED_UPLOADER, storage.uri, s3_server.url, str(tmp_path / "spool"), key],
+        [
+            sys.executable,
+            "-c",
+            KILLED_UPLOADER,
+            storage.uri,
+            s3_server.url,
+            str(tmp_path / "spool"),
+            key,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -296,7 +314,13 @@ def test_sigkill_during_a_multipart_upload_leaves_nothing_half_visible(make_stor
         uploader.communicate(timeout=30)
     assert keys_in(s3_server, bucket) == []  # parts are invisible until completed
     assert uploads_in_progress(s3_server, bucket) == [f"archive/{key}"]
-    done = publish_cli(storage.uri, tmp_path / "spool", s3_server.url, "-s", "ARCHIVE_S3_MULTIPART_THRESHOLD=5242880")
+    done = publish_cli(
+        storage.uri,
+        tmp_path / "spool",
+        s3_server.url,
+        "-s",
+        "ARCHIVE_S3_MULTIPART_THRESHOLD=5242880",
+    )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert uploads_in_progress(s3_server, bucket) == []
     assert keys_in(s3_server, bucket) == [f"archive/{key}"]
@@ -304,7 +328,9 @@ def test_sigkill_during_a_multipart_upload_leaves_nothing_half_visible(make_stor
         assert fh.read() == data
 
 
-def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(make_store, s3_server, tmp_path, monkeypatch):
+def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(
+    make_store, s3_server, tmp_path, monkeypatch
+):
     storage = make_store()
     path = storage.staging_path("crawls/w/events.jsonl")
     path.write_bytes(b"{}\n")
@@ -317,7 +343,9 @@ def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(make_store, 
     finally:
         s3_server.set_auth(float("inf"))
     assert done.returncode == 1
-    errors = [line for line in done.stderr.splitlines() if line.startswith("lifegate-archive publish:")]
+    errors = [
+        line for line in done.stderr.splitlines() if line.startswith("lifegate-archive publish:")
+    ]
     assert len(errors) == 1 and "InvalidAccessKeyId" in errors[0] and "1 files kept" in errors[0]
     assert "Traceback" not in done.stderr
     assert secret not in done.stdout + done.stderr
@@ -325,7 +353,9 @@ def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(make_store, 
 
 
 def test_a_missing_bucket_is_one_clear_line(s3_server, s3_env, tmp_path):
-    storage = S3Storage("s3://no-such-bucket-here/x", endpoint_url=s3_server.url, spool_dir=tmp_path / "spool")
+    storage = S3Storage(
+        "s3://no-such-bucket-here/x", endpoint_url=s3_server.url, spool_dir=tmp_path / "spool"
+    )
     path = storage.staging_path("crawls/w/events.jsonl")
     path.write_bytes(b"{}\n")
     done = publish_cli(storage.uri, tmp_path / "spool", s3_server.url)
@@ -334,7 +364,9 @@ def test_a_missing_bucket_is_one_clear_line(s3_server, s3_env, tmp_path):
     assert path.exists()
 
 
-def test_crawl_into_s3_matches_file_store(fixture_site, s3_server, bucket, tmp_path, monkeypatch, request):
+def test_crawl_into_s3_matches_file_store(
+    fixture_site, s3_server, bucket, tmp_path, monkeypatch, request
+):
     _, running = fixture_site
     # Were the endpoint setting ignored, boto3 would fall back to this closed port, never to AWS.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -345,9 +377,11 @@ def test_crawl_into_s3_matches_file_store(fixture_site, s3_server, bucket, tmp_p
         "-s", f"AWS_ENDPOINT_URL={s3_server.url}",
         "-s", f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool'}",
     )  # fmt: skip
-    if done.returncode != 0:
-        print(done.stdout[-3000:], done.stderr[-5000:])
-        pytest.xfail("needs the session integration (ArchiveSession building S3Storage from settings)")
+    if done.returncode != 0 and "127.0.0.1:9/" in done.stderr:
+        pytest.xfail(
+            "needs the session integration (ArchiveSession building S3Storage from settings)"
+        )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     storage = S3Storage(store, endpoint_url=s3_server.url, spool_dir=tmp_path / "spool")
     [crawl_id] = {o.key.split("/")[1] for o in storage.list("crawls/")}
     report = verify_store(storage)
@@ -378,4 +412,22 @@ def test_derived_objects_are_replaced_and_locks_are_exclusive(make_store):
     lock.heartbeat()
     lock.release()
     assert not storage.exists("locks/crawl.lock")
-    assert storage.create_exclusive("locks/other", b"1") and not storage.create_exclusive("locks/other", b"2")
+    assert storage.create_exclusive("locks/other", b"1") and not storage.create_exclusive(
+        "locks/other", b"2"
+    )
+
+
+def test_a_download_cut_mid_way_resumes_where_it_stopped(make_store, s3_server, tmp_path):
+    proxy = FlakyProxy(s3_server.port)
+    try:
+        storage = make_store(endpoint_url=proxy.url)
+        path = tmp_path / "big.bin"
+        data = big_file(path, 8 * MiB)
+        storage.put_file("crawls/r/big.bin", path)
+        with storage.open("crawls/r/big.bin") as fh:
+            head = fh.read(MiB)
+            proxy.cut(refuse=0)  # the connection drops; the store stays reachable
+            rest = fh.read()
+        assert head + rest == data
+    finally:
+        proxy.close()

@@ -28,4 +28,4 @@ def configured_storage(settings, uri: str | None = None):
     from archive.storage import open_storage
 
     storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-    return open_storage(uri or settings.get("ARCHIVE_STORE"), storages)
+    return open_storage(uri or settings.get("ARCHIVE_STORE"), storages, settings)

@@ -46,7 +46,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from crawler.commands.reextract import extractor_config
 
     settings = project_settings()
-    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda message: print(message, file=sys.stderr, flush=True)
     try:
         storage = configured_storage(settings, args.store)
     except StorageError as exc:

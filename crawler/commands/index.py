@@ -1,4 +1,4 @@
-"""``index``: build the CDXJ indexes of a store (per crawl, and merged), rebuilding only what changed."""
+"""``index``: build a store's CDXJ indexes (per crawl, and merged), rebuilding only what changed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     try:
         storage = configured_storage(project_settings(), args.store)
-        report = build_indexes(storage, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        report = build_indexes(
+            storage, progress=lambda line: print(line, file=sys.stderr, flush=True)
+        )
     except (StorageError, OSError, ValueError) as exc:
         print(f"lifegate-archive index: {exc}", file=sys.stderr)
         return 1

@@ -10,20 +10,13 @@ from crawler.commands import configured_storage, project_settings
 from crawler.commands.crawl import _parse_setting_overrides
 
 
-def open_configured_storage(settings, uri: str | None = None):
-    """The store for ``uri`` built from all the settings (``AWS_*``, ``ARCHIVE_SPOOL_*``, ...)."""
-    storage = configured_storage(settings, uri)
-    from_settings = getattr(type(storage), "from_settings", None)
-    return from_settings(storage.uri, settings) if from_settings else storage
-
-
 def cmd_publish(args: argparse.Namespace) -> int:
     from archive.publisher import RetryPolicy, publish_spool
     from archive.storage import StorageError
 
     settings = project_settings(_parse_setting_overrides(args.set))
     try:
-        storage = open_configured_storage(settings, args.store)
+        storage = configured_storage(settings, args.store)
         waiting = sum(1 for _ in storage.pending())
     except StorageError as exc:
         print(f"lifegate-archive publish: {exc}", file=sys.stderr)
@@ -49,7 +42,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(f"lifegate-archive publish: {exc} ({waiting} files kept in {spool})", file=sys.stderr)
         return 1
     for path in report.unfinished:
-        print(f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)")
+        print(
+            f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)"
+        )
     for key, reason in report.failed:
         print(f"{key}: NOT published: {reason}")
     for key, reason in report.held:
@@ -68,5 +63,7 @@ def register(subparsers) -> None:
         "publish", help="upload what the spool still holds to the store, manifests last"
     )
     publish.add_argument("--store", help="store URI (default: ARCHIVE_STORE)")
-    publish.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting")
+    publish.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting"
+    )
     publish.set_defaults(func=cmd_publish)

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache, partial
@@ -210,6 +211,11 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         )
     except StorageError as exc:
         print(f"lifegate-archive reextract: {exc}", file=sys.stderr)
+        return 1
+    except BrokenProcessPool:
+        # A worker died (out of memory, a crash in libxml2); finished crawls are kept.
+        print("lifegate-archive reextract: an extraction worker died; run it again to resume "
+              "(crawls already done are skipped)", file=sys.stderr)
         return 1
     rate = report.pages / report.seconds if report.seconds else 0.0
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -23,7 +24,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         server = make_server(args.host, args.port, app, threaded=True)
     except OSError as exc:
         app.close()
-        print(f"lifegate-archive replay: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        where = f"{args.host}:{args.port}"
+        print(f"lifegate-archive replay: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"http://{host}:{server.server_port}/", flush=True)
@@ -33,6 +35,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    # SIGTERM (service managers) and SIGINT (even where a shell ignores it for a background job)
+    # stop the server the same way, so the catalogue's temporary files are removed.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -41,6 +47,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         server.server_close()
         app.close()
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def register(subparsers) -> None:

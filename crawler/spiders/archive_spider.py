@@ -1,5 +1,5 @@
 """Shared behaviour of the archiving spiders: discovery from robots.txt, sitemaps and feeds, scope,
-page classification, page resources, and a logged outcome for every failed request."""
+page classification, page resources, and a logged outcome for every failed request or hostile input."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
+from scrapy.spiders.sitemap import iterloc
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
+from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
 from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
+from crawler.page_guard import PageGuard
+from crawler.scope import ScopeRules
+from crawler.sitemaps import SitemapLimits, dtd_refusal, open_sitemap, sitemap_body
 from crawler.warc_capture import CAPTURE_KIND, FETCH_STARTED, RESPONSE_RECORD
 from pipelines.archive_session import ArchiveSession
 
@@ -53,12 +59,16 @@ class ArchiveSpider(SitemapSpider):
         self.scope = {_netloc(self.base_url)}
         self.sitemap_urls = [f"{self.base_url}/robots.txt"]
         self.sitemap_lastmod: dict[str, str] = {}
+        self._sitemaps_requested: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.follow_links = crawler.settings.getbool("LIFEGATE_FOLLOW_LINKS")
         spider.fetch_resources = crawler.settings.getbool("LIFEGATE_FETCH_RESOURCES")
+        spider.sitemap_limits = SitemapLimits.from_settings(crawler.settings)
+        spider.scope_rules = ScopeRules.from_settings(crawler.settings)
+        spider.page_guard = PageGuard.from_settings(crawler.settings)
         return spider
 
     # --- discovery ---------------------------------------------------------------------------
@@ -71,6 +81,7 @@ class ArchiveSpider(SitemapSpider):
     async def start(self) -> AsyncIterator[Any]:
         # robots.txt -> sitemap index -> sitemaps, through Scrapy's own sitemap parser.
         async for request in super().start():
+            self._sitemaps_requested.add(self.scope_rules.canonical(request.url))
             yield request.replace(errback=self.on_error, meta={"discovered_via": "sitemap"})
         for url, source in self.discovery_urls():
             callback = self.parse_feed if source == "feed" else self.parse_page
@@ -90,11 +101,63 @@ class ArchiveSpider(SitemapSpider):
                     )
 
     def _parse_sitemap(self, response: Response):
-        for request in super()._parse_sitemap(response):
-            yield request.replace(
-                errback=self.on_error,
-                meta={"discovered_via": "sitemap", "sitemap_lastmod": self.sitemap_lastmod.get(request.url)},
-            )
+        # Scrapy's SitemapSpider._parse_sitemap, made safe against hostile sitemaps (crawler.sitemaps).
+        if response.url.endswith("/robots.txt"):
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                yield from self._sitemap_request(url, response.url)
+            return
+        body, too_large = sitemap_body(response, self.sitemap_limits)
+        reader, refusal = None, ("xml-too-large", too_large) if too_large else None
+        if body is not None and (dtd := dtd_refusal(body)):
+            refusal = ("xml-entities", dtd)
+        if refusal is None and body is not None:
+            reader, unreadable = open_sitemap(body, self.sitemap_limits)
+            refusal = ("xml-malformed", unreadable) if unreadable else None
+        if refusal is not None:
+            case, reason = refusal
+            record_case(self.crawler, case, response.url, reason, warc_record=response.meta.get(RESPONSE_RECORD))
+            return
+        if reader is None or reader.type not in ("sitemapindex", "urlset"):
+            logger.warning("Ignoring invalid sitemap: %s", response)
+            return
+        if reader.type == "sitemapindex":
+            for loc in iterloc(reader, self.sitemap_alternate_links):
+                if any(x.search(loc) for x in self._follow):
+                    yield from self._sitemap_request(loc, response.url)
+        else:
+            for entry in self.sitemap_filter(reader):
+                for loc in iterloc([entry], self.sitemap_alternate_links):
+                    callback = next((c for r, c in self._cbs if r.search(loc)), None)
+                    if callback is not None:
+                        yield Request(loc, callback, errback=self.on_error, meta={
+                            "discovered_via": "sitemap", "sitemap_lastmod": self.sitemap_lastmod.get(loc)})
+        self._sitemap_problems(response.url, reader)
+
+    def _sitemap_request(self, url: str, listed_by: str):
+        if not self.in_scope(url):
+            record_case(self.crawler, "sitemap-offsite", url, f"listed by {listed_by}, on another host: not fetched")
+            return
+        key = self.scope_rules.canonical(url)
+        if key in self._sitemaps_requested:
+            record_case(self.crawler, "sitemap-loop", url, f"listed again by {listed_by}: not read twice")
+            return
+        self._sitemaps_requested.add(key)
+        yield Request(url, self._parse_sitemap, errback=self.on_error, meta={"discovered_via": "sitemap"})
+
+    def _sitemap_problems(self, url: str, reader) -> None:
+        """One event per problem of a sitemap once it is read, however many entries it touched."""
+        if reader.errors:
+            record_case(self.crawler, "xml-malformed", url,
+                        f"{len(reader.errors)} XML errors, {reader.read} URLs read despite them; first: {reader.errors[0]}")
+        if reader.dropped:
+            limit = self.sitemap_limits.max_urls
+            record_case(self.crawler, "sitemap-url-limit", url,
+                        f"{reader.read + reader.dropped} URLs: the first {limit} kept (ARCHIVE_SITEMAP_MAX_URLS), "
+                        f"{reader.dropped} dropped")
+        if reader.bad_lastmods:
+            record_case(self.crawler, "sitemap-bad-lastmod", url,
+                        f"{len(reader.bad_lastmods)} lastmod values are not W3C datetimes, ignored: "
+                        + ", ".join(repr(v[:40]) for v in reader.bad_lastmods[:3]))
 
     def sitemap_filter(self, entries):
         for entry in entries:
@@ -109,6 +172,9 @@ class ArchiveSpider(SitemapSpider):
 
     def parse_feed(self, response: Response):
         if not isinstance(response, TextResponse):
+            return
+        if refusal := dtd_refusal(response.body):
+            record_case(self.crawler, "xml-entities", response.url, refusal, warc_record=response.meta.get(RESPONSE_RECORD))
             return
         for link in response.xpath("//item/link/text() | //*[local-name()='entry']/*[local-name()='link']/@href").getall():
             url = response.urljoin(link.strip())
@@ -152,6 +218,11 @@ class ArchiveSpider(SitemapSpider):
             return
         if not isinstance(response, TextResponse):
             return  # an image or other resource: archived, nothing to read
+        if response.status == 200 and (problem := self.page_guard.inspect(response)):
+            # Archived as received; flagged, and neither read nor followed.
+            case, reason = problem
+            record_case(self.crawler, case, response.url, reason, warc_record=response.meta.get(RESPONSE_RECORD))
+            return
         if self._redirected_home(response):
             return
         if self.is_article(response):
@@ -251,8 +322,21 @@ class ArchiveSpider(SitemapSpider):
             kind, reason = "skipped", str(failure.value) or "ignored"
         else:
             kind, reason = "request-failed", f"{failure.type.__name__}: {failure.value}"
+        details = {}
+        if hostile := failure_case(failure):
+            # The same one event, named after the hostile case and saying what was done about it.
+            case, reason = hostile
+            details["case"] = case
+            note_case(self.crawler, case, request.url, reason)
+            # Only a response that is itself the problem is flagged: after a redirect the meta
+            # still names the record of the previous hop.
+            record = request.meta.get(RESPONSE_RECORD) if case in RESPONSE_CASES else None
+            if session is not None and record:
+                # The flag is about the archived response: for an off-site redirect, the redirect.
+                flagged = request.meta["redirect_urls"][-1] if case == "redirect-offsite" else request.url
+                flag_record(session, flagged, record["record_id"], {"hostile-case": case, "reason": reason})
         self.crawler.stats.inc_value(f"outcome/{kind}")
         if session is not None:
-            session.log_event(kind, request.url, reason)
+            session.log_event(kind, request.url, reason, **details)
         else:
             logger.warning("%s %s: %s", kind, request.url, reason)

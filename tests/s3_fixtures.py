@@ -1,8 +1,9 @@
-"""An S3-compatible server on 127.0.0.1 for the tests (moto in server mode), a proxy that can take
-it down mid-request, and fixtures: one server per session, one bucket per test."""
+"""S3 for the tests: moto's server on 127.0.0.1, a relay that can take it down mid-request, and
+fixtures (one server per session, one bucket per test); registered by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -133,10 +134,8 @@ class FlakyProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 
@@ -200,7 +199,9 @@ def exchange(n: int) -> HttpExchange:
 
 def write_warc(directory: Path, size: int) -> Path:
     """A valid WARC of at least ``size`` bytes (incompressible 1 MiB bodies), closed in ``directory``."""
-    writer = RollingWarcWriter(directory, namer=WarcFileNamer("BIG", hostname="h"), warcinfo_fields={"a": "b"})
+    writer = RollingWarcWriter(
+        directory, namer=WarcFileNamer("BIG", hostname="h"), warcinfo_fields={"a": "b"}
+    )
     n = 0
     while writer.current_path is None or writer.current_path.stat().st_size < size:
         body = os.urandom(1 << 20)
@@ -221,13 +222,17 @@ def write_warc(directory: Path, size: int) -> Path:
     return path
 
 
-def spool_crawl(storage, crawl_id: str = CRAWL, exchanges: int = 3) -> tuple[list[tuple[str, Path]], bytes]:
+def spool_crawl(
+    storage, crawl_id: str = CRAWL, exchanges: int = 3
+) -> tuple[list[tuple[str, Path]], bytes]:
     """Write a small crawl into ``storage``'s staging area, as a crawl does; nothing is published.
 
     Returns the (key, path) of each finished file, and the manifest the crawl would commit.
     """
     directory = storage.staging_path(warc_key(crawl_id, "x")).parent
-    writer = RollingWarcWriter(directory, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"})
+    writer = RollingWarcWriter(
+        directory, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"}
+    )
     for n in range(exchanges):
         writer.write_exchange(exchange(n))
     writer.close()

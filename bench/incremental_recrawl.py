@@ -1,6 +1,6 @@
 """Second run over an unchanged site: how many requests and how much time it takes next to the first.
 
-    python bench/incremental.py [--articles 2000] [--runs 1]
+    python bench/incremental_recrawl.py [--articles 2000] [--runs 1]
 
 Serves the fixture site with the given number of lifegate.it articles on 127.0.0.1, crawls it into a
 fresh store, then crawls it again unchanged (default recrawl policy, and once more with every

@@ -1,0 +1,166 @@
+"""Summaries of the benchmark runs: medians with min/max, the CPU bound of the pipeline from its parts,
+the machine's description, and the Markdown tables of ``docs/benchmarks/results.md``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from importlib import metadata
+from pathlib import Path
+
+
+def machine() -> dict:
+    """nproc, CPU model, memory, load, and the versions that matter."""
+    cpu_model = next((line.split(":", 1)[1].strip() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal:"))
+    versions = {}
+    for name in ("scrapy", "twisted", "trafilatura", "warcio", "lxml"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "nproc": os.cpu_count(), "cpu_model": cpu_model, "memory_gib": round(mem_kb / 2**20, 1),
+        "kernel": platform.release(), "python": platform.python_version(), **versions,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def spread(values: list[float]) -> dict:
+    """Median, min and max of some runs (values that are None are left out)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3), "runs": len(values)}
+
+
+FIELDS = ("pages_per_s", "html_pages_per_s", "cpu_ms_per_page", "cpu_ms_per_html_page", "wall_s",
+          "responses", "html_pages", "server_cpu_ms_per_page", "reactor_cpu_ms_per_page")
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per variant: each field's median/min/max over the runs."""
+    out: dict[str, dict] = {}
+    for variant in dict.fromkeys(r["variant"] for r in runs):
+        mine = [r for r in runs if r["variant"] == variant]
+        out[variant] = {f: spread([r.get(f) for r in mine]) for f in FIELDS if any(f in r for r in mine)}
+    return out
+
+
+def cpu_bound(summary: dict, parts: dict, pipeline_runs: list[dict]) -> dict:
+    """The pipeline's CPU bound on 2 cores from its parts measured alone, and how near it gets.
+
+    Per response: fetch f (minimal spider) and WARC w run in the reactor process; extraction e runs
+    in the pool, per article. The reactor is one thread, so the crawl takes at least
+    max((F + W + E) / 2, F + W) seconds of CPU time on 2 cores.
+    """
+    if "scrapy-minimal" not in summary or not pipeline_runs or not parts:
+        return {}
+    f = summary["scrapy-minimal"]["cpu_ms_per_page"]["median"] / 1000
+    w = parts["warc_write"]["cpu_ms_per_unit"] / 1000
+    out = {}
+    for name in ("trafilatura", "our_extractor"):
+        e = parts[name]["cpu_ms_per_unit"] / 1000
+        ratios, bounds = [], []
+        for run in pipeline_runs:
+            n, a = run["responses"], run["articles"]
+            seconds = max((n * (f + w) + a * e) / 2, n * (f + w))
+            bound = n / seconds
+            bounds.append(bound)
+            ratios.append(100 * run["pages_per_s"] / bound)
+        out[name] = {"fetch_ms": round(1000 * f, 2), "warc_ms": round(1000 * w, 2),
+                     "extract_ms_per_article": round(1000 * e, 2),
+                     "bound_pages_per_s": spread(bounds), "pipeline_pct_of_bound": spread(ratios)}
+    return out
+
+
+def _fmt(cell: dict, digits: int = 1) -> str:
+    if not cell:
+        return "–"
+    if cell.get("runs", 1) == 1:
+        return f"{cell['median']:.{digits}f}"
+    return f"{cell['median']:.{digits}f} ({cell['min']:.{digits}f}–{cell['max']:.{digits}f})"
+
+
+LABELS = {
+    "wget": "wget `--recursive --level=inf --warc-file` (1 connection)",
+    "ours-warc-c1": "lifegate-archive crawl, WARC only, 1 connection",
+    "ours-warc-c8": "lifegate-archive crawl, WARC only, 8 connections",
+    "scrapy-minimal": "Scrapy minimal spider, fetch + follow only (8 connections)",
+    "pipeline": "lifegate-archive crawl, full pipeline (8 connections, 2 cores)",
+}
+
+
+def markdown(results: dict) -> str:
+    """Tables of one results.json, in the order of the README's Benchmarks section."""
+    lines = []
+    for size, data in results["sizes"].items():
+        site = data["site"]
+        lines += [f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
+                  f"{data.get('server', 'nginx')})", "",
+                  "| variant | responses | pages/s (all responses) | HTML pages/s | CPU ms/response "
+                  "| CPU ms/HTML page | server CPU ms/response |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for variant, cells in data["summary"].items():
+            lines.append(
+                f"| {LABELS.get(variant, variant)} | {_fmt(cells.get('responses', {}), 0)} "
+                f"| {_fmt(cells.get('pages_per_s', {}))} | {_fmt(cells.get('html_pages_per_s', {}))} "
+                f"| {_fmt(cells.get('cpu_ms_per_page', {}), 2)} "
+                f"| {_fmt(cells.get('cpu_ms_per_html_page', {}), 2)} "
+                f"| {_fmt(cells.get('server_cpu_ms_per_page', {}), 3)} |")
+        lines.append("")
+        if data.get("parts"):
+            p = data["parts"]
+            lines += ["| part, alone, one core | CPU ms per unit (median, min–max) | unit |",
+                      "|---|---:|---|",
+                      f"| Scrapy fetch + follow (minimal spider) | "
+                      f"{_fmt(data['summary'].get('scrapy-minimal', {}).get('cpu_ms_per_page', {}), 2)} | response |"]
+            for name, label in (("warc_write", "WARC writing, `RollingWarcWriter`, gzip 6"),
+                                ("trafilatura", "bare `trafilatura.extract` (defaults)"),
+                                ("our_extractor", "our extractor (`ArticleExtractor`)")):
+                part = p[name]
+                lines.append(f"| {label} | {part['cpu_ms_per_unit']:.2f} ({part['min_ms']:.2f}–"
+                             f"{part['max_ms']:.2f}) | {part['unit']} |")
+            lines.append("")
+        for name, bound in data.get("cpu_bound", {}).items():
+            lines.append(f"- CPU bound on 2 cores with {name.replace('_', ' ')} as the extraction part: "
+                         f"{_fmt(bound['bound_pages_per_s'])} responses/s; the pipeline reaches "
+                         f"**{_fmt(bound['pipeline_pct_of_bound'], 0)} %** of it.")
+        if data.get("memory"):
+            lines.append("")
+            lines += ["| run | crawler peak RSS MB | extraction workers peak RSS MB | crawler slope MB/min "
+                      "| MB per 1,000 responses | crawler MB at 25/50/75/100 % of the run |",
+                      "|---|---:|---:|---:|---:|---|"]
+            for n, mem in enumerate(data["memory"], 1):
+                lines.append(f"| {n} | {mem['crawler_peak_mb']} | {', '.join(map(str, mem['workers_peak_mb']))} "
+                             f"| {mem['crawler_slope_mb_per_min']} | {mem['crawler_slope_mb_per_1000_pages']} "
+                             f"| {' / '.join(map(str, mem['crawler_mb_at_quarters']))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+START, END = "<!-- tables:start (written by python -m bench) -->", "<!-- tables:end -->"
+
+
+def machine_line(results: dict) -> str:
+    m = results["machine"]
+    return (f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}; "
+            f"Python {m['python']}, Scrapy {m['scrapy']}, Twisted {m['twisted']}, trafilatura "
+            f"{m['trafilatura']}, warcio {m['warcio']}, lxml {m['lxml']}. Load average at start "
+            f"{m['load_average_at_start']}, at end {m.get('load_average_at_end')} (other work shares "
+            f"the machine). Generated {results['generated']}, {results['runs_per_size']} round(s) per size.")
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    """Replace the generated part of ``path`` (between the markers), keeping the written analysis."""
+    block = f"{START}\n\n{machine_line(results)}\n\n{markdown(results)}\n{END}"
+    if path.exists() and START in (text := path.read_text()) and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = f"# Benchmarks\n\n{block}\n"
+    path.write_text(text)

@@ -1,0 +1,162 @@
+"""robots.txt as RFC 9309 says, in place of Scrapy's RobotsTxtMiddleware (``ARCHIVE_ROBOTS_*`` settings).
+
+Scrapy reads a 5xx or a timeout as "allow all"; RFC 9309 §2.3.1.4 says the opposite: an unreachable
+robots.txt means complete disallow. Here requests to such a host wait while robots.txt is fetched
+again after ``ARCHIVE_ROBOTS_RETRY_DELAY`` seconds, up to ``ARCHIVE_ROBOTS_RETRIES`` times, and are
+refused if it never answers. A 4xx allows all (§2.3.1.3); only the first 500 KiB are parsed (§2.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from scrapy import Request, signals
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
+
+from crawler.hostile import HostileRefusal, record_case
+
+logger = logging.getLogger(__name__)
+
+# RFC 9309 §2.2 records plus the widespread extensions (§2.2.4); any other line is not a rule.
+KNOWN_FIELDS = {
+    "user-agent", "allow", "disallow", "sitemap", "crawl-delay", "host", "clean-param",
+    "request-rate", "visit-time", "noindex",
+}
+_RULE_LINE = re.compile(rb"^\s*([A-Za-z-]+)\s*:")
+
+
+@dataclass(slots=True)
+class _HostRobots:
+    """What is known of one host's robots.txt."""
+
+    parser: RobotParser | None = None  # None with no unreachable reason: allow all
+    unreachable: str | None = None  # why the last fetch failed, while it is unreachable
+    fetches: int = 0
+    retry_at: float = 0.0
+    pending: asyncio.Future | None = None
+
+
+def malformed_lines(body: bytes) -> int:
+    """Lines that are neither blank, comments, nor a known ``field: value`` rule."""
+    count = 0
+    for line in body.splitlines():
+        line = line.split(b"#", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
+        if line and not ((m := _RULE_LINE.match(line)) and m.group(1).lower().decode() in KNOWN_FIELDS):
+            count += 1
+    return count
+
+
+def cut_to_limit(body: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``body``, ending at a line break so no rule is cut in half."""
+    if len(body) <= limit:
+        return body
+    head = body[:limit]
+    return head[: head.rfind(b"\n") + 1]
+
+
+class RobotsPolicyMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with RFC 9309's error handling and size limit."""
+
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        settings = crawler.settings
+        self.max_bytes = settings.getint("ARCHIVE_ROBOTS_MAX_BYTES")
+        self.retry_delay = settings.getfloat("ARCHIVE_ROBOTS_RETRY_DELAY")
+        self.retries = settings.getint("ARCHIVE_ROBOTS_RETRIES")
+        self._hosts: dict[str, _HostRobots] = {}
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parts = urlparse_cached(request)
+        state = self._hosts.setdefault(parts.netloc, _HostRobots())
+        while True:
+            if state.pending is not None:
+                # One fetch per host at a time; every waiter gets its outcome (a shared future,
+                # unlike one Deferred awaited twice, which hands the second waiter None).
+                await asyncio.shield(state.pending)
+                continue
+            if state.fetches and state.unreachable is None:
+                return state.parser
+            if state.fetches > self.retries:
+                return None  # unreachable for good: process_request_2 refuses
+            wait = state.retry_at - time.monotonic()
+            if state.fetches and wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            await self._fetch(state, f"{parts.scheme}://{parts.netloc}/robots.txt", parts.netloc)
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        state = self._hosts.get(urlparse_cached(request).netloc)
+        if state is not None and state.unreachable is not None:
+            self._stats.inc_value("robotstxt/unreachable_refused")
+            raise HostileRefusal(
+                "robots-unreachable",
+                f"robots.txt unreachable after {state.fetches} attempts ({state.unreachable}): "
+                "complete disallow (RFC 9309 §2.3.1.4)",
+            )
+        super().process_request_2(rp, request)
+
+    async def _fetch(self, state: _HostRobots, url: str, netloc: str) -> None:
+        state.pending = asyncio.get_running_loop().create_future()
+        state.fetches += 1
+        self._stats.inc_value("robotstxt/request_count")
+        try:
+            request = Request(url, priority=self.DOWNLOAD_PRIORITY, meta={"dont_obey_robotstxt": True},
+                              callback=NO_CALLBACK)
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:  # noqa: BLE001 (any failure to fetch is "unreachable")
+                self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+                self._unreachable(state, url, f"{type(exc).__name__}: {exc}")
+                return
+            await self._read(state, url, response)
+        finally:
+            state.pending.set_result(None)
+            state.pending = None
+
+    async def _read(self, state: _HostRobots, url: str, response: Response) -> None:
+        self._stats.inc_value("robotstxt/response_count")
+        self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
+        # 429 is "unreachable" too: the server is overloaded, not telling us it has no rules.
+        if response.status >= 500 or response.status == 429:
+            self._unreachable(state, url, f"HTTP {response.status}")
+            return
+        if state.unreachable is not None:
+            logger.info("robots.txt %s answers again (HTTP %d) after %d attempts", url, response.status, state.fetches)
+        state.unreachable = None
+        if response.status >= 400:
+            state.parser = None
+            record_case(self.crawler, "robots-unavailable", url,
+                        f"HTTP {response.status}: no rules, everything allowed (RFC 9309 §2.3.1.3)")
+            return
+        body = response.body
+        if len(body) > self.max_bytes:
+            body = cut_to_limit(body, self.max_bytes)
+            record_case(self.crawler, "robots-too-large", url,
+                        f"{len(response.body)} bytes: only the first {len(body)} parsed "
+                        f"(ARCHIVE_ROBOTS_MAX_BYTES={self.max_bytes}, RFC 9309 §2.5)")
+        if bad := malformed_lines(body):
+            record_case(self.crawler, "robots-malformed", url,
+                        f"{bad} lines are not robots.txt rules: ignored, the other rules apply")
+        state.parser = build_from_crawler(self._parserimpl, self.crawler, body)
+        await self.crawler.signals.send_catch_log_async(
+            signal=signals.robots_parsed, robotparser=state.parser, request=response.request
+        )
+
+    def _unreachable(self, state: _HostRobots, url: str, reason: str) -> None:
+        state.unreachable = reason
+        state.retry_at = time.monotonic() + self.retry_delay
+        if state.fetches > self.retries:
+            outcome = "the host stays disallowed for this crawl"
+        else:
+            outcome = f"host disallowed, robots.txt fetched again in {self.retry_delay:.0f}s"
+        record_case(self.crawler, "robots-unreachable", url,
+                    f"{reason} (attempt {state.fetches} of {self.retries + 1}): {outcome} (RFC 9309 §2.3.1.4)")

@@ -1,0 +1,45 @@
+"""The benchmark harness runs end to end at a tiny size (``python -m bench --smoke``): nginx serves the
+rendered site, wget and our WARC-only crawl run, and results.json / results.md come out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+                    reason="nginx is not installed (apt-get install -y nginx)")
+@pytest.mark.skipif(shutil.which("wget") is None or shutil.which("taskset") is None,
+                    reason="wget or taskset is missing")
+def test_smoke_run_writes_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--variants", "wget,ours-warc-c8",
+         "--work", str(tmp_path / "work"), "--out", str(out), "--port", str(_free_port())],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    size = results["sizes"]["40"]
+    assert size["server"] == "nginx"
+    by_variant = {r["variant"]: r for r in size["runs"]}
+    assert by_variant["wget"]["responses"] > 40
+    assert by_variant["ours-warc-c8"]["responses"] > 40
+    assert by_variant["ours-warc-c8"]["statuses"].get("200", 0) > 40
+    assert results["machine"]["nproc"] >= 1
+    table = (out / "results.md").read_text()
+    assert "| wget `--recursive --level=inf --warc-file` (1 connection) |" in table
