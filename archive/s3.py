@@ -141,7 +141,7 @@ class S3Storage:
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         list_page_size: int = 1000,
-        immutable_prefixes: tuple[str, ...] = ("crawls/", "datasets/"),
+        immutable_prefixes: tuple[str, ...] = ("crawls/",),
         client: Any = None,
     ) -> None:
         parts = urlsplit(uri)
