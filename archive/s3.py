@@ -381,7 +381,8 @@ class S3Storage:
 
     def immutable(self, key: str) -> bool:
         """Whether ``key`` is archive data, written once and never replaced (``immutable_prefixes``)."""
-        return key.startswith(self.immutable_prefixes)
+        # A crawl's CDXJ index is derived data, rebuilt when the index format changes.
+        return key.startswith(self.immutable_prefixes) and not key.endswith("/index.cdxj")
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         """Publish ``data``. Archive data is spooled first, so a failed upload leaves it for

@@ -123,7 +123,9 @@ def verify_store(storage: Storage, progress: Callable[[str], None] | None = None
 def _verify_crawl(storage: Storage, crawl_id: str, report: VerifyReport) -> Iterator[Problem]:
     prefix = crawl_prefix(crawl_id)
     mkey = manifest_key(crawl_id)
-    present = {o.key: o for o in storage.list(prefix) if o.key != mkey}
+    # The CDXJ index is derived from the committed WARCs after the commit; it is not part of it.
+    derived = {mkey, f"{prefix}index.cdxj"}
+    present = {o.key: o for o in storage.list(prefix) if o.key not in derived}
     if not storage.exists(mkey):
         yield Problem(prefix, "no manifest: the crawl did not finish (run a crawl to recover it)")
         return
