@@ -90,7 +90,9 @@ class StoreLock:
             return True
         return _now() - beat > self.stale_after
 
-    def acquire(self) -> None:
+    def acquire(self, *, join: bool = False) -> None:
+        """Take the lock; with ``join``, a lock held by the same run id (another worker of one
+        distributed run) is shared instead of refused."""
         for _ in range(3):
             if self.storage.create_exclusive(LOCK_KEY, self._encode()):
                 self.held = True
@@ -98,6 +100,9 @@ class StoreLock:
             info = self.current()
             if info is None:
                 continue  # released between our two looks
+            if join and info.run_id == self.run_id and not self.stale(info):
+                self.held = True  # heartbeats keep it alive while any worker runs
+                return
             if not self.stale(info):
                 raise LockHeld(f"the store {self.storage.uri} is in use by {info.describe()}")
             logger.warning("Taking over a stale lock from %s", info.describe())

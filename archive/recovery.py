@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -135,10 +136,17 @@ def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | No
     return manifest
 
 
-def recover_store(storage: Storage, software: dict[str, str] | None = None) -> list[str]:
-    """Recover every crawl in the store that has no manifest; returns their ids."""
+def recover_store(
+    storage: Storage,
+    software: dict[str, str] | None = None,
+    skip: Callable[[str], bool] = lambda crawl_id: False,
+) -> list[str]:
+    """Recover every crawl in the store that has no manifest (except those ``skip`` names, being
+    written by a live worker of the same distributed run); returns their ids."""
     recovered = []
     for crawl_id in crawl_ids(storage):
+        if skip(crawl_id):
+            continue
         if any(True for _ in storage.pending(crawl_prefix(crawl_id))):
             # Files (and maybe the manifest) of a crawl that could not reach the store: publish
             # them first, so a complete crawl is committed as it was, not as "recovered".

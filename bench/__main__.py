@@ -106,10 +106,11 @@ def side_benchmarks(args: argparse.Namespace) -> dict:
         out["extraction_quality"] = {"skipped": f"no ground-truth.json in {data}"}
     if (ROOT / "bench" / "replay_latency.py").exists():
         say("replay latency (bench/replay_latency.py) ...")
-        done = subprocess.run([sys.executable, "-m", "bench.replay_latency"], cwd=ROOT,
-                              capture_output=True, text=True)
-        out["replay_latency"] = {"returncode": done.returncode, "output": done.stdout.strip()[-6000:],
-                                 "json": _last_json(done.stdout)}
+        command = [sys.executable, "-m", "bench.replay_latency", "synthetic",
+                   "--records", "2000" if args.smoke else "10000", "--samples", "300"]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        out["replay_latency"] = {"command": " ".join(command[1:]), "returncode": done.returncode,
+                                 "output": done.stdout.strip()[-6000:], "stderr": done.stderr.strip()[-2000:]}
     else:
         out["replay_latency"] = {"skipped": "bench/replay_latency.py does not exist yet"}
     return out
@@ -129,14 +130,21 @@ def _quality_rows(text: str) -> list[dict]:
     return rows
 
 
-def _last_json(text: str):
-    start = text.rfind("\n{")
-    for candidate in (text[start + 1:] if start >= 0 else "", text.strip()):
-        try:
-            return json.loads(candidate)
-        except ValueError:
-            continue
-    return None
+def rebuild(out: Path) -> int:
+    """Recompute every derived figure of ``out/results.json`` from its raw runs and rewrite both files."""
+    path = out / "results.json"
+    if not path.exists():
+        print(f"python -m bench: no {path} to rebuild", file=sys.stderr)
+        return 2
+    results = json.loads(path.read_text())
+    for data in results["sizes"].values():
+        data["summary"] = report.summarise(data["runs"])
+        pipeline_runs = [r for r in data["runs"] if r["variant"] == "pipeline"]
+        data["cpu_bound"] = report.cpu_bound(data["summary"], data.get("parts", {}), pipeline_runs)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    report.write_markdown(out / "results.md", results)
+    print(report.markdown(results))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="scratch folder (rendered sites are cached here)")
     parser.add_argument("--port", type=int, default=8790, help="nginx port on 127.0.0.1")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"), help="where results go")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: recompute summaries and results.md from results.json")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other sizes (and side benchmarks) of an existing results.json")
     args = parser.parse_args(argv)
@@ -165,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(variants) - set(VARIANTS):
         print(f"python -m bench: unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+    if args.report_only:
+        return rebuild(Path(args.out))
     if args.quick:
         sizes = [300]
     if args.smoke:

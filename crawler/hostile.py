@@ -18,7 +18,13 @@ from pipelines.run_report import HOSTILE_CASES
 logger = logging.getLogger(__name__)
 
 # Failures whose archived response is the problem itself; its WARC record gets the flag.
-RESPONSE_CASES = {"decompression-bomb", "rate-limited", "redirect-scheme", "redirect-offsite", "redirect-limit"}
+RESPONSE_CASES = {
+    "decompression-bomb",
+    "rate-limited",
+    "redirect-scheme",
+    "redirect-offsite",
+    "redirect-limit",
+}
 
 
 class HostileRefusal(IgnoreRequest):
@@ -40,7 +46,9 @@ def note_case(crawler, case: str, url: str, reason: str) -> None:
     logger.info("hostile input (%s) %s: %s", case, url, reason)
 
 
-def record_case(crawler, case: str, url: str, reason: str, *, warc_record: dict | None = None, **details: Any) -> None:
+def record_case(
+    crawler, case: str, url: str, reason: str, *, warc_record: dict | None = None, **details: Any
+) -> None:
     """Count a case, log it as an event of kind ``case`` and flag its archived response, if any."""
     note_case(crawler, case, url, reason)
     session = crawler.get_extension(ArchiveSession)
@@ -48,7 +56,9 @@ def record_case(crawler, case: str, url: str, reason: str, *, warc_record: dict 
         return
     session.log_event(case, url, reason, case=case, **details)
     if warc_record and warc_record.get("record_id"):
-        flag_record(session, url, warc_record["record_id"], {"hostile-case": case, "reason": reason})
+        flag_record(
+            session, url, warc_record["record_id"], {"hostile-case": case, "reason": reason}
+        )
 
 
 def flag_record(session: ArchiveSession, url: str, record_id: str, fields: dict[str, str]) -> None:
@@ -58,7 +68,10 @@ def flag_record(session: ArchiveSession, url: str, record_id: str, fields: dict[
     writer, executor = getattr(session, "_warc", None), getattr(session, "_executor", None)
     if writer is None or executor is None or not session.warc_enabled:
         return
-    build = lambda info_id: [writer.factory.metadata(url, record_id, fields)]  # noqa: E731
+
+    def build(info_id: str | None) -> list:
+        return [writer.factory.metadata(url, record_id, fields)]
+
     try:
         future = executor.submit(writer.write, build)
     except RuntimeError:  # the session already closed
@@ -84,23 +97,35 @@ def failure_case(failure: Failure) -> tuple[str, str] | None:
         response = exc.response
         location = response.headers.get("Location", b"").decode("latin-1")
         if 300 <= response.status < 400 and location:
-            return "redirect-scheme", f"HTTP {response.status} to {location[:200]}: non-HTTP target not followed"
+            return (
+                "redirect-scheme",
+                f"HTTP {response.status} to {location[:200]}: non-HTTP target not followed",
+            )
         if response.status in (429, 503):
             retry_after = response.headers.get("Retry-After", b"").decode("latin-1")
-            return "rate-limited", f"HTTP {response.status} (Retry-After: {retry_after or 'none'}) after the retries"
+            return (
+                "rate-limited",
+                f"HTTP {response.status} (Retry-After: {retry_after or 'none'}) after the retries",
+            )
         return None
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         if "max redirections" in text:
             chain = failure.request.meta.get("redirect_urls", [])  # type: ignore[attr-defined]
-            return "redirect-limit", f"more than {len(chain)} redirects (REDIRECT_MAX_TIMES): not followed further"
+            return (
+                "redirect-limit",
+                f"more than {len(chain)} redirects (REDIRECT_MAX_TIMES): not followed further",
+            )
         if "decompress" in text:
             return "decompression-bomb", text
         return None
     if "Timeout" in name:
         return "timeout", f"{name}: {exc}"
     if name == "DownloadCancelledError":
-        return "too-large", f"body larger than DOWNLOAD_MAXSIZE: download cancelled, nothing archived ({exc})".replace(
-            " ()", ""
+        return (
+            "too-large",
+            f"body larger than DOWNLOAD_MAXSIZE: download cancelled, nothing archived ({exc})".replace(
+                " ()", ""
+            ),
         )
     return None

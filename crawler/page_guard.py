@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from scrapy.http import TextResponse
 
 # Signatures of binary formats that servers mislabel as text/html (research: reliability.md C.7).
-_MAGIC = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"\x1f\x8b", b"PK\x03\x04", b"\x7fELF", b"Rar!", b"7z\xbc\xaf")
+_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"\x1f\x8b",
+    b"PK\x03\x04",
+    b"\x7fELF",
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
 # Bytes that never occur in text (tab, newlines, form feed and escape excepted).
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 
@@ -36,7 +46,10 @@ class PageGuard:
         """(case, reason) when the page must not be read as a page, else None."""
         head = response.body[: self.scan_bytes]
         if head.startswith(_MAGIC):
-            return "binary-as-html", f"labelled {self._type(response)}, starts like a binary file ({head[:4]!r})"
+            return (
+                "binary-as-html",
+                f"labelled {self._type(response)}, starts like a binary file ({head[:4]!r})",
+            )
         sample = head[:4096]
         # Text has practically no control bytes; random or compressed data has about 10 %.
         # UTF-16 text (a NUL in every other byte) is text: the extractor decodes it.
@@ -48,7 +61,10 @@ class PageGuard:
         for pattern in self.soft_block:
             if match := pattern.search(head):
                 found = match.group(0).decode("utf-8", "replace")[:80]
-                return "soft-block", f"a CAPTCHA or bot wall instead of the page (matched {found!r})"
+                return (
+                    "soft-block",
+                    f"a CAPTCHA or bot wall instead of the page (matched {found!r})",
+                )
         return None
 
     @staticmethod

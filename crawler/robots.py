@@ -27,10 +27,10 @@ from crawler.hostile import HostileRefusal, record_case
 logger = logging.getLogger(__name__)
 
 # RFC 9309 §2.2 records plus the widespread extensions (§2.2.4); any other line is not a rule.
-KNOWN_FIELDS = {
+KNOWN_FIELDS = frozenset((
     "user-agent", "allow", "disallow", "sitemap", "crawl-delay", "host", "clean-param",
     "request-rate", "visit-time", "noindex",
-}
+))  # fmt: skip
 _RULE_LINE = re.compile(rb"^\s*([A-Za-z-]+)\s*:")
 
 
@@ -50,7 +50,9 @@ def malformed_lines(body: bytes) -> int:
     count = 0
     for line in body.splitlines():
         line = line.split(b"#", 1)[0].strip().lstrip(b"\xef\xbb\xbf")
-        if line and not ((m := _RULE_LINE.match(line)) and m.group(1).lower().decode() in KNOWN_FIELDS):
+        if line and not (
+            (m := _RULE_LINE.match(line)) and m.group(1).lower().decode() in KNOWN_FIELDS
+        ):
             count += 1
     return count
 
@@ -79,8 +81,9 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         state = self._hosts.setdefault(parts.netloc, _HostRobots())
         while True:
             if state.pending is not None:
-                # One fetch per host at a time; every waiter gets its outcome (a shared future,
-                # unlike one Deferred awaited twice, which hands the second waiter None).
+                # One fetch per host at a time, and every waiter sees its outcome. Scrapy 2.19 has
+                # each waiter await the same Deferred (since scrapy#6802); under asyncio the second
+                # one gets None, i.e. "allow all", while robots.txt was still downloading.
                 await asyncio.shield(state.pending)
                 continue
             if state.fetches and state.unreachable is None:
@@ -109,8 +112,12 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         state.fetches += 1
         self._stats.inc_value("robotstxt/request_count")
         try:
-            request = Request(url, priority=self.DOWNLOAD_PRIORITY, meta={"dont_obey_robotstxt": True},
-                              callback=NO_CALLBACK)
+            request = Request(
+                url,
+                priority=self.DOWNLOAD_PRIORITY,
+                meta={"dont_obey_robotstxt": True},
+                callback=NO_CALLBACK,
+            )
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 (any failure to fetch is "unreachable")
@@ -130,22 +137,39 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             self._unreachable(state, url, f"HTTP {response.status}")
             return
         if state.unreachable is not None:
-            logger.info("robots.txt %s answers again (HTTP %d) after %d attempts", url, response.status, state.fetches)
+            logger.info(
+                "robots.txt %s answers again (HTTP %d) after %d attempts",
+                url,
+                response.status,
+                state.fetches,
+            )
         state.unreachable = None
         if response.status >= 400:
             state.parser = None
-            record_case(self.crawler, "robots-unavailable", url,
-                        f"HTTP {response.status}: no rules, everything allowed (RFC 9309 §2.3.1.3)")
+            record_case(
+                self.crawler,
+                "robots-unavailable",
+                url,
+                f"HTTP {response.status}: no rules, everything allowed (RFC 9309 §2.3.1.3)",
+            )
             return
         body = response.body
         if len(body) > self.max_bytes:
             body = cut_to_limit(body, self.max_bytes)
-            record_case(self.crawler, "robots-too-large", url,
-                        f"{len(response.body)} bytes: only the first {len(body)} parsed "
-                        f"(ARCHIVE_ROBOTS_MAX_BYTES={self.max_bytes}, RFC 9309 §2.5)")
+            record_case(
+                self.crawler,
+                "robots-too-large",
+                url,
+                f"{len(response.body)} bytes: only the first {len(body)} parsed "
+                f"(ARCHIVE_ROBOTS_MAX_BYTES={self.max_bytes}, RFC 9309 §2.5)",
+            )
         if bad := malformed_lines(body):
-            record_case(self.crawler, "robots-malformed", url,
-                        f"{bad} lines are not robots.txt rules: ignored, the other rules apply")
+            record_case(
+                self.crawler,
+                "robots-malformed",
+                url,
+                f"{bad} lines are not robots.txt rules: ignored, the other rules apply",
+            )
         state.parser = build_from_crawler(self._parserimpl, self.crawler, body)
         await self.crawler.signals.send_catch_log_async(
             signal=signals.robots_parsed, robotparser=state.parser, request=response.request
@@ -158,5 +182,9 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             outcome = "the host stays disallowed for this crawl"
         else:
             outcome = f"host disallowed, robots.txt fetched again in {self.retry_delay:.0f}s"
-        record_case(self.crawler, "robots-unreachable", url,
-                    f"{reason} (attempt {state.fetches} of {self.retries + 1}): {outcome} (RFC 9309 §2.3.1.4)")
+        record_case(
+            self.crawler,
+            "robots-unreachable",
+            url,
+            f"{reason} (attempt {state.fetches} of {self.retries + 1}): {outcome} (RFC 9309 §2.3.1.4)",
+        )

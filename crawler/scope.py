@@ -35,13 +35,17 @@ class ScopeRules:
             max_hops=settings.getint("ARCHIVE_SCOPE_MAX_HOPS"),
             max_url_length=settings.getint("ARCHIVE_SCOPE_MAX_URL_LENGTH"),
             max_segment_repeats=settings.getint("ARCHIVE_SCOPE_MAX_SEGMENT_REPEATS"),
-            ignored_params=tuple(p.lower() for p in settings.getlist("ARCHIVE_SCOPE_IGNORED_PARAMS")),
+            ignored_params=tuple(
+                p.lower() for p in settings.getlist("ARCHIVE_SCOPE_IGNORED_PARAMS")
+            ),
         )
 
     def ignored_in(self, url: str) -> list[str]:
         """The query parameters of ``url`` that ARCHIVE_SCOPE_IGNORED_PARAMS names (``*`` patterns)."""
         names = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
-        return sorted(n for n in names if any(fnmatch.fnmatchcase(n.lower(), p) for p in self.ignored_params))
+        return sorted(
+            n for n in names if any(fnmatch.fnmatchcase(n.lower(), p) for p in self.ignored_params)
+        )
 
     def canonical(self, url: str) -> str:
         """The form two URLs share when they name the same page: w3lib's canonical URL (IDNA host,
@@ -57,7 +61,10 @@ class ScopeRules:
         if parts.scheme not in ("http", "https"):
             return "unsupported-scheme", f"{parts.scheme}: URLs are not fetched"
         if self.max_url_length and len(url) > self.max_url_length:
-            return "trap-url-length", f"URL of {len(url)} characters (ARCHIVE_SCOPE_MAX_URL_LENGTH={self.max_url_length})"
+            return (
+                "trap-url-length",
+                f"URL of {len(url)} characters (ARCHIVE_SCOPE_MAX_URL_LENGTH={self.max_url_length})",
+            )
         segments = Counter(s for s in parts.path.split("/") if s)
         if segments and self.max_segment_repeats:
             segment, repeats = segments.most_common(1)[0]
@@ -67,7 +74,10 @@ class ScopeRules:
                     f"(ARCHIVE_SCOPE_MAX_SEGMENT_REPEATS={self.max_segment_repeats})"
                 )
         if self.max_hops and hops > self.max_hops:
-            return "trap-link-depth", f"{hops} links from a seed (ARCHIVE_SCOPE_MAX_HOPS={self.max_hops})"
+            return (
+                "trap-link-depth",
+                f"{hops} links from a seed (ARCHIVE_SCOPE_MAX_HOPS={self.max_hops})",
+            )
         return None
 
 
@@ -88,7 +98,9 @@ class CanonicalRequestFingerprinter:
     def fingerprint(self, request: Request) -> bytes:
         if request not in self._cache:
             canonical = self.rules.canonical(request.url)
-            self._cache[request] = fingerprint(request if canonical == request.url else request.replace(url=canonical))
+            self._cache[request] = fingerprint(
+                request if canonical == request.url else request.replace(url=canonical)
+            )
         return self._cache[request]
 
 
@@ -116,8 +128,16 @@ class ScopeMiddleware:
         if refused is None and chain and request.meta.get("discovered_via") != "resource":
             in_scope = getattr(spider, "in_scope", None)
             if in_scope is not None and not in_scope(request.url):
-                refused = "redirect-offsite", f"{chain[-1]} redirects to {request.url}, out of scope: not fetched"
+                refused = (
+                    "redirect-offsite",
+                    f"{chain[-1]} redirects to {request.url}, out of scope: not fetched",
+                )
         if refused is not None:
             raise HostileRefusal(*refused)
         if ignored := self.rules.ignored_in(request.url):
-            note_case(self.crawler, "tracking-params", request.url, f"ignored when deduplicating: {', '.join(ignored)}")
+            note_case(
+                self.crawler,
+                "tracking-params",
+                request.url,
+                f"ignored when deduplicating: {', '.join(ignored)}",
+            )

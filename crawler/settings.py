@@ -62,12 +62,16 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.incremental.ConditionalRequestMiddleware": 940,
     # Before Retry (550) in response order: 429/503 with Retry-After wait as asked (scrapy#3849).
     "crawler.politeness.RetryAfterMiddleware": 555,
+    # Only with ARCHIVE_REDIS_URL: one request rate per host shared by every worker of a run.
+    "crawler.distributed.SharedHostRateMiddleware": 120,
     # After HttpCompression (590) and Redirect (600) in process_response order, so it sees the
     # content-coded body and every redirect and retried response (research: reliability.md B.1).
     "crawler.warc_capture.WarcCaptureMiddleware": 950,
 }
 EXTENSIONS = {
     "pipelines.archive_session.ArchiveSession": 0,
+    # Only with ARCHIVE_REDIS_URL: worker membership, heartbeats, requeueing a dead worker's work.
+    "crawler.distributed.DistributedRun": 10,
     "crawler.progress.ProgressReporter": 500,
     "scrapy.extensions.logstats.LogStats": None,
 }
@@ -115,6 +119,12 @@ ARCHIVE_STATE_DIR = ""
 ARCHIVE_RECRAWL_INTERVALS = [["1d", "1h"], ["7d", "1d"], ["30d", "7d"], ["365d", "30d"]]
 # Longest Retry-After (seconds) honoured on 429/503; a server asking for more is not retried.
 ARCHIVE_RETRY_AFTER_MAX = 600
+# --- Distributed runs (scrapy-redis): several workers on one frontier -------------------------------
+ARCHIVE_REDIS_URL = ""  # redis://host:6379/0 makes this crawl one worker of a distributed run
+ARCHIVE_RUN_ID = ""  # workers with the same run id share the queue, duplicate filter and lock
+ARCHIVE_WORKER_ID = ""  # this worker's name (in its crawl id and WARC file names)
+ARCHIVE_WORKER_TTL = 30.0  # seconds without a heartbeat after which a worker is dead
+ARCHIVE_SHARED_HOST_DELAY = 1.0  # seconds between requests to one host, across all workers
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.
 ARCHIVE_LOCK_STALE_AFTER = 1800
 
@@ -147,8 +157,10 @@ ARCHIVE_SCOPE_IGNORED_PARAMS = [
 # case-insensitive) is a CAPTCHA or bot wall, not the article: archived, flagged, not extracted.
 ARCHIVE_SOFT_BLOCK_PATTERNS = [
     # Titles of the common walls: Cloudflare, Imperva/Incapsula, Distil, Akamai, generic ones.
-    r"<title>\s*(?:Just a moment\.\.\.|Attention Required!|Access denied|Pardon Our Interruption|"
-    r"Request unsuccessful|Security check|Are you a (?:robot|human)\??|Verify(?:ing)? you are (?:a )?human)",
+    (
+        r"<title>\s*(?:Just a moment\.\.\.|Attention Required!|Access denied|Pardon Our Interruption|"
+        r"Request unsuccessful|Security check|Are you a (?:robot|human)\??|Verify(?:ing)? you are (?:a )?human)"
+    ),
     r"cf_chl_opt|/cdn-cgi/challenge-platform/",  # Cloudflare challenge scripts
     r"captcha-delivery\.com",  # DataDome
     r"px-captcha",  # HUMAN (PerimeterX)

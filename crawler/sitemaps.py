@@ -36,7 +36,10 @@ class SitemapLimits:
 
     @classmethod
     def from_settings(cls, settings) -> SitemapLimits:
-        return cls(settings.getint("ARCHIVE_SITEMAP_MAX_BYTES"), settings.getint("ARCHIVE_SITEMAP_MAX_URLS"))
+        return cls(
+            settings.getint("ARCHIVE_SITEMAP_MAX_BYTES"),
+            settings.getint("ARCHIVE_SITEMAP_MAX_URLS"),
+        )
 
 
 def dtd_refusal(body: bytes) -> str | None:

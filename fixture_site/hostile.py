@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 # one article, each with a differently broken robots.txt; "offsite" must never be contacted;
 # "bulk" has a 100,000-URL sitemap, "heavy" incompressible pages (for a disk that fills up).
 HOSTS = (
-    "main", "offsite", "robots-404", "robots-500", "robots-flaky", "robots-timeout",
-    "robots-huge", "robots-malformed", "bulk", "heavy",
-)
+    "main", "offsite", "robots-404", "robots-500", "robots-flaky", "robots-timeout", "robots-huge",
+    "robots-malformed", "bulk", "heavy",
+)  # fmt: skip
 GOOD_ARTICLES = ("good-1", "good-2", "good-3", "good-4", "good-5")
 UNICODE_ARTICLE = "/articles/città-verde"
 # Different spellings of UNICODE_ARTICLE that all canonicalize to it (tracking and session
@@ -109,15 +109,22 @@ class Reply:
     mode: str = "close"
 
 
-def article_html(title: str, paragraphs: int = 4, extra: str = "", charset: str = "utf-8",
-                 body_wrap: tuple[str, str] = ("", "")) -> str:
-    text = "".join(f"<p>{html.escape(PROSE)} ({title}, paragrafo {i}.)</p>\n" for i in range(1, paragraphs + 1))
+def article_html(
+    title: str,
+    paragraphs: int = 4,
+    extra: str = "",
+    charset: str = "utf-8",
+    body_wrap: tuple[str, str] = ("", ""),
+) -> str:
+    text = "".join(
+        f"<p>{html.escape(PROSE)} ({title}, paragrafo {i}.)</p>\n" for i in range(1, paragraphs + 1)
+    )
     return (
-        "<!DOCTYPE html>\n<html lang=\"it\"><head>"
-        f"<meta charset=\"{charset}\"><title>{html.escape(title)}</title>"
-        "<meta property=\"og:type\" content=\"article\">"
-        f"<meta property=\"og:title\" content=\"{html.escape(title)}\">"
-        "</head>\n<body class=\"post-template-default single single-post\">"
+        '<!DOCTYPE html>\n<html lang="it"><head>'
+        f'<meta charset="{charset}"><title>{html.escape(title)}</title>'
+        '<meta property="og:type" content="article">'
+        f'<meta property="og:title" content="{html.escape(title)}">'
+        '</head>\n<body class="post-template-default single single-post">'
         f"{body_wrap[0]}<article><h1>{html.escape(title)}</h1>\n{text}{extra}</article>{body_wrap[1]}"
         "</body></html>\n"
     )
@@ -142,14 +149,16 @@ def _not_found() -> Reply:
 
 def urlset(urls: list[tuple[str, str | None]]) -> str:
     entries = "".join(
-        f"<url><loc>{html.escape(loc)}</loc>" + (f"<lastmod>{html.escape(mod)}</lastmod>" if mod else "") + "</url>\n"
+        f"<url><loc>{html.escape(loc)}</loc>"
+        + (f"<lastmod>{html.escape(mod)}</lastmod>" if mod else "")
+        + "</url>\n"
         for loc, mod in urls
     )
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="{SITEMAP_NS}">\n{entries}</urlset>\n'
 
 
 def billion_laughs(root: str) -> str:
-    levels = "".join(f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">\n' for i in range(1, 10))
+    levels = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">\n' for i in range(1, 10))
     return (
         f'<?xml version="1.0"?>\n<!DOCTYPE {root} [\n<!ENTITY lol0 "lol">\n{levels}]>\n'
         f'<{root} xmlns="{SITEMAP_NS}"><url><loc>&lol9;</loc></url></{root}>\n'
@@ -202,14 +211,14 @@ class HostileApp:
             return _html(self.home())
         if path in ("/feed", "/feed/"):
             return _xml(self.feed(), "application/rss+xml")
-        if path.startswith("/sitemap") or path.startswith("/feed-"):
+        if path.startswith(("/sitemap", "/feed-")):
             return self.discovery(path)
         if path.startswith("/articles/"):
             slug = path.removeprefix("/articles/")
             if slug in GOOD_ARTICLES or path == UNICODE_ARTICLE:
                 return _html(self.good_article(slug))
             return _not_found()
-        if path.startswith("/hostile/") or path.startswith(("/calendar/", "/sessions/", "/trap/")):
+        if path.startswith(("/hostile/", "/calendar/", "/sessions/", "/trap/")):
             return self.hostile(path, target, count)
         if path.startswith("/private/"):
             return _html(article_html("Privato"))
@@ -217,14 +226,25 @@ class HostileApp:
 
     def home(self) -> str:
         links = [f"/articles/{slug}" for slug in GOOD_ARTICLES]
-        links += [UNICODE_ARTICLE, *UNICODE_ARTICLE_LINKS, *CASES, "/private/secret",
-                  f"{self.bases['offsite']}/page"]
-        items = "".join(f'<li><a href="{html.escape(link)}">{html.escape(link[:60])}</a></li>\n' for link in links)
-        feeds = "".join(
-            f'<link rel="alternate" type="application/rss+xml" href="/{name}">' for name in ("feed-xxe", "feed-laughs")
+        links += [
+            UNICODE_ARTICLE,
+            *UNICODE_ARTICLE_LINKS,
+            *CASES,
+            "/private/secret",
+            f"{self.bases['offsite']}/page",
+        ]
+        items = "".join(
+            f'<li><a href="{html.escape(link)}">{html.escape(link[:60])}</a></li>\n'
+            for link in links
         )
-        return (f"<!DOCTYPE html><html><head><title>Ostile</title>{feeds}</head>"
-                f"<body class=\"home blog\"><ul>\n{items}</ul></body></html>\n")
+        feeds = "".join(
+            f'<link rel="alternate" type="application/rss+xml" href="/{name}">'
+            for name in ("feed-xxe", "feed-laughs")
+        )
+        return (
+            f"<!DOCTYPE html><html><head><title>Ostile</title>{feeds}</head>"
+            f'<body class="home blog"><ul>\n{items}</ul></body></html>\n'
+        )
 
     def good_article(self, slug: str) -> str:
         extra = ""
@@ -232,10 +252,12 @@ class HostileApp:
             # One image on each host with a broken robots.txt, and one its robots.txt forbids.
             extra = "".join(
                 f'<img src="{self.bases[host]}/img/pixel.png" alt="">'
-                for host in HOSTS if host.startswith("robots-")
+                for host in HOSTS
+                if host.startswith("robots-")
             )
             extra += "".join(
-                f'<img src="{self.bases[host]}/blocked/pixel.png" alt="">' for host in ("robots-huge", "robots-malformed")
+                f'<img src="{self.bases[host]}/blocked/pixel.png" alt="">'
+                for host in ("robots-huge", "robots-malformed")
             )
         title = "Città verde" if slug.endswith("verde") else f"Articolo buono {slug[-1]}"
         return article_html(title, extra=extra)
@@ -243,7 +265,8 @@ class HostileApp:
     def feed(self) -> str:
         main = self.bases["main"]
         items = "".join(
-            f"<item><title>{slug}</title><link>{main}/articles/{slug}</link></item>" for slug in GOOD_ARTICLES
+            f"<item><title>{slug}</title><link>{main}/articles/{slug}</link></item>"
+            for slug in GOOD_ARTICLES
         )
         return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Ostile</title>{items}</channel></rss>'
 
@@ -251,37 +274,73 @@ class HostileApp:
         main = self.bases["main"]
         marker = self.marker_file.as_uri() if self.marker_file else "file:///etc/hostname"
         if path == "/sitemap_index.xml":
-            sitemaps = [f"{main}/{name}" for name in (
-                "sitemap-articles.xml", "sitemap-malformed.xml", "sitemap-xxe.xml", "sitemap-laughs.xml",
-                "sitemap-bomb.xml.gz", "sitemap_index.xml", "sitemap-dates.xml")]
+            sitemaps = [
+                f"{main}/{name}"
+                for name in (
+                    "sitemap-articles.xml",
+                    "sitemap-malformed.xml",
+                    "sitemap-xxe.xml",
+                    "sitemap-laughs.xml",
+                    "sitemap-bomb.xml.gz",
+                    "sitemap_index.xml",
+                    "sitemap-dates.xml",
+                )
+            ]
             sitemaps.append(f"{self.bases['offsite']}/sitemap.xml")
             entries = "".join(f"<sitemap><loc>{loc}</loc></sitemap>\n" for loc in sitemaps)
-            return _xml(f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="{SITEMAP_NS}">\n'
-                        f"{entries}</sitemapindex>\n")
+            return _xml(
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="{SITEMAP_NS}">\n'
+                f"{entries}</sitemapindex>\n"
+            )
         if path == "/sitemap-articles.xml":
-            return _xml(urlset([(f"{main}/articles/{slug}", "2026-11-20T08:00:00+01:00") for slug in GOOD_ARTICLES]))
+            return _xml(
+                urlset(
+                    [
+                        (f"{main}/articles/{slug}", "2026-11-20T08:00:00+01:00")
+                        for slug in GOOD_ARTICLES
+                    ]
+                )
+            )
         if path == "/sitemap-malformed.xml":
-            return _xml(f'<?xml version="1.0"?><urlset xmlns="{SITEMAP_NS}"><url><loc>{main}/articles/good-2</loc>'
-                        "</url><url><loc>&&<<broken</url></urlset><junk>\x01")
+            return _xml(
+                f'<?xml version="1.0"?><urlset xmlns="{SITEMAP_NS}"><url><loc>{main}/articles/good-2</loc>'
+                "</url><url><loc>&&<<broken</url></urlset><junk>\x01"
+            )
         if path == "/sitemap-xxe.xml":
-            return _xml(f'<?xml version="1.0"?>\n<!DOCTYPE urlset [\n<!ENTITY xxe SYSTEM "{marker}">\n]>\n'
-                        f'<urlset xmlns="{SITEMAP_NS}"><url><loc>{main}/articles/&xxe;</loc></url></urlset>\n')
+            return _xml(
+                f'<?xml version="1.0"?>\n<!DOCTYPE urlset [\n<!ENTITY xxe SYSTEM "{marker}">\n]>\n'
+                f'<urlset xmlns="{SITEMAP_NS}"><url><loc>{main}/articles/&xxe;</loc></url></urlset>\n'
+            )
         if path == "/sitemap-laughs.xml":
             return _xml(billion_laughs("urlset"))
         if path == "/sitemap-bomb.xml.gz":
-            body = self._cached("sitemap-bomb", lambda: _gzip_zeros(BOMB_EXPANDED, prefix=(
-                f'<?xml version="1.0"?><urlset xmlns="{SITEMAP_NS}"><url><loc>').encode()))
+            body = self._cached(
+                "sitemap-bomb",
+                lambda: _gzip_zeros(
+                    BOMB_EXPANDED,
+                    prefix=(
+                        f'<?xml version="1.0"?><urlset xmlns="{SITEMAP_NS}"><url><loc>'
+                    ).encode(),
+                ),
+            )
             return Reply(200, (("Content-Type", "application/x-gzip"),), body)
         if path == "/sitemap-dates.xml":
-            return _xml(urlset([
-                (f"{main}/articles/good-3", "yesterday"),
-                (f"{main}/articles/good-4", "2026-13-45T99:99:99Z"),
-                (f"{main}/articles/good-5", "0000-00-00"),
-            ]))
+            return _xml(
+                urlset(
+                    [
+                        (f"{main}/articles/good-3", "yesterday"),
+                        (f"{main}/articles/good-4", "2026-13-45T99:99:99Z"),
+                        (f"{main}/articles/good-5", "0000-00-00"),
+                    ]
+                )
+            )
         if path == "/feed-xxe":
-            return _xml(f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "{marker}">\n]>\n'
-                        f'<rss version="2.0"><channel><title>&xxe;</title><item><link>{main}/articles/&xxe;</link>'
-                        "</item></channel></rss>\n", "application/rss+xml")
+            return _xml(
+                f'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY xxe SYSTEM "{marker}">\n]>\n'
+                f'<rss version="2.0"><channel><title>&xxe;</title><item><link>{main}/articles/&xxe;</link>'
+                "</item></channel></rss>\n",
+                "application/rss+xml",
+            )
         if path == "/feed-laughs":
             return _xml(billion_laughs("rss"), "application/rss+xml")
         return _not_found()
@@ -289,21 +348,41 @@ class HostileApp:
     def hostile(self, path: str, target: str, count: int) -> Reply:
         main = self.bases["main"]
         if path == "/hostile/gzip-bomb":
-            body = self._cached("page-bomb", lambda: _gzip_zeros(BOMB_EXPANDED, prefix=b"<html><body>"))
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")), body)
+            body = self._cached(
+                "page-bomb", lambda: _gzip_zeros(BOMB_EXPANDED, prefix=b"<html><body>")
+            )
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")),
+                body,
+            )
         if path == "/hostile/too-large":
-            return Reply(200, (("Content-Type", "text/html"), ("Content-Length", str(TOO_LARGE))), mode="endless")
+            return Reply(
+                200,
+                (("Content-Type", "text/html"), ("Content-Length", str(TOO_LARGE))),
+                mode="endless",
+            )
         if path == "/hostile/too-large-chunked":
             return Reply(200, (("Content-Type", "text/html"),), mode="endless")
         if path in ("/hostile/length-long", "/hostile/length-short"):
             body = article_html("Lunghezza sbagliata").encode()
             declared = len(body) + 5000 if path.endswith("long") else len(body) - 500
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(declared))), body)
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(declared))),
+                body,
+            )
         if path == "/hostile/dropped":
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"),),
-                         article_html("Connessione caduta", paragraphs=20).encode(), mode="drop")
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=utf-8"),),
+                article_html("Connessione caduta", paragraphs=20).encode(),
+                mode="drop",
+            )
         if path == "/hostile/trickle":
-            return Reply(200, (("Content-Type", "text/html"),), b"<html><body>" + b"." * 100, mode="trickle")
+            return Reply(
+                200, (("Content-Type", "text/html"),), b"<html><body>" + b"." * 100, mode="trickle"
+            )
         if path == "/hostile/hang":
             return Reply(200, mode="hang")
         if path == "/hostile/loop-a":
@@ -326,25 +405,41 @@ class HostileApp:
         if path in ("/hostile/rate-limited", "/hostile/unavailable"):
             if count == 1:
                 status = 429 if path.endswith("limited") else 503
-                return _html("<html><body>Slow down</body></html>", status, headers=(("Retry-After", "1"),))
+                return _html(
+                    "<html><body>Slow down</body></html>", status, headers=(("Retry-After", "1"),)
+                )
             return _html(article_html("Dopo l'attesa " + path.rsplit("/", 1)[1]))
         if path == "/hostile/closed-for-a-day":
-            return _html("<html><body>Maintenance</body></html>", 503, headers=(("Retry-After", "86400"),))
+            return _html(
+                "<html><body>Maintenance</body></html>", 503, headers=(("Retry-After", "86400"),)
+            )
         if path == "/hostile/captcha":
             return _html(CAPTCHA_WALL)
         if path == "/hostile/binary":
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"),), random.Random(7).randbytes(20_000))
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=utf-8"),),
+                random.Random(7).randbytes(20_000),
+            )
         if path == "/hostile/latin1-says-utf8":
-            return Reply(200, (("Content-Type", "text/html; charset=utf-8"),),
-                         article_html("Perché l'è così", charset="utf-8").encode("latin-1"))
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=utf-8"),),
+                article_html("Perché l'è così", charset="utf-8").encode("latin-1"),
+            )
         if path == "/hostile/utf8-says-cp1252":
-            return Reply(200, (("Content-Type", "text/html; charset=windows-1252"),),
-                         article_html("Sostenibilità e città", charset="windows-1252").encode("utf-8"))
+            return Reply(
+                200,
+                (("Content-Type", "text/html; charset=windows-1252"),),
+                article_html("Sostenibilità e città", charset="windows-1252").encode("utf-8"),
+            )
         if path == "/hostile/nul-bytes":
             page = article_html("Byte nulli").replace("</p>", "\x00</p>", 2)
             return _html(page)
         if path == "/hostile/deep-nesting":
-            return _html(article_html("Annidamento profondo", body_wrap=("<div>" * 300, "</div>" * 300)))
+            return _html(
+                article_html("Annidamento profondo", body_wrap=("<div>" * 300, "</div>" * 300))
+            )
         if path.startswith("/calendar/"):
             year, month = (int(part) for part in path.strip("/").split("/")[1:3])
             before, after = divmod(year * 12 + month - 2, 12), divmod(year * 12 + month, 12)
@@ -352,7 +447,9 @@ class HostileApp:
             return _html(_listing(f"Calendario {year}/{month}", links))
         if path.startswith("/sessions/"):
             fresh = self._hit("main", "session ids")  # every visit hands out a new one
-            return _html(_listing("Sessione", [f"/sessions/?sid={fresh}", f"/sessions/?replytocom={fresh}"]))
+            return _html(
+                _listing("Sessione", [f"/sessions/?sid={fresh}", f"/sessions/?replytocom={fresh}"])
+            )
         if path.startswith("/trap/"):
             return _html(_listing("Trappola", ["a/", f"{main}/trap/long?q={'y' * 3000}"]))
         return _not_found()
@@ -361,7 +458,11 @@ class HostileApp:
 
     def robots_host(self, host: str, path: str) -> Reply:
         if path != "/robots.txt":
-            return Reply(200, (("Content-Type", "image/png"),), PIXEL) if path.endswith(".png") else _not_found()
+            return (
+                Reply(200, (("Content-Type", "image/png"),), PIXEL)
+                if path.endswith(".png")
+                else _not_found()
+            )
         plain = (("Content-Type", "text/plain"),)
         if host == "robots-404":
             return _not_found()
@@ -376,22 +477,36 @@ class HostileApp:
         if host == "robots-huge":
             # RFC 9309 §2.5: only the first 500 KiB count, so the last rule must be ignored.
             padding = b"# " + b"padding " * 12 + b"\n"
-            body = b"User-agent: *\nDisallow: /blocked/\n" + padding * (600 * 1024 // len(padding)) + b"Disallow: /img/\n"
+            body = (
+                b"User-agent: *\nDisallow: /blocked/\n"
+                + padding * (600 * 1024 // len(padding))
+                + b"Disallow: /img/\n"
+            )
             return Reply(200, plain, body)
         # robots-malformed: an HTML error page with binary junk and two real rules inside.
-        body = (b"\xef\xbb\xbf<!DOCTYPE html><html><head><title>Oops</title></head><body>\n"
-                b"\x00\x01\x02 junk \xff\xfe\xfd\n"
-                b"this line is not a directive\n"
-                b"User-agent: *\nDisallow: /blocked/\n</body></html>\n")
+        body = (
+            b"\xef\xbb\xbf<!DOCTYPE html><html><head><title>Oops</title></head><body>\n"
+            b"\x00\x01\x02 junk \xff\xfe\xfd\n"
+            b"this line is not a directive\n"
+            b"User-agent: *\nDisallow: /blocked/\n</body></html>\n"
+        )
         return Reply(200, (("Content-Type", "text/html"),), body)
 
     def bulk(self, path: str) -> Reply:
         base = self.bases["bulk"]
         if path == "/robots.txt":
-            return Reply(200, (("Content-Type", "text/plain"),), f"Sitemap: {base}/sitemap-100k.xml\n".encode())
+            return Reply(
+                200,
+                (("Content-Type", "text/plain"),),
+                f"Sitemap: {base}/sitemap-100k.xml\n".encode(),
+            )
         if path == "/sitemap-100k.xml":
-            body = self._cached("bulk", lambda: urlset(
-                [(f"{base}/bulk/{i}", "2026-01-01") for i in range(BULK_URLS)]).encode())
+            body = self._cached(
+                "bulk",
+                lambda: urlset(
+                    [(f"{base}/bulk/{i}", "2026-01-01") for i in range(BULK_URLS)]
+                ).encode(),
+            )
             return Reply(200, (("Content-Type", "application/xml"),), body)
         if path.startswith("/bulk/"):
             return _html(article_html(f"Bulk {path.rsplit('/', 1)[1]}", paragraphs=1))
@@ -400,7 +515,9 @@ class HostileApp:
     def heavy(self, path: str) -> Reply:
         base = self.bases["heavy"]
         if path == "/robots.txt":
-            return Reply(200, (("Content-Type", "text/plain"),), f"Sitemap: {base}/sitemap.xml\n".encode())
+            return Reply(
+                200, (("Content-Type", "text/plain"),), f"Sitemap: {base}/sitemap.xml\n".encode()
+            )
         if path == "/sitemap.xml":
             return _xml(urlset([(f"{base}/heavy/{i}", None) for i in range(HEAVY_PAGES)]))
         if path.startswith("/heavy/"):
@@ -419,7 +536,9 @@ CAPTCHA_WALL = (
 
 
 def _listing(title: str, links: list[str]) -> str:
-    items = "".join(f'<li><a href="{html.escape(link)}">{html.escape(link[:60])}</a></li>' for link in links)
+    items = "".join(
+        f'<li><a href="{html.escape(link)}">{html.escape(link[:60])}</a></li>' for link in links
+    )
     return f"<!DOCTYPE html><html><head><title>{title}</title></head><body><ul>{items}</ul></body></html>\n"
 
 
@@ -444,15 +563,24 @@ class HostileRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         started = time.monotonic()
         reply = self.server.hostile_app(self.server.site_key, self.path)
-        self.server.request_log.append(RequestLogEntry(
-            site=self.server.site_key, method="GET", path=self.path, headers=dict(self.headers.items()),
-            status=reply.status))
+        self.server.request_log.append(
+            RequestLogEntry(
+                site=self.server.site_key,
+                method="GET",
+                path=self.path,
+                headers=dict(self.headers.items()),
+                status=reply.status,
+            )
+        )
         self.server.times.append((self.server.site_key, self.path, started))
         self.close_connection = True
         if reply.mode == "hang":
             self.server.stopping.wait(120)
             return
-        head = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}", "Server: hostile"]
+        head = [
+            f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}",
+            "Server: hostile",
+        ]
         head += [f"{name}: {value}" for name, value in reply.headers]
         names = {name.lower() for name, _ in reply.headers}
         chunked = reply.mode in ("drop", "endless") and "content-length" not in names
@@ -466,7 +594,7 @@ class HostileRequestHandler(BaseHTTPRequestHandler):
             for i in range(len(reply.body)):
                 if self.server.stopping.wait(1.0):
                     return
-                self.wfile.write(reply.body[i:i + 1])
+                self.wfile.write(reply.body[i : i + 1])
                 self.wfile.flush()
         elif reply.mode == "drop":
             half = reply.body[: len(reply.body) // 2]
@@ -485,8 +613,9 @@ class HostileRequestHandler(BaseHTTPRequestHandler):
 class HostileHTTPServer(FixtureHTTPServer):
     """One host of the hostile web; connection tracking and stopping come from the fixture server."""
 
-    def __init__(self, address: tuple[str, int], site_key: str, log_: RequestLog,
-                 stopping: threading.Event) -> None:
+    def __init__(
+        self, address: tuple[str, int], site_key: str, log_: RequestLog, stopping: threading.Event
+    ) -> None:
         super().__init__(address, site_key, log_, stopping)
         self.RequestHandlerClass = HostileRequestHandler
         self.hostile_app: HostileApp | None = None  # type: ignore[assignment]
@@ -517,19 +646,28 @@ class RunningHostile:
             for server in self._servers.values():
                 server.server_close()
             raise
-        self.base_urls = {key: f"http://{host}:{server.server_address[1]}" for key, server in self._servers.items()}
+        self.base_urls = {
+            key: f"http://{host}:{server.server_address[1]}"
+            for key, server in self._servers.items()
+        }
         self.app = HostileApp(self.base_urls, marker_file)
         self._threads = []
         for key, server in self._servers.items():
             server.hostile_app = self.app
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"hostile-{key}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"hostile-{key}",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
 
     def requests(self, host: str) -> list[tuple[str, float]]:
         """(target, monotonic start time) of every request ``host`` received, in arrival order."""
-        return sorted(((path, t) for _, path, t in self._servers[host].times), key=lambda pair: pair[1])
+        return sorted(
+            ((path, t) for _, path, t in self._servers[host].times), key=lambda pair: pair[1]
+        )
 
     def url(self, host: str, path: str = "/") -> str:
         return self.base_urls[host] + quote(path, safe="/?=&%#:;")
@@ -550,8 +688,12 @@ class RunningHostile:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

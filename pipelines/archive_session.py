@@ -12,6 +12,7 @@ import json
 import logging
 import platform
 import socket
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -156,6 +157,10 @@ class ArchiveSession:
         self.lock: StoreLock | None = None
         self._heartbeat: task.LoopingCall | None = None
         self._closing: asyncio.Future | None = None
+        # Hooks for the workers of a distributed run (set by crawler.distributed.DistributedRun).
+        self.run_id = settings.get("ARCHIVE_RUN_ID") or None
+        self.worker_id = settings.get("ARCHIVE_WORKER_ID") or None
+        self.lock_release_allowed: Callable[[], bool] = lambda: True
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchiveSession:
@@ -183,28 +188,36 @@ class ArchiveSession:
     def _open(self, spider_name: str) -> None:
         self.started = datetime.now(timezone.utc)
         run_id = f"{spider_name}@{self.started.isoformat()}"
-        self.lock = StoreLock(self.storage, run_id, stale_after=self.lock_stale_after)
-        self.lock.acquire()  # LockHeld: another run is using this store
+        self.lock = StoreLock(self.storage, self.run_id or run_id, stale_after=self.lock_stale_after)
+        self.lock.acquire(join=self.run_id is not None)  # LockHeld: another run is using this store
         self._heartbeat = task.LoopingCall(self.lock.heartbeat)
         self._heartbeat.start(max(self.lock_stale_after.total_seconds() / 10, 1), now=False)
         if any(True for _ in self.storage.pending()):
             # A previous run could not reach the store: finish its uploads (and commits) first.
             publish_spool(self.storage, policy=self.publish_policy)
         if self.recover_on_start:
-            for crawl_id in recover_store(self.storage, software_versions()):
+            # A distributed run's own crawls may belong to live workers: its reconciliation recovers
+            # those of dead workers, so they are left alone here.
+            same_run = (lambda crawl_id: f".{self.run_id}." in crawl_id) if self.run_id else (lambda crawl_id: False)
+            for crawl_id in recover_store(self.storage, software_versions(), skip=same_run):
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
-        self.crawl_id = new_crawl_id(spider_name, self.started)
+        # A distributed run's worker names itself in its crawl id: <ts>-<spider>.<run>.<worker>.
+        name = f"{spider_name}.{self.run_id}.{self.worker_id}" if self.run_id else spider_name
+        self.crawl_id = new_crawl_id(name, self.started)
         while self.storage.exists(manifest_key(self.crawl_id)):
             # Two runs in one second: the later one waits for a fresh id rather than mixing files.
             self.started = datetime.now(timezone.utc)
-            self.crawl_id = new_crawl_id(spider_name, self.started)
+            self.crawl_id = new_crawl_id(name, self.started)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         warc_dir = self.storage.staging_path(warc_key(self.crawl_id, "x")).parent
         self._warc = RollingWarcWriter(
             warc_dir,
-            namer=WarcFileNamer(self.warc_prefix, hostname=socket.gethostname()),
+            namer=WarcFileNamer(
+                self.warc_prefix,
+                hostname=socket.gethostname() + (f"-{self.worker_id}" if self.worker_id else ""),
+            ),
             warcinfo_fields=self._warcinfo_fields(),
             max_size=self.warc_max_size,
             gzip_level=self.warc_gzip_level,
@@ -254,7 +267,7 @@ class ArchiveSession:
             self.publisher.close(0)
             if self._heartbeat is not None and self._heartbeat.running:
                 self._heartbeat.stop()
-            if self.lock is not None:
+            if self.lock is not None and self.lock_release_allowed():
                 self.lock.release()
             if self.ledger is not None:
                 self.ledger.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -37,6 +39,11 @@ def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
             DOWNLOAD_DELAY=0,
             CONCURRENT_REQUESTS_PER_DOMAIN=8,
         )
+    if args.redis_url:
+        from crawler.distributed import distributed_settings
+
+        worker = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        overrides.update(distributed_settings(args.redis_url, args.run_id, worker))
     overrides["LOG_LEVEL"] = args.log_level.upper()
     overrides.update(_parse_setting_overrides(args.set))
     return overrides
@@ -115,7 +122,8 @@ def _check_store(settings) -> tuple[int, str] | None:
         return 2, str(exc)
     lock = StoreLock(storage, "check", stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")))
     holder = lock.current()
-    if holder is not None and not lock.stale(holder):
+    joining = settings.get("ARCHIVE_REDIS_URL") and holder is not None and holder.run_id == settings.get("ARCHIVE_RUN_ID")
+    if holder is not None and not joining and not lock.stale(holder):
         return 3, f"the store {storage.uri} is in use by {holder.describe()}"
     return None
 
@@ -195,6 +203,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="no politeness delays: only for a local mirror or the fixture site",
     )
+    crawl.add_argument(
+        "--redis-url",
+        help="join a distributed run: workers with the same Redis and --run-id share one frontier",
+    )
+    crawl.add_argument("--run-id", default="main", help="distributed run name (default: main)")
+    crawl.add_argument("--worker-id", help="this worker's name (default: host-pid)")
     crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting")
     crawl.set_defaults(func=cmd_crawl)
 

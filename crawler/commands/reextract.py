@@ -8,6 +8,7 @@ extractor (``EXTRACT_*`` settings) runs on it in a process pool. Output: ``reext
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -16,8 +17,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -106,9 +107,14 @@ def reextract_store(
     only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     interval: float = 10.0,
+    executor: Executor | None = None,
 ) -> ReextractReport:
     """Re-extract every committed crawl of ``storage`` (or those in ``only``) not done yet for
-    this configuration."""
+    this configuration.
+
+    The work runs on ``executor`` when given (a cluster's, e.g. Dask's ``Client.get_executor()``),
+    else on a process pool of ``workers`` on this machine; the output is the same either way.
+    """
     from archive.crawl import iter_text_records
     from archive.dataset import (
         committed_crawls,
@@ -124,7 +130,9 @@ def reextract_store(
     storage_args = (storage.uri, tuple(sorted((storages or {}).items())))
     # spawn, as the crawl pipeline does: a forked worker would inherit whatever threads hold.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max(1, workers), mp_context=context) as pool:
+    owned = executor is None
+    pool = executor or ProcessPoolExecutor(max(1, workers), mp_context=context)
+    try:
         for crawl_id in committed_crawls(storage):
             if only is not None and crawl_id not in only:
                 continue
@@ -161,6 +169,9 @@ def reextract_store(
             report.skipped.update({k: v for k, v in counts.items() if k != "records"})
             report.crawls[crawl_id] = {"pages": len(items), **dict(counts)}
             say(f"{crawl_id}: {counts['records']} of {len(items)} pages re-extracted")
+    finally:
+        if owned:
+            pool.shutdown()
     report.seconds = time.monotonic() - started
     if report.crawls:
         _write_index(storage, reextract_manifest_key(config_hash), config, report)
@@ -191,6 +202,35 @@ def _write_index(storage, key: str, config, report: ReextractReport) -> None:
     storage.put_bytes(key, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
 
 
+class ClusterUnavailable(Exception):
+    """The Dask scheduler given on the command line could not be reached."""
+
+
+@contextlib.contextmanager
+def cluster_executor(address: str | None) -> Iterator[Executor | None]:
+    """A Dask cluster's executor for ``address`` (``tcp://host:8786``), or None for local processes.
+
+    Dask, because it is pure Python on both ends (no JVM as Spark, no object store daemons as Ray),
+    runs these plain functions unchanged, and its workers read WARCs by byte range from the same
+    store URI, S3 included.
+    """
+    if not address:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ClusterUnavailable("a Dask cluster needs `pip install 'lifegate-archive[cluster]'`") from exc
+    try:
+        client = Client(address, timeout=30)
+    except OSError as exc:
+        raise ClusterUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
 def cmd_reextract(args: argparse.Namespace) -> int:
     from archive.dataset import committed_crawls
     from archive.storage import StorageError
@@ -204,11 +244,16 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         config = extractor_config(settings)
         workers = args.workers or settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
         storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-        report = reextract_store(
-            storage, config, workers=workers, storages=storages, force=args.force,
-            progress=lambda m: print(m, file=sys.stderr, flush=True),
-            interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
-        )
+        with cluster_executor(args.dask_scheduler) as executor:
+            report = reextract_store(
+                storage, config, workers=workers, storages=storages, force=args.force,
+                progress=lambda m: print(m, file=sys.stderr, flush=True),
+                interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
+                executor=executor,
+            )
+    except ClusterUnavailable as exc:
+        print(f"lifegate-archive reextract: {exc}", file=sys.stderr)
+        return 2
     except StorageError as exc:
         print(f"lifegate-archive reextract: {exc}", file=sys.stderr)
         return 1
@@ -234,6 +279,8 @@ def register(subparsers) -> None:
     reextract.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
     reextract.add_argument("--workers", type=int, default=0,
                            help="extraction processes (default: EXTRACT_WORKERS, else one per core)")
+    reextract.add_argument("--dask-scheduler", metavar="ADDRESS",
+                           help="run on a Dask cluster (tcp://host:8786) instead of local processes")
     reextract.add_argument("--force", action="store_true",
                            help="redo crawls already re-extracted with this configuration")
     reextract.set_defaults(func=cmd_reextract)

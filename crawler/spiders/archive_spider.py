@@ -20,6 +20,7 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
+from crawler.distributed import DistributedRun
 from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
 from crawler.page_guard import PageGuard
@@ -308,6 +309,9 @@ class ArchiveSpider(SitemapSpider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        run = self.crawler.get_extension(DistributedRun)
+        if run is not None:
+            run.finished(request)  # its failure is logged below: nothing left to do for it
         if failure.check(NotDue):
             return  # counted by the incremental middleware; nothing went wrong
         session = self.crawler.get_extension(ArchiveSession)

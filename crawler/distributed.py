@@ -1,0 +1,364 @@
+"""Several crawl workers on one frontier: scrapy-redis's shared queue and duplicate filter, made safe.
+
+scrapy-redis is at-most-once: a worker killed with SIGKILL loses the requests it had popped (they are
+already in the duplicate filter). Here every popped request stays in an in-flight hash, owned by its
+worker, until its records are committed (its response archived, or its failure logged); workers
+send heartbeats, and a live worker that finds a dead one recovers the dead worker's crawl folder,
+drops the requests its committed output already covers, and requeues the rest. The per-host request
+rate is shared through Redis, so politeness does not multiply with the number of workers.
+
+Settings: ``ARCHIVE_REDIS_URL``, ``ARCHIVE_RUN_ID``, ``ARCHIVE_WORKER_ID``, ``ARCHIVE_WORKER_TTL``,
+``ARCHIVE_SHARED_HOST_DELAY``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+import redis
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
+from scrapy_redis.scheduler import Scheduler as RedisScheduler
+from twisted.internet import task
+
+from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key
+from archive.recovery import recover_crawl
+from pipelines.archive_session import ArchiveSession, software_versions
+
+logger = logging.getLogger(__name__)
+
+INFLIGHT_KEY = "inflight_key"
+# Seconds a worker keeps retrying an unreachable Redis before it stops and says so.
+REDIS_RETRY_SECONDS = 30.0
+
+
+def run_keys(run_id: str) -> dict[str, str]:
+    base = f"lifegate-archive:{run_id}"
+    return {
+        "queue": f"{base}:%(spider)s:requests",
+        "dupefilter": f"{base}:%(spider)s:dupefilter",
+        "inflight": f"{base}:inflight",
+        "owner": f"{base}:inflight-owner",
+        "workers": f"{base}:workers",
+        "heartbeat": f"{base}:heartbeat:",
+        "host": f"{base}:host-next:",
+    }
+
+
+def distributed_settings(redis_url: str, run_id: str, worker_id: str) -> dict[str, object]:
+    """The settings that turn a crawl into one worker of a distributed run."""
+    keys = run_keys(run_id)
+    return {
+        "ARCHIVE_REDIS_URL": redis_url,
+        "ARCHIVE_RUN_ID": run_id,
+        "ARCHIVE_WORKER_ID": worker_id,
+        "REDIS_URL": redis_url,
+        "SCHEDULER": "crawler.distributed.DistributedScheduler",
+        "DUPEFILTER_CLASS": "crawler.distributed.DistributedDupeFilter",
+        "SCHEDULER_QUEUE_KEY": keys["queue"],
+        "SCHEDULER_DUPEFILTER_KEY": keys["dupefilter"],
+        # Workers of a run join and leave at different times: the frontier outlives each of them.
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_SERIALIZER": "scrapy_redis.picklecompat",
+    }
+
+
+def _with_redis_retries(call, what: str):
+    """Run a Redis call, riding out a restart of the server for up to REDIS_RETRY_SECONDS."""
+    deadline = time.monotonic() + REDIS_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise RedisUnavailable(f"Redis unreachable for {REDIS_RETRY_SECONDS:.0f}s while {what}: {exc}") from exc
+            logger.warning("Redis unreachable while %s (%s); retrying", what, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+class RedisUnavailable(Exception):
+    """Redis stayed unreachable: this worker stops; its in-flight requests are requeued later."""
+
+
+class DistributedScheduler(RedisScheduler):
+    """scrapy-redis's scheduler, with each popped request tracked in flight until it is done."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        scheduler = super().from_crawler(crawler)
+        scheduler.crawler = crawler
+        scheduler.keys = run_keys(crawler.settings.get("ARCHIVE_RUN_ID"))
+        scheduler.worker_id = crawler.settings.get("ARCHIVE_WORKER_ID")
+        return scheduler
+
+    def open(self, spider):
+        super().open(spider)
+        run = self.crawler.get_extension(DistributedRun)
+        if run is not None:
+            run.scheduler = self
+
+    def enqueue_request(self, request: Request) -> bool:
+        try:
+            return _with_redis_retries(lambda: super(DistributedScheduler, self).enqueue_request(request), "queueing")
+        except RedisUnavailable as exc:
+            self._stop(exc)
+            return False
+
+    def next_request(self):
+        try:
+            request = _with_redis_retries(lambda: super(DistributedScheduler, self).next_request(), "dequeuing")
+            if request is None:
+                return None
+            key = self.df.request_fingerprint(request)
+            encoded = self.queue._encode_request(request)
+            pipe = self.server.pipeline()
+            pipe.hset(self.keys["inflight"], key, encoded).hset(self.keys["owner"], key, self.worker_id)
+            _with_redis_retries(pipe.execute, "recording a request in flight")
+        except RedisUnavailable as exc:
+            self._stop(exc)
+            return None
+        request.meta[INFLIGHT_KEY] = key
+        return request
+
+    def has_pending_requests(self) -> bool:
+        try:
+            return _with_redis_retries(lambda: len(self) > 0, "counting the queue")
+        except RedisUnavailable as exc:
+            self._stop(exc)
+            return False
+
+    def _stop(self, exc: Exception) -> None:
+        logger.critical("%s; stopping this worker", exc)
+        self.crawler.stats.set_value("distributed/redis_error", str(exc))
+        self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis-unavailable"))
+
+
+class DistributedDupeFilter(RedisDupeFilter):
+    """The shared duplicate filter; a filtered redirect finishes its request's in-flight entry."""
+
+    def log(self, request: Request, spider) -> None:
+        super().log(request, spider)
+        run = spider.crawler.get_extension(DistributedRun)
+        if run is not None:
+            run.finished(request)
+
+
+class DistributedRun:
+    """Extension: worker membership, heartbeats, completion of in-flight requests, reconciliation."""
+
+    def __init__(self, crawler) -> None:
+        settings = crawler.settings
+        if not settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured("not a distributed crawl")
+        self.crawler = crawler
+        self.run_id = settings.get("ARCHIVE_RUN_ID")
+        self.worker_id = settings.get("ARCHIVE_WORKER_ID")
+        self.ttl = settings.getfloat("ARCHIVE_WORKER_TTL")
+        self.keys = run_keys(self.run_id)
+        self.server = redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10)
+        self._heartbeat: task.LoopingCall | None = None
+        self.scheduler: DistributedScheduler | None = None
+        self._joined = False
+        self._closing: asyncio.Future | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> DistributedRun:
+        run = cls(crawler)
+        crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(run.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(run.response_received, signal=signals.response_received)
+        return run
+
+    # --- membership ------------------------------------------------------------------------------
+
+    def beat(self) -> None:
+        try:
+            if self._joined and not self.server.sismember(self.keys["workers"], self.worker_id):
+                # Another worker took this one for dead and requeued its work: carrying on would
+                # write into files it has already recovered.
+                logger.critical("Worker %s was declared dead by run %s; stopping", self.worker_id, self.run_id)
+                self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="fenced"))
+                return
+            self.server.set(self.keys["heartbeat"] + self.worker_id, str(time.time()), px=int(self.ttl * 1000))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.warning("Heartbeat not sent (Redis unreachable: %s)", exc)
+
+    def live_workers(self) -> set[str]:
+        members = {m.decode() for m in self.server.smembers(self.keys["workers"])}
+        return {w for w in members if w == self.worker_id or self.server.exists(self.keys["heartbeat"] + w)}
+
+    def spider_opened(self, spider) -> None:
+        session = self.crawler.get_extension(ArchiveSession)
+        if session is not None:
+            # Workers of one run share the store: the lock is the run's, released by its last worker.
+            session.lock_release_allowed = lambda: self.live_workers() <= {self.worker_id}
+        _with_redis_retries(lambda: self.server.sadd(self.keys["workers"], self.worker_id), "joining the run")
+        self._joined = True
+        self.beat()
+        self._heartbeat = task.LoopingCall(self.beat)
+        self._heartbeat.start(max(self.ttl / 3, 0.5), now=False)
+        logger.info("Worker %s joined run %s", self.worker_id, self.run_id)
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        try:
+            self.server.srem(self.keys["workers"], self.worker_id)
+            self.server.delete(self.keys["heartbeat"] + self.worker_id)
+            if reason == "finished" and not self.live_workers() - {self.worker_id}:
+                self._clear_finished_run(spider)
+        except (redis.ConnectionError, redis.TimeoutError):
+            logger.warning("Could not leave run %s cleanly; other workers will see this one as dead", self.run_id)
+
+    def _clear_finished_run(self, spider) -> None:
+        # The last worker of a completed run clears its frontier, so the next scheduled run with
+        # the same run id starts afresh (the ledger, not the duplicate filter, remembers the past).
+        queue_key = self.keys["queue"] % {"spider": spider.name}
+        if self.server.zcard(queue_key) or self.server.hlen(self.keys["inflight"]):
+            return
+        names = [queue_key, self.keys["dupefilter"] % {"spider": spider.name}, self.keys["workers"]]
+        names += list(self.server.scan_iter(match=self.keys["host"] + "*"))
+        self.server.delete(*names)
+        logger.info("Run %s is complete; its frontier is cleared", self.run_id)
+
+    # --- completion ----------------------------------------------------------------------------
+
+    def finished(self, request: Request) -> None:
+        """The request's records are committed (or its failure is logged): it is no longer in flight."""
+        key = request.meta.get(INFLIGHT_KEY)
+        if key is None:
+            return
+        try:
+            self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Left in flight: a later reconciliation finds it committed and drops it.
+            logger.warning("Could not mark %s done (%s)", request.url, exc)
+
+    def response_received(self, response, request, spider) -> None:
+        # WARC capture runs before the response reaches the engine: its records are flushed.
+        self.finished(request)
+
+    # --- reconciliation --------------------------------------------------------------------------
+
+    def dead_workers(self) -> list[str]:
+        members = [m.decode() for m in self.server.smembers(self.keys["workers"])]
+        return [w for w in members if w != self.worker_id and not self.server.exists(self.keys["heartbeat"] + w)]
+
+    def reconcile(self) -> int:
+        """Requeue what dead workers had in flight and did not commit; returns how many."""
+        requeued = 0
+        for worker in self.dead_workers():
+            committed = self._recover_worker_output(worker)
+            owned = [k for k, w in self.server.hgetall(self.keys["owner"]).items() if w.decode() == worker]
+            queue = self.scheduler.queue if self.scheduler is not None else None
+            for key in owned:
+                encoded = self.server.hget(self.keys["inflight"], key)
+                if encoded is not None and queue is not None:
+                    request = queue._decode_request(encoded)
+                    if request.url not in committed:
+                        queue.push(request.replace(dont_filter=True))
+                        requeued += 1
+                self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
+            self.server.srem(self.keys["workers"], worker)
+            logger.warning(
+                "Worker %s of run %s is dead: %d of its %d requests in flight requeued",
+                worker, self.run_id, requeued, len(owned),
+            )
+        self.crawler.stats.inc_value("distributed/requeued", requeued)
+        return requeued
+
+    def _recover_worker_output(self, worker: str) -> set[str]:
+        """Commit a dead worker's crawl folder and return the URLs its committed output covers."""
+        session = self.crawler.get_extension(ArchiveSession)
+        if session is None:
+            return set()
+        storage = session.storage
+        covered: set[str] = set()
+        for crawl_id in crawl_ids(storage):
+            if not crawl_id.endswith(f".{self.run_id}.{worker}"):
+                continue
+            if not storage.exists(manifest_key(crawl_id)):
+                recover_crawl(storage, crawl_id, software_versions())
+            covered.update(record["url"] for record in iter_text_records(storage, crawl_id))
+            if storage.exists(ledger_key(crawl_id)):
+                with storage.open(ledger_key(crawl_id)) as fh:
+                    covered.update(json.loads(line)["url"] for line in fh if line.strip())
+        return covered
+
+    def spider_idle(self, spider) -> None:
+        try:
+            if self.reconcile():
+                raise DontCloseSpider("requeued requests of a dead worker")
+            owners = {k: w.decode() for k, w in self.server.hgetall(self.keys["owner"]).items()}
+            # Idle means nothing of ours is in progress: entries still under our name are leftovers.
+            mine = [k for k, w in owners.items() if w == self.worker_id]
+            if mine:
+                self.server.pipeline().hdel(self.keys["inflight"], *mine).hdel(self.keys["owner"], *mine).execute()
+                self.crawler.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
+            if any(w != self.worker_id for w in owners.values()):
+                # Another worker is still busy: stay, to pick up its work if it dies.
+                raise DontCloseSpider("other workers still have requests in flight")
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            logger.error("Redis unreachable during reconciliation (%s); closing this worker", exc)
+
+
+class SharedHostRateMiddleware:
+    """Downloader middleware: at most one request per ``ARCHIVE_SHARED_HOST_DELAY`` seconds per host,
+    across all workers of the run (a Redis-side schedule of each host's next free slot)."""
+
+    _SCRIPT = """
+    local now = tonumber(ARGV[1])
+    local interval = tonumber(ARGV[2])
+    local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
+    local start = math.max(now, next_free)
+    redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil((start + interval - now) * 1000) + 60000)
+    return tostring(start - now)
+    """
+
+    def __init__(self, crawler) -> None:
+        settings = crawler.settings
+        if not settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured("not a distributed crawl")
+        self.interval = settings.getfloat("ARCHIVE_SHARED_HOST_DELAY")
+        if self.interval <= 0:
+            raise NotConfigured("ARCHIVE_SHARED_HOST_DELAY is 0")
+        self.crawler = crawler
+        self.limiter = HostRateLimiter(
+            redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10),
+            run_keys(settings.get("ARCHIVE_RUN_ID"))["host"],
+            self.interval,
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler) -> SharedHostRateMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        wait = self.limiter.reserve(urlsplit(request.url).netloc)
+        if wait > 0:
+            self.crawler.stats.inc_value("politeness/shared_waits")
+            await asyncio.sleep(wait)
+
+
+class HostRateLimiter:
+    """Reserves the next free slot of a host in Redis; ``reserve`` returns the seconds to wait."""
+
+    def __init__(self, server: redis.Redis, prefix: str, interval: float) -> None:
+        self.server = server
+        self.prefix = prefix
+        self.interval = interval
+        self._script = server.register_script(SharedHostRateMiddleware._SCRIPT)
+
+    def reserve(self, host: str) -> float:
+        # Redis's clock, not ours: workers on several machines agree on it.
+        seconds, micros = self.server.time()
+        now = seconds + micros / 1e6
+        return float(self._script(keys=[self.prefix + host], args=[now, self.interval]))

@@ -1,0 +1,198 @@
+"""Distributed runs on scrapy-redis: two workers share a frontier, a killed worker loses nothing,
+Redis restarting is survived, and the per-host rate is shared."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from fixture_site import FixtureSite
+from tests.conftest import ROOT, crawl_command, run_cli
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1, with an append-only file so a restart keeps the frontier."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "yes",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def worker(store: Path, base: str, redis_url: str, name: str, *extra: str) -> subprocess.Popen:
+    command = crawl_command(
+        store, base, "--redis-url", redis_url, "--run-id", "test", "--worker-id", name,
+        "-s", "ARCHIVE_SHARED_HOST_DELAY=0", "-s", "ARCHIVE_WORKER_TTL=8", *extra,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def text_urls(store: Path) -> list[str]:
+    urls = []
+    for path in store.glob("crawls/*/text/articles.jsonl"):
+        urls += [json.loads(line)["url"] for line in path.read_text().splitlines() if line.strip()]
+    return urls
+
+
+def test_two_workers_archive_every_article_exactly_once(tmp_path, redis_server):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False)
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        workers = [worker(store, base, redis_server.url, name) for name in ("w1", "w2")]
+        outputs = [w.communicate(timeout=240) for w in workers]
+        requests = running.requests
+    for process, (out, err) in zip(workers, outputs):
+        assert process.returncode == 0, err[-3000:]
+    crawls = sorted(p.name for p in (store / "crawls").iterdir())
+    assert sorted(c.rsplit(".", 1)[-1] for c in crawls) == ["w1", "w2"]
+    assert all((store / "crawls" / c / "manifest.json").exists() for c in crawls)
+    assert all("-w1.warc.gz" in p.name or "-w2.warc.gz" in p.name for p in store.glob("crawls/*/warc/*"))
+    urls = text_urls(store)
+    articles = {base + a.path for a in site.articles if a.site == "it"}
+    assert sorted(urls) == sorted(articles)
+    fetched = [e.path for e in requests if e.status == 200 and base + e.path in articles]
+    assert sorted(fetched) == sorted(a.path for a in site.articles if a.site == "it")
+    assert not (store / "locks" / "crawl.lock").exists()
+    assert run_cli("verify", "--store", str(store)).returncode == 0
+
+
+def test_a_killed_worker_loses_nothing(tmp_path, redis_server):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=90)
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        slow = ["-s", "CONCURRENT_REQUESTS=2"]
+        survivor = worker(store, base, redis_server.url, "w1", *slow)
+        victim = worker(store, base, redis_server.url, "w2", *slow)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(store.glob("crawls/*.w2/warc/*.open")):
+            time.sleep(0.05)
+        time.sleep(1.5)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.communicate(timeout=30)
+        out, err = survivor.communicate(timeout=240)
+    assert survivor.returncode == 0, err[-3000:]
+    urls = text_urls(store)
+    articles = {base + a.path for a in site.articles if a.site == "it"}
+    assert articles <= set(urls)
+    assert len(urls) == len(set(urls)), "an article was archived twice"
+    manifests = [json.loads(p.read_text()) for p in store.glob("crawls/*/manifest.json")]
+    assert sorted(m["status"] for m in manifests) == ["finished", "recovered"]
+    assert run_cli("verify", "--store", str(store)).returncode == 0
+
+
+def test_redis_restarting_mid_crawl_is_survived(tmp_path, redis_server):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=60)
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        process = worker(store, base, redis_server.url, "w1", "-s", "CONCURRENT_REQUESTS=2")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(store.glob("crawls/*/warc/*.open")):
+            time.sleep(0.05)
+        time.sleep(1)
+        redis_server.stop()
+        time.sleep(2)
+        redis_server.start()
+        out, err = process.communicate(timeout=240)
+    assert process.returncode == 0, err[-3000:]
+    assert "Redis unreachable" in err
+    articles = {base + a.path for a in site.articles if a.site == "it"}
+    assert articles <= set(text_urls(store))
+
+
+def test_redis_gone_for_good_is_reported_and_fails(tmp_path, redis_server, monkeypatch):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=60)
+    with site.serve(host="127.0.0.1") as running:
+        process = worker(store, running.base_urls["it"], redis_server.url, "w1", "-s", "CONCURRENT_REQUESTS=1")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(store.glob("crawls/*/warc/*.open")):
+            time.sleep(0.05)
+        redis_server.stop()
+        out, err = process.communicate(timeout=240)
+    assert process.returncode != 0
+    assert "Redis unreachable" in err and "redis-unavailable" in out + err
+
+
+def test_the_host_rate_is_shared_across_workers(redis_server):
+    import redis
+
+    from crawler.distributed import HostRateLimiter, run_keys
+
+    interval = 0.05
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def one_worker():
+        limiter = HostRateLimiter(redis.Redis.from_url(redis_server.url), run_keys("rate")["host"], interval)
+        for _ in range(15):
+            time.sleep(limiter.reserve("127.0.0.1:8080"))
+            with lock:
+                times.append(time.monotonic())
+
+    threads = [threading.Thread(target=one_worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    times.sort()
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(times) == 30
+    assert min(gaps) > interval * 0.6  # sleep granularity, not a second worker, explains any slack
+    assert times[-1] - times[0] >= interval * 29 * 0.95
