@@ -7,6 +7,7 @@ Records are built with warcio and written one gzip member per record (WARC 1.1 A
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import logging
@@ -331,6 +332,7 @@ class RollingWarcWriter:
         self._warcinfo_id: str | None = None
         self._records_in_file = 0
         self.closed_files: list[Path] = []
+        self.failed = False
 
     @property
     def current_path(self) -> Path | None:
@@ -371,10 +373,16 @@ class RollingWarcWriter:
             offset += len(data)
             chunks.append(data)
         # One write for the whole group keeps a request/response pair together on disk.
-        self._file.write(b"".join(chunks))
-        self._file.flush()
-        if self.fsync:
-            os.fsync(self._file.fileno())
+        try:
+            self._file.write(b"".join(chunks))
+            self._file.flush()
+            if self.fsync:
+                os.fsync(self._file.fileno())
+        except OSError:
+            # A failed write (disk full) may have torn the file: it must stay .open, for recovery
+            # to cut the torn tail, and nothing more may be written after it.
+            self.failed = True
+            raise
         self._records_in_file += len(locations)
         return locations
 
@@ -384,6 +392,8 @@ class RollingWarcWriter:
         Records are built under the lock so that each one names the warcinfo of the file it lands in.
         """
         with self._lock:
+            if self.failed:
+                raise OSError("an earlier write to this WARC failed; the file is left for recovery")
             if self._file is None:
                 self._open_next()
             elif self.max_size and self._file.tell() >= self.max_size:
@@ -409,6 +419,14 @@ class RollingWarcWriter:
 
     def _close_current(self) -> None:
         if self._file is None or self._path is None:
+            return
+        if self.failed:
+            # The buffered tail cannot be written either; recovery cuts it.
+            with contextlib.suppress(OSError):
+                self._file.close()
+            logger.error("Left %s open after a failed write; the next run recovers it", self._path)
+            self._file = None
+            self._path = None
             return
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -62,29 +62,8 @@ def record_case(
 
 
 def flag_record(session: ArchiveSession, url: str, record_id: str, fields: dict[str, str]) -> None:
-    """Append a metadata record about ``record_id`` to the crawl's WARC, on the session's writer thread."""
-    # ArchiveSession has no public call for metadata records yet: this goes through its writer
-    # thread (_executor) and rolling writer (_warc), as write_exchange does.
-    writer, executor = getattr(session, "_warc", None), getattr(session, "_executor", None)
-    if writer is None or executor is None or not session.warc_enabled:
-        return
-
-    def build(info_id: str | None) -> list:
-        return [writer.factory.metadata(url, record_id, fields)]
-
-    try:
-        future = executor.submit(writer.write, build)
-    except RuntimeError:  # the session already closed
-        logger.warning("cannot flag %s (%s): the archive is closed", url, fields)
-        return
-
-    def written(done) -> None:
-        if done.exception() is not None:
-            logger.error("cannot write the metadata record for %s: %s", url, done.exception())
-
-    future.add_done_callback(written)
-    session.stats.inc_value("warc/records")
-    session.stats.inc_value("warc/metadata_records")
+    """Append a metadata record about ``record_id`` to the crawl's WARC."""
+    session.write_metadata(url, record_id, fields)
 
 
 def failure_case(failure: Failure) -> tuple[str, str] | None:

@@ -257,6 +257,13 @@ class ArchiveSession:
             return
         # The crawl is over: nothing else runs in the reactor, so closing inline is harmless.
         try:
+            self._close(spider, reason)
+        except OSError as exc:
+            logger.error("Crawl %s not committed: %s (the next run recovers it)", self.crawl_id, exc)
+            self.stats.set_value("archive/commit_error", str(exc))
+
+    def _close(self, spider, reason: str) -> None:
+        try:
             self._executor.shutdown(wait=True)
             self._write_seen()
             self._close_files()
@@ -400,6 +407,27 @@ class ArchiveSession:
         path = self.storage.staging_path(key)
         path.write_bytes(json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n")
         self._publish(key, path)
+
+    def write_metadata(self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]) -> None:
+        """Append a metadata record about an archived record (a flag, a note) on the writer thread."""
+        if not self.warc_enabled or self._warc is None or self._executor is None:
+            return
+        writer = self._warc
+
+        def written(done) -> None:
+            if done.exception() is not None:
+                logger.error("Cannot write a metadata record for %s: %s", target_uri, done.exception())
+
+        try:
+            future = self._executor.submit(
+                writer.write, lambda info_id: [writer.factory.metadata(target_uri, concurrent_to, fields)]
+            )
+        except RuntimeError:  # the session already closed
+            logger.warning("Cannot flag %s (%s): the archive is closed", target_uri, fields)
+            return
+        future.add_done_callback(written)
+        self.stats.inc_value("warc/records")
+        self.stats.inc_value("warc/metadata_records")
 
     def log_event(self, kind: str, url: str, reason: str, **details: Any) -> None:
         """Record something that went wrong or was skipped, with its reason (never silent)."""

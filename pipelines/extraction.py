@@ -102,6 +102,8 @@ class ExtractionPipeline:
         record = dict(result.record)
         if result.flags:
             record["flags"] = list(result.flags)
+            for flag in result.flags:
+                self.stats.inc_value(f"extract/flags/{flag}")
         if not record.get("translation_of") and adapter.get("translation_of"):
             record["translation_of"] = adapter["translation_of"]
         record["provenance"] = adapter.get("warc_record")

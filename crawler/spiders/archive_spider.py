@@ -19,8 +19,8 @@ from scrapy.spiders.sitemap import iterloc
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
-from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
 from crawler.distributed import DistributedRun
+from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
 from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
 from crawler.page_guard import PageGuard
@@ -116,7 +116,8 @@ class ArchiveSpider(SitemapSpider):
             refusal = ("xml-malformed", unreadable) if unreadable else None
         if refusal is not None:
             case, reason = refusal
-            record_case(self.crawler, case, response.url, reason, warc_record=response.meta.get(RESPONSE_RECORD))
+            record = response.meta.get(RESPONSE_RECORD)
+            record_case(self.crawler, case, response.url, reason, warc_record=record)
             return
         if reader is None or reader.type not in ("sitemapindex", "urlset"):
             logger.warning("Ignoring invalid sitemap: %s", response)
@@ -130,13 +131,14 @@ class ArchiveSpider(SitemapSpider):
                 for loc in iterloc([entry], self.sitemap_alternate_links):
                     callback = next((c for r, c in self._cbs if r.search(loc)), None)
                     if callback is not None:
-                        yield Request(loc, callback, errback=self.on_error, meta={
-                            "discovered_via": "sitemap", "sitemap_lastmod": self.sitemap_lastmod.get(loc)})
+                        meta = {"discovered_via": "sitemap", "sitemap_lastmod": self.sitemap_lastmod.get(loc)}
+                        yield Request(loc, callback, errback=self.on_error, meta=meta)
         self._sitemap_problems(response.url, reader)
 
     def _sitemap_request(self, url: str, listed_by: str):
         if not self.in_scope(url):
-            record_case(self.crawler, "sitemap-offsite", url, f"listed by {listed_by}, on another host: not fetched")
+            reason = f"listed by {listed_by}, on another host: not fetched"
+            record_case(self.crawler, "sitemap-offsite", url, reason)
             return
         key = self.scope_rules.canonical(url)
         if key in self._sitemaps_requested:
@@ -148,17 +150,16 @@ class ArchiveSpider(SitemapSpider):
     def _sitemap_problems(self, url: str, reader) -> None:
         """One event per problem of a sitemap once it is read, however many entries it touched."""
         if reader.errors:
-            record_case(self.crawler, "xml-malformed", url,
-                        f"{len(reader.errors)} XML errors, {reader.read} URLs read despite them; first: {reader.errors[0]}")
+            reason = f"{len(reader.errors)} XML errors, {reader.read} URLs read despite them; first: {reader.errors[0]}"
+            record_case(self.crawler, "xml-malformed", url, reason)
         if reader.dropped:
-            limit = self.sitemap_limits.max_urls
-            record_case(self.crawler, "sitemap-url-limit", url,
-                        f"{reader.read + reader.dropped} URLs: the first {limit} kept (ARCHIVE_SITEMAP_MAX_URLS), "
-                        f"{reader.dropped} dropped")
+            total, limit = reader.read + reader.dropped, self.sitemap_limits.max_urls
+            reason = f"{total} URLs: the first {limit} kept (ARCHIVE_SITEMAP_MAX_URLS), {reader.dropped} dropped"
+            record_case(self.crawler, "sitemap-url-limit", url, reason)
         if reader.bad_lastmods:
-            record_case(self.crawler, "sitemap-bad-lastmod", url,
-                        f"{len(reader.bad_lastmods)} lastmod values are not W3C datetimes, ignored: "
-                        + ", ".join(repr(v[:40]) for v in reader.bad_lastmods[:3]))
+            examples = ", ".join(repr(v[:40]) for v in reader.bad_lastmods[:3])
+            reason = f"{len(reader.bad_lastmods)} lastmod values are not W3C datetimes, ignored: {examples}"
+            record_case(self.crawler, "sitemap-bad-lastmod", url, reason)
 
     def sitemap_filter(self, entries):
         for entry in entries:
@@ -175,7 +176,8 @@ class ArchiveSpider(SitemapSpider):
         if not isinstance(response, TextResponse):
             return
         if refusal := dtd_refusal(response.body):
-            record_case(self.crawler, "xml-entities", response.url, refusal, warc_record=response.meta.get(RESPONSE_RECORD))
+            record = response.meta.get(RESPONSE_RECORD)
+            record_case(self.crawler, "xml-entities", response.url, refusal, warc_record=record)
             return
         for link in response.xpath("//item/link/text() | //*[local-name()='entry']/*[local-name()='link']/@href").getall():
             url = response.urljoin(link.strip())
