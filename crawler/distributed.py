@@ -104,7 +104,11 @@ class DistributedScheduler(RedisScheduler):
         if run is not None:
             run.scheduler = self
 
+    redis_lost = False
+
     def enqueue_request(self, request: Request) -> bool:
+        if self.redis_lost:
+            return False
         try:
             return _with_redis_retries(lambda: super(DistributedScheduler, self).enqueue_request(request), "queueing")
         except RedisUnavailable as exc:
@@ -112,6 +116,8 @@ class DistributedScheduler(RedisScheduler):
             return False
 
     def next_request(self):
+        if self.redis_lost:
+            return None
         try:
             request = _with_redis_retries(lambda: super(DistributedScheduler, self).next_request(), "dequeuing")
             if request is None:
@@ -128,6 +134,8 @@ class DistributedScheduler(RedisScheduler):
         return request
 
     def has_pending_requests(self) -> bool:
+        if self.redis_lost:
+            return False
         try:
             return _with_redis_retries(lambda: len(self) > 0, "counting the queue")
         except RedisUnavailable as exc:
@@ -135,6 +143,10 @@ class DistributedScheduler(RedisScheduler):
             return False
 
     def _stop(self, exc: Exception) -> None:
+        if self.redis_lost:
+            return
+        # From here on the scheduler answers at once: waiting again per call would stall the close.
+        self.redis_lost = True
         logger.critical("%s; stopping this worker", exc)
         self.crawler.stats.set_value("distributed/redis_error", str(exc))
         self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis-unavailable"))
