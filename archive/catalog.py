@@ -200,6 +200,14 @@ class ArticleCatalog:
             ).fetchall()
         return SearchPage(tuple(_summary(row) for row in rows), total, page, per_page)
 
+    def exclude(self, predicate: Callable[[ArticleSummary], bool]) -> int:
+        """Drop the articles ``predicate`` names (taken down); returns how many."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT rowid, {_COLUMNS} FROM articles").fetchall()
+            gone = [(row[0],) for row in rows if predicate(_summary(row[1:]))]
+            self._db.executemany("DELETE FROM articles WHERE rowid = ?", gone)
+        return len(gone)
+
     def get(self, article_id: str) -> ArticleSummary | None:
         if not _ARTICLE_ID.match(article_id):
             return None

@@ -19,6 +19,7 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from werkzeug.exceptions import HTTPException
 
 from archive.catalog import ArticleCatalog
+from archive.dataset import is_taken_down, load_takedowns
 from archive.index import (
     INDEX_KEY,
     CaptureEntry,
@@ -135,6 +136,13 @@ class ReplayApp:
             self.index = CdxjIndex(self._index_stream)
             self.reader = ArchiveReader(storage, self.index, allowed_warc_keys(storage))
             self.catalog = ArticleCatalog.from_store(storage)
+            # Read once at start, like the index: a takedown applies from the next start on.
+            self.takedowns = load_takedowns(storage)
+            self.catalog.exclude(
+                lambda a: is_taken_down(
+                    {"id": a.id, "url": a.url, "canonical_url": a.canonical_url}, self.takedowns
+                )
+            )
         except BaseException:
             self._index_stream.close()
             raise
@@ -169,10 +177,37 @@ class ReplayApp:
         app.add_url_rule("/timemap/<path:rest>", "timemap", self.timemap)
         app.register_error_handler(HTTPException, self.http_error)
         app.register_error_handler(Exception, self.server_error)
+        app.before_request(self.refuse_taken_down)
         app.after_request(self.ui_headers)
         app.add_template_filter(_timestamp_filter, "timestamp")
         app.context_processor(lambda: {"counts": {"articles": len(self.catalog)}})
         return app
+
+    def refuse_taken_down(self) -> Response | None:
+        """451 for any view of a URL or article on the takedown list (RFC 7725)."""
+        if not self.takedowns:
+            return None
+        path = request.path
+        target = None
+        if path.startswith(("/web/", "/timemap/")):
+            rest = self._raw_target("/web/" if path.startswith("/web/") else "/timemap/")
+            head, slash, tail = rest.partition("/")
+            target = tail if slash and (_TIMESTAMP_SEGMENT.match(head) or head in ("link", "json")) else rest
+        elif path == "/captures":
+            target = request.args.get("url", "")
+        elif path.startswith("/article/"):
+            target = path.rsplit("/", 1)[-1]
+        elif path.startswith("/record/"):
+            record_id = path.rsplit("/", 1)[-1]
+            entry = self.index.entry_at(int(record_id)) if record_id.isdigit() and len(record_id) <= 15 else None
+            target = entry.url if entry is not None else None
+        if target and is_taken_down(target[:MAX_URL_LENGTH], self.takedowns):
+            return Response(
+                render_template("notfound.html", url=target[:MAX_URL_LENGTH], taken_down=True),
+                status=451,
+                mimetype="text/html",
+            )
+        return None
 
     def ui_headers(self, response: Response) -> Response:
         """The archive's own pages get UI_CSP; replayed content already carries REPLAY_CSP."""

@@ -622,3 +622,23 @@ def test_a_browser_sees_the_archived_article_with_nothing_from_the_live_web(repl
     assert any(u.startswith(base + "/web/") for u in requested.values()) and left == []
     assert len(running.requests) == served_before
     assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_takedowns_are_honoured_everywhere(it_crawl, tmp_path):
+    storage = store_copy(it_crawl, tmp_path)
+    record = it_crawl.text_records[0]
+    storage.put_bytes("takedown.txt", f"# withdrawn at the publisher's request\n{record['url']}\n".encode())
+    build_indexes(storage)
+    with serving(storage) as (base, app):
+        [entry] = [e for e in app.index.lookup(record["url"]) if e.status == 200][:1]
+        quoted = quote(record["url"], safe=":/")
+        for path in (f"/web/{entry.timestamp}/{quoted}", f"/web/{quoted}", f"/timemap/link/{quoted}",
+                     f"/article/{record['id']}", f"/record/{entry.position}"):
+            status, _, body = fetch(base + path)
+            assert status == 451, path
+            assert b"Withdrawn" in body
+        status, _, home = fetch(base + "/?q=" + quote(record["title"].split()[0]))
+        assert status == 200 and record["url"].encode() not in home
+        other = it_crawl.text_records[1]
+        [kept] = [e for e in app.index.lookup(other["url"]) if e.status == 200][:1]
+        assert fetch(f"{base}/web/{kept.timestamp}id_/{other['url']}")[0] == 200
