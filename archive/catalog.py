@@ -200,6 +200,30 @@ class ArticleCatalog:
             ).fetchall()
         return SearchPage(tuple(_summary(row) for row in rows), total, page, per_page)
 
+    def per_month(self, by: str) -> dict[str, dict[str, int]]:
+        """Articles per month of publication, split by ``site`` or ``language``."""
+        if by not in ("site", "language"):
+            raise ValueError(by)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT substr(date, 1, 7), {by}, count(*) FROM articles GROUP BY 1, 2 ORDER BY 1"
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for month, key, count in rows:
+            out.setdefault(month or "?", {})[key or "?"] = count
+        return out
+
+    def captures_per_day(self) -> dict[str, dict[str, int]]:
+        """Captures of the listed articles per day of their latest fetch, split by site."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT substr(fetched, 1, 10), site, sum(captures) FROM articles GROUP BY 1, 2 ORDER BY 1"
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for day, site, count in rows:
+            out.setdefault(day or "?", {})[site or "?"] = count
+        return out
+
     def exclude(self, predicate: Callable[[ArticleSummary], bool]) -> int:
         """Drop the articles ``predicate`` names (taken down); returns how many."""
         with self._lock:

@@ -12,14 +12,24 @@ import logging
 import re
 import tempfile
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote, unquote
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from archive.catalog import ArticleCatalog
-from archive.dataset import is_taken_down, load_takedowns
+from archive.chart import stacked_bars
+from archive.dataset import (
+    DatasetError,
+    is_taken_down,
+    list_releases,
+    load_takedowns,
+    read_release_manifest,
+    release_prefix,
+)
 from archive.index import (
     INDEX_KEY,
     CaptureEntry,
@@ -175,6 +185,8 @@ class ReplayApp:
         app.add_url_rule("/record/<record_id>", "record", self.record)
         app.add_url_rule("/web/<path:rest>", "web", self.web)
         app.add_url_rule("/timemap/<path:rest>", "timemap", self.timemap)
+        app.add_url_rule("/datasets", "datasets", self.datasets)
+        app.add_url_rule("/datasets/<name>/<path:file>", "dataset_file", self.dataset_file)
         app.register_error_handler(HTTPException, self.http_error)
         app.register_error_handler(Exception, self.server_error)
         app.before_request(self.refuse_taken_down)
@@ -280,7 +292,60 @@ class ReplayApp:
         sites, languages = self.catalog.facets()
         return render_template(
             "home.html", q=q, site=site, lang=lang, results=results, sites=sites,
-            languages=languages,
+            languages=languages, charts=self.charts,
+        )
+
+    @cached_property
+    def charts(self) -> list[Markup]:
+        """The home page's pictures: articles per month by site and by language, captures per day."""
+        return [
+            Markup(stacked_bars(self.catalog.per_month("site"), title="Articles per month, by site")),
+            Markup(stacked_bars(self.catalog.per_month("language"), title="Articles per month, by language")),
+            Markup(stacked_bars(self.catalog.captures_per_day(), title="Captures per day of the latest fetch")),
+        ]
+
+    def datasets(self):
+        """Every published release: its card, counts, files with sizes and checksums, downloads."""
+        releases = []
+        for manifest in reversed(list_releases(self.storage)):
+            by_month = {m: {"rows": n} for m, n in manifest.counts.get("by_month", {}).items()}
+            by_site_language = manifest.counts.get("by_site_language", {})
+            releases.append(
+                {
+                    "manifest": manifest,
+                    "charts": [
+                        Markup(stacked_bars(by_month, title=f"{manifest.name}: rows per month", height=160)),
+                        Markup(stacked_bars(by_site_language, title=f"{manifest.name}: rows by site and language", height=160)),
+                    ],
+                }
+            )
+        return render_template("datasets.html", releases=releases)
+
+    def dataset_file(self, name: str, file: str):
+        """A file of a release, streamed from the store; only files its manifest lists."""
+        try:
+            manifest = read_release_manifest(self.storage, name)
+        except DatasetError:
+            abort(404, "No such release.")
+        listed = {f.path: f for f in manifest.files} | {"manifest.json": None}
+        if file not in listed:
+            abort(404, "No such file in this release.")
+        key = f"{release_prefix(name)}{file}"
+        presign = getattr(self.storage, "presigned_url", None)
+        if presign is not None:
+            return redirect(presign(key, expires=3600), 302)
+        stream = self.storage.open(key)
+
+        def chunks():
+            with stream:
+                while chunk := stream.read(1 << 20):
+                    yield chunk
+
+        filename = file.rsplit("/", 1)[-1]
+        return Response(
+            chunks(),
+            mimetype="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
     def article(self, article_id: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import html
 import io
 import json
@@ -642,3 +643,27 @@ def test_takedowns_are_honoured_everywhere(it_crawl, tmp_path):
         other = it_crawl.text_records[1]
         [kept] = [e for e in app.index.lookup(other["url"]) if e.status == 200][:1]
         assert fetch(f"{base}/web/{kept.timestamp}id_/{other['url']}")[0] == 200
+
+
+def test_datasets_page_lists_releases_with_checksums_and_serves_their_files(it_crawl, tmp_path):
+    from archive.dataset import ExportOptions
+    from archive.release import export_release
+    from tests.test_archive_dataset import fixture_store
+
+    store = fixture_store(tmp_path / "store", it_crawl)
+    storage = FileStorage(str(store))
+    manifest = export_release(storage, ExportOptions("v1"))
+    build_indexes(storage)
+    with serving(storage) as (base, _):
+        status, _, page = fetch(base + "/datasets")
+        assert status == 200 and b"v1" in page and b"<svg" in page
+        shard = next(f for f in manifest.files if f.kind == "parquet")
+        assert shard.sha256.encode() in page
+        status, headers, body = fetch(f"{base}/datasets/v1/{shard.path}")
+        assert status == 200 and hashlib.sha256(body).hexdigest() == shard.sha256
+        assert "attachment" in headers["Content-Disposition"]
+        for bad in ("nothing.parquet", "../../crawls/x", "%2e%2e/manifest.json"):
+            assert fetch(f"{base}/datasets/v1/{bad}")[0] == 404, bad
+        assert fetch(f"{base}/datasets/v9/README.md")[0] == 404
+        status, _, home = fetch(base + "/")
+        assert status == 200 and home.count(b"<svg") == 3 and b"Articles per month, by site" in home
