@@ -14,8 +14,8 @@ def stacked_bars(
     data: Mapping[str, Mapping[str, int]],
     *,
     title: str,
-    width: int = 720,
-    height: int = 220,
+    width: int = 500,
+    height: int = 170,
 ) -> str:
     """An SVG of one bar per x value (``data`` keys, in order), stacked by series (inner keys)."""
     xs = list(data)
@@ -34,7 +34,7 @@ def stacked_bars(
         parts.append(f'<text x="{left}" y="{top + 20}">nothing yet</text></svg>')
         return "".join(parts)
     step = (width - left - 10) / len(xs)
-    bar = max(step * 0.8, 1)
+    bar = min(max(step * 0.8, 1), 48)  # one month alone should not fill the chart
     base = height - bottom
     parts.append(f'<line x1="{left}" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#999"/>')
     parts.append(f'<text x="{left - 4}" y="{top + 4}" text-anchor="end">{total}</text>')
@@ -56,7 +56,7 @@ def stacked_bars(
         if i % label_every == 0:
             parts.append(f'<text x="{x0 + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(x)}</text>')
     for i, name in enumerate(series):
-        lx = left + (i % 4) * 170
+        lx = left + (i % 4) * 112
         ly = height + 4 + 18 * (i // 4)
         parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{colour[name]}"/>')
         parts.append(f'<text x="{lx + 14}" y="{ly + 9}">{escape(name)}</text>')
