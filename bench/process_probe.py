@@ -69,6 +69,7 @@ class Measured:
     # (seconds since start, crawler RSS MB, {child pid: RSS MB})
     samples: list[tuple[float, float, dict[int, float]]] = field(default_factory=list)
     child_cpu: dict[int, float] = field(default_factory=dict)
+    maxrss_mb: float = 0.0  # ru_maxrss: the peak of the process or of any one waited-for descendant
 
     @property
     def cpu(self) -> float:
@@ -77,7 +78,7 @@ class Measured:
     def as_dict(self) -> dict:
         return {"returncode": self.returncode, "wall_s": round(self.wall, 3),
                 "cpu_s": round(self.cpu, 3), "user_s": round(self.user, 3),
-                "system_s": round(self.system, 3)}
+                "system_s": round(self.system, 3), "maxrss_mb": round(self.maxrss_mb, 1)}
 
 
 def run(command: list[str], *, cpus: str | None = None, cwd: Path | None = None,
@@ -125,6 +126,7 @@ def run(command: list[str], *, cpus: str | None = None, cwd: Path | None = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
         measured.returncode = proc.returncode
         measured.user, measured.system = usage.ru_utime, usage.ru_stime
+        measured.maxrss_mb = usage.ru_maxrss * 1024 / 1e6  # kilobytes on Linux
         out.seek(0)
         err.seek(0)
         measured.stdout = out.read().decode("utf-8", "replace")

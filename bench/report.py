@@ -39,7 +39,7 @@ def spread(values: list[float]) -> dict:
 
 
 FIELDS = ("pages_per_s", "html_pages_per_s", "cpu_ms_per_page", "cpu_ms_per_html_page", "wall_s",
-          "responses", "html_pages", "server_cpu_ms_per_page", "reactor_cpu_ms_per_page")
+          "responses", "html_pages", "server_cpu_ms_per_page", "reactor_cpu_ms_per_page", "maxrss_mb")
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -88,7 +88,7 @@ def cpu_bound(summary: dict, parts: dict, pipeline_runs: list[dict]) -> dict:
 def _fmt(cell: dict, digits: int = 1) -> str:
     if not cell:
         return "–"
-    if cell.get("runs", 1) == 1:
+    if cell.get("runs", 1) == 1 or cell["min"] == cell["max"]:
         return f"{cell['median']:.{digits}f}"
     return f"{cell['median']:.{digits}f} ({cell['min']:.{digits}f}–{cell['max']:.{digits}f})"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import pwd
 import re
 import shutil
 import sys
@@ -236,7 +238,10 @@ def nginx_conf(site: StaticSite, run_dir: Path) -> str:
         f"try_files $uri $uri/index.html =404; }}"
         for path, ctype in sorted(routes["overrides"].items()))
     temp = run_dir / "tmp"
-    return f"""worker_processes 1;
+    # Started as root, nginx drops its worker to "nobody", which cannot read a private work folder
+    # (pytest's tmp_path is 0700): keep the worker as the user who runs the benchmark.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    return f"""{user}worker_processes 1;
 daemon off;
 pid {run_dir / 'nginx.pid'};
 error_log {run_dir / 'error.log'} warn;

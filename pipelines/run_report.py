@@ -88,7 +88,18 @@ def hostile_section(stats: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def peak_rss_bytes() -> int:
-    """The highest resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    """The highest resident memory of this process so far.
+
+    On Linux this is VmHWM: getrusage's ru_maxrss survives exec, so a crawl started from a big
+    parent process (a scheduler, a test runner) would report the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 

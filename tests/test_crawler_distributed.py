@@ -94,7 +94,13 @@ def test_two_workers_archive_every_article_exactly_once(tmp_path, redis_server):
     with site.serve(host="127.0.0.1") as running:
         base = running.base_urls["it"]
         workers = [worker(store, base, redis_server.url, name) for name in ("w1", "w2")]
-        outputs = [w.communicate(timeout=240) for w in workers]
+        try:
+            outputs = [w.communicate(timeout=400) for w in workers]
+        finally:
+            for process in workers:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
         requests = running.requests
     for process, (out, err) in zip(workers, outputs):
         assert process.returncode == 0, err[-3000:]
@@ -113,19 +119,25 @@ def test_two_workers_archive_every_article_exactly_once(tmp_path, redis_server):
 
 def test_a_killed_worker_loses_nothing(tmp_path, redis_server):
     store = tmp_path / "store"
-    site = FixtureSite(include_faults=False, extra_articles=90)
+    site = FixtureSite(include_faults=False, extra_articles=40)
     with site.serve(host="127.0.0.1") as running:
         base = running.base_urls["it"]
         slow = ["-s", "CONCURRENT_REQUESTS=2"]
         survivor = worker(store, base, redis_server.url, "w1", *slow)
         victim = worker(store, base, redis_server.url, "w2", *slow)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(store.glob("crawls/*.w2/warc/*.open")):
-            time.sleep(0.05)
-        time.sleep(1.5)
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.communicate(timeout=30)
-        out, err = survivor.communicate(timeout=240)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not list(store.glob("crawls/*.w2/warc/*.open")):
+                time.sleep(0.05)
+            time.sleep(1.5)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.communicate(timeout=30)
+            out, err = survivor.communicate(timeout=400)
+        finally:
+            for process in (survivor, victim):
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
     assert survivor.returncode == 0, err[-3000:]
     urls = text_urls(store)
     articles = {base + a.path for a in site.articles if a.site == "it"}
@@ -149,7 +161,12 @@ def test_redis_restarting_mid_crawl_is_survived(tmp_path, redis_server):
         redis_server.stop()
         time.sleep(2)
         redis_server.start()
-        out, err = process.communicate(timeout=240)
+        try:
+            out, err = process.communicate(timeout=400)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert process.returncode == 0, err[-3000:]
     assert "Redis unreachable" in err
     articles = {base + a.path for a in site.articles if a.site == "it"}
@@ -165,7 +182,12 @@ def test_redis_gone_for_good_is_reported_and_fails(tmp_path, redis_server, monke
         while time.monotonic() < deadline and not list(store.glob("crawls/*/warc/*.open")):
             time.sleep(0.05)
         redis_server.stop()
-        out, err = process.communicate(timeout=240)
+        try:
+            out, err = process.communicate(timeout=400)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     assert process.returncode != 0
     assert "Redis unreachable" in err and "redis-unavailable" in out + err
 
