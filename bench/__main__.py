@@ -75,7 +75,7 @@ def bench_size(articles: int, runs: int, variants: list[str], work: Path, port: 
         say(f"{articles} articles: the parts alone (WARC writing, trafilatura, our extractor), CPU 1 ...")
         done = subprocess.run(["taskset", "-c", crawls.CRAWLER_CPU, sys.executable, "-m", "bench.parts",
                                str(warc_dir), "--sample", str(parts_sample), "--rounds", str(max(runs, 1))],
-                              cwd=ROOT, capture_output=True, text=True)
+                              cwd=ROOT, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"bench.parts failed: {done.stderr[-2000:]}")
         parts = json.loads(done.stdout.strip().splitlines()[-1])
@@ -99,7 +99,7 @@ def side_benchmarks(args: argparse.Namespace) -> dict:
                    str(data), "--rounds", str(args.runs)]
         if args.smoke:
             command += ["--limit", "5"]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         out["extraction_quality"] = {"returncode": done.returncode, "output": done.stdout.strip(),
                                      "rows": _quality_rows(done.stdout)}
     else:
@@ -108,7 +108,7 @@ def side_benchmarks(args: argparse.Namespace) -> dict:
         say("replay latency (bench/replay_latency.py) ...")
         command = [sys.executable, "-m", "bench.replay_latency", "synthetic",
                    "--records", "2000" if args.smoke else "10000", "--samples", "300"]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         out["replay_latency"] = {"command": " ".join(command[1:]), "returncode": done.returncode,
                                  "output": done.stdout.strip()[-6000:], "stderr": done.stderr.strip()[-2000:]}
     else:
@@ -126,7 +126,7 @@ def _quality_rows(text: str) -> list[dict]:
             except ValueError:
                 continue
             rows.append(dict(zip(("extractor", "f1", "precision", "recall", "accuracy", "pages_per_s"),
-                                 [parts[0].strip(), *numbers])))
+                                 [parts[0].strip(), *numbers], strict=True)))
     return rows
 
 

@@ -97,7 +97,7 @@ def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
                                  sample=sample, timeout=CRAWL_TIMEOUT)
     if measured.returncode != 0:
         raise RuntimeError(f"crawl failed ({measured.returncode}): {measured.stderr[-3000:]}")
-    crawl_dir = sorted((store / "crawls").iterdir())[-1]
+    crawl_dir = max((store / "crawls").iterdir())
     stats = json.loads((crawl_dir / "manifest.json").read_text())["stats"]
     census = warc_census(sorted((crawl_dir / "warc").glob("*.warc.gz")))
     name = "pipeline" if extract else f"ours-warc-c{connections}"

@@ -85,12 +85,15 @@ def cpu_bound(summary: dict, parts: dict, pipeline_runs: list[dict]) -> dict:
     return out
 
 
+DASH = "\u2013"  # the en dash of number ranges in the tables
+
+
 def _fmt(cell: dict, digits: int = 1) -> str:
     if not cell:
-        return "–"
+        return DASH
     if cell.get("runs", 1) == 1 or cell["min"] == cell["max"]:
         return f"{cell['median']:.{digits}f}"
-    return f"{cell['median']:.{digits}f} ({cell['min']:.{digits}f}–{cell['max']:.{digits}f})"
+    return f"{cell['median']:.{digits}f} ({cell['min']:.{digits}f}{DASH}{cell['max']:.{digits}f})"
 
 
 LABELS = {
@@ -107,10 +110,11 @@ def markdown(results: dict) -> str:
     lines = []
     for size, data in results["sizes"].items():
         site = data["site"]
-        lines += [f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
-                  f"{data.get('server', 'nginx')})", "",
-                  "| variant | responses | pages/s (all responses) | HTML pages/s | CPU ms/response "
-                  "| CPU ms/HTML page | server CPU ms/response |",
+        heading = (f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
+                   f"{data.get('server', 'nginx')})")
+        lines += [heading, "",
+                  ("| variant | responses | pages/s (all responses) | HTML pages/s | CPU ms/response "
+                   "| CPU ms/HTML page | server CPU ms/response |"),
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for variant, cells in data["summary"].items():
             lines.append(
@@ -122,15 +126,15 @@ def markdown(results: dict) -> str:
         lines.append("")
         if data.get("parts"):
             p = data["parts"]
-            lines += ["| part, alone, one core | CPU ms per unit (median, min–max) | unit |",
+            fetch = _fmt(data["summary"].get("scrapy-minimal", {}).get("cpu_ms_per_page", {}), 2)
+            lines += [f"| part, alone, one core | CPU ms per unit (median, min{DASH}max) | unit |",
                       "|---|---:|---|",
-                      f"| Scrapy fetch + follow (minimal spider) | "
-                      f"{_fmt(data['summary'].get('scrapy-minimal', {}).get('cpu_ms_per_page', {}), 2)} | response |"]
+                      f"| Scrapy fetch + follow (minimal spider) | {fetch} | response |"]
             for name, label in (("warc_write", "WARC writing, `RollingWarcWriter`, gzip 6"),
                                 ("trafilatura", "bare `trafilatura.extract` (defaults)"),
                                 ("our_extractor", "our extractor (`ArticleExtractor`)")):
                 part = p[name]
-                lines.append(f"| {label} | {part['cpu_ms_per_unit']:.2f} ({part['min_ms']:.2f}–"
+                lines.append(f"| {label} | {part['cpu_ms_per_unit']:.2f} ({part['min_ms']:.2f}{DASH}"
                              f"{part['max_ms']:.2f}) | {part['unit']} |")
             lines.append("")
         for name, bound in data.get("cpu_bound", {}).items():
@@ -141,8 +145,8 @@ def markdown(results: dict) -> str:
                          f"{_fmt(bound.get('cpu_efficiency_pct', {}), 0)} % of the CPU the pipeline spends.")
         if data.get("memory"):
             lines.append("")
-            lines += ["| run | crawler peak RSS MB | extraction workers peak RSS MB | crawler slope MB/min "
-                      "| MB per 1,000 responses | crawler MB at 25/50/75/100 % of the run |",
+            lines += [("| run | crawler peak RSS MB | extraction workers peak RSS MB | crawler slope MB/min "
+                       "| MB per 1,000 responses | crawler MB at 25/50/75/100 % of the run |"),
                       "|---|---:|---:|---:|---:|---|"]
             for n, mem in enumerate(data["memory"], 1):
                 lines.append(f"| {n} | {mem['crawler_peak_mb']} | {', '.join(map(str, mem['workers_peak_mb']))} "

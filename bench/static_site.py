@@ -162,7 +162,7 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
                         bodies[target] = (ctype, body)
                     elif status in (301, 302, 307, 308) and location:
                         loc = urljoin(base + target, location)
-                        redirects[target] = (status, loc[len(base):] if loc.startswith(base) else loc)
+                        redirects[target] = (status, loc.removeprefix(base))
                     else:
                         missing[target] = status
                     for ref in refs - seen:

@@ -186,7 +186,8 @@ class DistributedRun:
         crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(run.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(run.response_received, signal=signals.response_received)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(run.item_done, signal=signal)
         return run
 
     # --- membership ------------------------------------------------------------------------------
@@ -246,17 +247,20 @@ class DistributedRun:
     def finished(self, request: Request) -> None:
         """The request's records are committed (or its failure is logged): it is no longer in flight."""
         key = request.meta.get(INFLIGHT_KEY)
-        if key is None:
-            return
+        if key is not None:
+            self.finish_key(key)
+
+    def item_done(self, item, response=None, spider=None, **kwargs) -> None:
+        # An article is done once the pipelines have written (or refused) its text and journal line.
+        key = getattr(item, "extra", {}).get(INFLIGHT_KEY) if hasattr(item, "extra") else None
+        if key is not None:
+            self.finish_key(key)
+
+    def finish_key(self, key: str) -> None:
         try:
             self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            # Left in flight: a later reconciliation finds it committed and drops it.
-            logger.warning("Could not mark %s done (%s)", request.url, exc)
-
-    def response_received(self, response, request, spider) -> None:
-        # WARC capture runs before the response reaches the engine: its records are flushed.
-        self.finished(request)
+            logger.warning("Could not mark a request done (%s)", exc)
 
     # --- reconciliation --------------------------------------------------------------------------
 
@@ -320,6 +324,46 @@ class DistributedRun:
                 raise DontCloseSpider("other workers still have requests in flight")
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             logger.error("Redis unreachable during reconciliation (%s); closing this worker", exc)
+
+
+class InflightSpiderMiddleware:
+    """Spider middleware: a response is done when its callback yields no article (its WARC records
+    are flushed already); an article carries its in-flight key to the pipelines, and is done when
+    they have written its text (``item_scraped``)."""
+
+    def __init__(self, crawler) -> None:
+        if not crawler.settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured("not a distributed crawl")
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler) -> InflightSpiderMiddleware:
+        return cls(crawler)
+
+    def _pass(self, response, item, state: list[bool]):
+        key = response.meta.get(INFLIGHT_KEY)
+        extra = getattr(item, "extra", None)
+        if key is not None and isinstance(extra, dict) and not isinstance(item, Request):
+            extra[INFLIGHT_KEY] = key
+            state[0] = True
+        return item
+
+    def _finish(self, response, state: list[bool]) -> None:
+        run = self.crawler.get_extension(DistributedRun)
+        if run is not None and not state[0]:
+            run.finished(response.request)
+
+    def process_spider_output(self, response, result):
+        state = [False]
+        for item in result:
+            yield self._pass(response, item, state)
+        self._finish(response, state)
+
+    async def process_spider_output_async(self, response, result):
+        state = [False]
+        async for item in result:
+            yield self._pass(response, item, state)
+        self._finish(response, state)
 
 
 class SharedHostRateMiddleware:

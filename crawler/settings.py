@@ -50,6 +50,8 @@ LOG_LEVEL = "INFO"
 # --- Components -------------------------------------------------------------------------------
 SPIDER_MIDDLEWARES = {
     "crawler.incremental.RecrawlFilterMiddleware": 600,
+    # Only with ARCHIVE_REDIS_URL: a request stays in flight until its article's text is written.
+    "crawler.distributed.InflightSpiderMiddleware": 650,
 }
 DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt (100): trap URLs and off-site redirect targets are refused before their

@@ -76,8 +76,14 @@ def worker(store: Path, base: str, redis_url: str, name: str, *extra: str) -> su
         store, base, "--redis-url", redis_url, "--run-id", "test", "--worker-id", name,
         "-s", "ARCHIVE_SHARED_HOST_DELAY=0", "-s", "ARCHIVE_WORKER_TTL=8", *extra,
     )
+    # Its own process group: a kill takes its extraction workers too, as a lost machine would.
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", *command], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "crawler.cli", *command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -130,7 +136,7 @@ def test_a_killed_worker_loses_nothing(tmp_path, redis_server):
             while time.monotonic() < deadline and not list(store.glob("crawls/*.w2/warc/*.open")):
                 time.sleep(0.05)
             time.sleep(1.5)
-            os.kill(victim.pid, signal.SIGKILL)
+            os.killpg(victim.pid, signal.SIGKILL)
             victim.communicate(timeout=30)
             out, err = survivor.communicate(timeout=400)
         finally:
