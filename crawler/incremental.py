@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from scrapy import Request, signals
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 
-from pipelines.archive_session import ArchiveSession
+from crawler.session_component import SessionComponent
 
 logger = logging.getLogger(__name__)
 
@@ -29,29 +29,8 @@ class NotDue(IgnoreRequest):
 ARTICLE_SOURCES = {"sitemap", "feed", "listing", "link"}
 
 
-def _session(crawler) -> ArchiveSession:
-    session = crawler.get_extension(ArchiveSession)
-    if session is None:
-        raise NotConfigured("incremental crawling needs the ArchiveSession extension")
-    return session
-
-
-class RecrawlFilterMiddleware:
+class RecrawlFilterMiddleware(SessionComponent):
     """Spider middleware: skip known articles that are not due, record discovery sources."""
-
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.session: ArchiveSession | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler) -> RecrawlFilterMiddleware:
-        middleware = cls(crawler)
-        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
-        return middleware
-
-    def spider_opened(self, spider) -> None:
-        self.session = _session(self.crawler)
-        self.session.open(spider.name)
 
     def _keep(self, request: Request) -> bool:
         source = request.meta.get("discovered_via")
@@ -82,22 +61,8 @@ class RecrawlFilterMiddleware:
                 yield item
 
 
-class ConditionalRequestMiddleware:
+class ConditionalRequestMiddleware(SessionComponent):
     """Downloader middleware: conditional headers for rechecks of archived articles."""
-
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.session: ArchiveSession | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler) -> ConditionalRequestMiddleware:
-        middleware = cls(crawler)
-        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
-        return middleware
-
-    def spider_opened(self, spider) -> None:
-        self.session = _session(self.crawler)
-        self.session.open(spider.name)
 
     def process_request(self, request: Request) -> None:
         if self.session is None or self.session.ledger is None or request.method != "GET":

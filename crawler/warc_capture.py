@@ -11,7 +11,7 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
@@ -24,7 +24,7 @@ from archive.warc import (
 )
 from crawler.hostile import record_case
 from crawler.incremental import LEDGER_STATE
-from pipelines.archive_session import ArchiveSession
+from crawler.session_component import SessionComponent
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _header_pairs(headers) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, values in headers.items() for value in values]
 
 
-class WarcCaptureMiddleware:
+class WarcCaptureMiddleware(SessionComponent):
     """Downloader middleware that archives each exchange before anything decodes it.
 
     The response reaches the spider only once its records are flushed to the WARC file, and the
@@ -48,28 +48,15 @@ class WarcCaptureMiddleware:
     def __init__(self, crawler) -> None:
         if not crawler.settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        self.crawler = crawler
-        self._session: ArchiveSession | None = None
+        super().__init__(crawler)
         self._closing: asyncio.Future | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler) -> WarcCaptureMiddleware:
-        middleware = cls(crawler)
-        crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
-        return middleware
-
-    def spider_opened(self, spider) -> None:
-        self._session = self.crawler.get_extension(ArchiveSession)
-        if self._session is None:
-            raise NotConfigured("WarcCaptureMiddleware needs the ArchiveSession extension")
-        self._session.open(spider.name)
 
     def process_request(self, request: Request) -> None:
         # WARC-Date is when the capture began (WARC 1.1 §5.4), the same on request and response.
         request.meta[FETCH_STARTED] = datetime.now(timezone.utc)
 
     async def process_response(self, request: Request, response: Response) -> Response:
-        if "cached" in response.flags or self._session is None:
+        if "cached" in response.flags or self.session is None:
             return response
         exchange = HttpExchange(
             url=request.url,
@@ -95,9 +82,9 @@ class WarcCaptureMiddleware:
         request.meta[CAPTURE_KIND] = kind
         try:
             if kind == "response":
-                locations = await self._session.write_exchange(exchange)
+                locations = await self.session.write_exchange(exchange)
             else:
-                locations = await self._session.write_revisit(
+                locations = await self.session.write_revisit(
                     exchange,
                     profile=PROFILE_SERVER_NOT_MODIFIED if kind == "not-modified" else PROFILE_IDENTICAL_PAYLOAD,
                     refers_to=target,
@@ -120,8 +107,8 @@ class WarcCaptureMiddleware:
     def process_exception(self, request: Request, exception: Exception) -> None:
         # No response means no record; the crawl log says what happened instead. Requests refused
         # before any fetch (robots.txt, offsite) reach the spider's errback, which logs them.
-        if self._session is not None and not isinstance(exception, IgnoreRequest):
-            self._session.log_event(
+        if self.session is not None and not isinstance(exception, IgnoreRequest):
+            self.session.log_event(
                 "fetch-failed",
                 request.url,
                 f"{type(exception).__name__}: {exception}",
