@@ -83,3 +83,13 @@ def test_defaults_are_polite_and_expose_no_remote_control():
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2
     assert "+http" in settings.get("USER_AGENT")
     assert settings.getdict("DOWNLOADER_MIDDLEWARES")["crawler.warc_capture.WarcCaptureMiddleware"] > 900
+
+
+def test_secrets_are_refused_on_the_command_line(capsys):
+    try:
+        main(["crawl", "-s", "AWS_SECRET_ACCESS_KEY=hunter2"])
+    except SystemExit as exc:
+        message = str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("a secret on the command line was accepted")
+    assert "environment" in message and "hunter2" not in message

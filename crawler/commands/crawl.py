@@ -17,12 +17,20 @@ from crawler.commands import configured_storage, project_settings
 SUCCESS_REASONS = {"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"}
 
 
+# Scrapy logs every overridden setting when a crawl starts: secrets must come from the environment.
+SECRET_SETTINGS = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+
 def _parse_setting_overrides(pairs: Sequence[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise SystemExit(f"lifegate-archive: -s expects NAME=VALUE, got {pair!r}")
+        if name in SECRET_SETTINGS:
+            raise SystemExit(
+                f"lifegate-archive: set {name} in the environment, not with -s (settings are logged)"
+            )
         out[name] = value
     return out
 
