@@ -110,8 +110,9 @@ def markdown(results: dict) -> str:
     lines = []
     for size, data in results["sizes"].items():
         site = data["site"]
+        rounds = max((r.get("round", 1) for r in data["runs"]), default=0)
         heading = (f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
-                   f"{data.get('server', 'nginx')})")
+                   f"{data.get('server', 'nginx')}; {rounds} round{'s' if rounds != 1 else ''})")
         lines += [heading, "",
                   ("| variant | responses | pages/s (all responses) | HTML pages/s | CPU ms/response "
                    "| CPU ms/HTML page | server CPU ms/response |"),
@@ -153,6 +154,17 @@ def markdown(results: dict) -> str:
                              f"| {mem['crawler_slope_mb_per_min']} | {mem['crawler_slope_mb_per_1000_pages']} "
                              f"| {' / '.join(map(str, mem['crawler_mb_at_quarters']))} |")
         lines.append("")
+    quality = results.get("extraction_quality", {})
+    if quality.get("rows"):
+        lines += ["### Extraction quality and speed (Zyte article-extraction benchmark, 181 pages, CPU 1)", "",
+                  "| extractor | F1 | precision | recall | exact | pages/s |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['extractor']} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
+                  f"| {r['accuracy']:.3f} | {r['pages_per_s']:.1f} |" for r in quality["rows"]]
+        lines.append("")
+    replay = results.get("replay_latency", {})
+    if replay.get("output"):
+        lines += [f"### Replay latency (`python {replay.get('command', 'bench/replay_latency.py')}`)", "",
+                  "```", replay["output"], "```", ""]
     return "\n".join(lines)
 
 
@@ -161,11 +173,12 @@ START, END = "<!-- tables:start (written by python -m bench) -->", "<!-- tables:
 
 def machine_line(results: dict) -> str:
     m = results["machine"]
+    loads = [r["load_average"][0] for d in results["sizes"].values() for r in d["runs"] if "load_average" in r]
+    load = f"{min(loads):.1f}{DASH}{max(loads):.1f}" if loads else "not recorded"
     return (f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, Linux {m['kernel']}; "
             f"Python {m['python']}, Scrapy {m['scrapy']}, Twisted {m['twisted']}, trafilatura "
-            f"{m['trafilatura']}, warcio {m['warcio']}, lxml {m['lxml']}. Load average at start "
-            f"{m['load_average_at_start']}, at end {m.get('load_average_at_end')} (other work shares "
-            f"the machine). Generated {results['generated']}, {results['runs_per_size']} round(s) per size.")
+            f"{m['trafilatura']}, warcio {m['warcio']}, lxml {m['lxml']}. One-minute load average "
+            f"after each crawl: {load} (other work shares the machine). Written {results['generated']}.")
 
 
 def write_markdown(path: Path, results: dict) -> None:
