@@ -25,8 +25,10 @@ def stacked_bars(
     left, bottom, top, legend = 40, 28, 24, 18 * ((len(series) + 3) // 4)
     plot_height = height - bottom - top
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height + legend}" '
-        f'viewBox="0 0 {width} {height + legend}" font-family="sans-serif" font-size="11">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height + legend}" '
+            f'viewBox="0 0 {width} {height + legend}" font-family="sans-serif" font-size="11">'
+        ),
         f"<title>{escape(title)}</title>",
         f'<text x="{left}" y="14" font-weight="bold">{escape(title)}</text>',
     ]
