@@ -200,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"] = old.get("sizes", {})
         results.update({k: old[k] for k in ("extraction_quality", "replay_latency") if k in old})
     for size in sizes:
-        results["sizes"][str(size)] = bench_size(size, args.runs, variants, work, args.port, args.parts_sample)
+        try:
+            results["sizes"][str(size)] = bench_size(size, args.runs, variants, work, args.port,
+                                                     args.parts_sample)
+        except (RuntimeError, OSError) as exc:  # a crawl that failed, nginx that would not start
+            print(f"python -m bench: {size} articles: {exc}", file=sys.stderr)
+            return 1
         results["sizes"][str(size)].update(variants=variants, runs_per_size=args.runs)
     if not args.no_side:
         results.update(side_benchmarks(args))

@@ -149,7 +149,11 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
     started = time.monotonic()
     seen: set[str] = set(SEEDS)
     frontier = list(SEEDS)
-    bodies: dict[str, tuple[str, bytes]] = {}
+    # Bodies are spooled to numbered files as they come (10,000 articles are ~1.8 GB) and moved into
+    # place once every path is known, since '/feed' may turn out to need a '/feed/' folder.
+    spool = folder / "spool"
+    spool.mkdir()
+    bodies: dict[str, tuple[str, Path, int]] = {}
     redirects: dict[str, tuple[int, str]] = {}
     missing: dict[str, int] = {}
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(articles, base)) as pool:
@@ -159,7 +163,9 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
             for results in pool.map(_render, batches, [base] * len(batches)):
                 for target, status, ctype, body, location, refs in results:
                     if status == 200:
-                        bodies[target] = (ctype, body)
+                        spooled = spool / str(len(bodies))
+                        spooled.write_bytes(body)
+                        bodies[target] = (ctype, spooled, len(body))
                     elif status in (301, 302, 307, 308) and location:
                         loc = urljoin(base + target, location)
                         redirects[target] = (status, loc.removeprefix(base))
@@ -176,14 +182,14 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
     return site
 
 
-def _write(folder: Path, root: Path, port: int, articles: int, bodies: dict[str, tuple[str, bytes]],
+def _write(folder: Path, root: Path, port: int, articles: int, bodies: dict[str, tuple[str, Path, int]],
            redirects: dict[str, tuple[int, str]], missing: dict[str, int], seconds: float) -> StaticSite:
     paths = {t.split("?", 1)[0] for t in bodies}
     dirs = {p[: i + 1] for p in paths for i in range(len(p)) if p[i] == "/"}
     overrides: dict[str, str] = {}  # exact request path -> content type
     query_files: dict[str, str] = {}  # request URI with a query -> internal file
     total = 0
-    for n, (target, (ctype, body)) in enumerate(sorted(bodies.items())):
+    for n, (target, (ctype, spooled, size)) in enumerate(sorted(bodies.items())):
         path, _, query = target.partition("?")
         if query:
             name = f"__query/{n}{Path(path).suffix}"
@@ -194,12 +200,13 @@ def _write(folder: Path, root: Path, port: int, articles: int, bodies: dict[str,
             name = _file_for(path)
         dest = root / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(body)
-        total += len(body)
+        os.replace(spooled, dest)
+        total += size
         suffix = Path(name).suffix.lower()
         expected = _BY_EXTENSION.get(suffix, DEFAULT_TYPE if not suffix else None)
         if ctype and ctype != expected and not query:
             overrides[path] = ctype
+    (folder / "spool").rmdir()
     # The fixture's own 404 page, served for every missing path as the real site does.
     _init_worker(articles, f"http://127.0.0.1:{port}")
     (root / "__404.html").write_bytes(_APP.not_found().body)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.storage import FileStorage

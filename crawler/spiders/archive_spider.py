@@ -60,6 +60,7 @@ class ArchiveSpider(SitemapSpider):
         self.scope = {_netloc(self.base_url)}
         self.sitemap_urls = [f"{self.base_url}/robots.txt"]
         self.sitemap_lastmod: dict[str, str] = {}
+        self._linked: set[str] = set()
         self._sitemaps_requested: set[str] = set()
 
     @classmethod
@@ -299,10 +300,15 @@ class ArchiveSpider(SitemapSpider):
                     )
 
     def link_requests(self, response: TextResponse):
+        # Pages repeat the same ~100 menu, sidebar and related links: dropping the ones already
+        # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
+        linked = self._linked
         for href in response.css("a::attr(href)").getall():
             url = response.urljoin(href.strip()).split("#", 1)[0]
-            if self.in_scope(url):
-                yield Request(url, self.parse_page, errback=self.on_error, meta={"discovered_via": "link"})
+            if url in linked or not self.in_scope(url):
+                continue
+            linked.add(url)
+            yield Request(url, self.parse_page, errback=self.on_error, meta={"discovered_via": "link"})
 
     def parse_resource(self, response: Response):
         return ()
