@@ -25,4 +25,5 @@ class ArticlePage:
     etag: str | None = None
     last_modified: str | None = None
     known: bool = False  # the ledger knew this article before this run
+    text_summary: dict[str, Any] | None = None  # what the ledger journal needs of its text
     extra: dict[str, Any] = field(default_factory=dict)

@@ -79,6 +79,8 @@ EXTENSIONS = {
 }
 ITEM_PIPELINES = {
     "pipelines.extraction.ExtractionPipeline": 300,
+    # After extraction: records each article capture (and its text hash) in the ledger journal.
+    "pipelines.ledger_journal.LedgerJournalPipeline": 400,
 }
 
 # --- ARCHIVE_*: the store -----------------------------------------------------------------------

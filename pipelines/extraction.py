@@ -82,12 +82,14 @@ class ExtractionPipeline:
         body = adapter.get("body")
         # The page bytes live on in the WARC; the item does not need to carry them further.
         adapter["body"] = None
-        record = None
         if kind == "response" and body is not None:
             record = await self._text_record(adapter, body)
-        self._count(kind, bool(adapter.get("known")))
-        if self._session is not None:
-            self._session.journal(self._capture_event(adapter, kind, record))
+            if record is not None:
+                # What the ledger journal needs of the text (see pipelines/ledger_journal.py).
+                adapter["text_summary"] = {
+                    name: record.get(name)
+                    for name in ("text_sha256", "canonical_url", "site", "date_published")
+                }
         return item
 
     async def _text_record(self, adapter: ItemAdapter, body: bytes) -> dict[str, Any] | None:
@@ -119,42 +121,6 @@ class ExtractionPipeline:
         self.stats.inc_value("extract/records")
         adapter["text_record_id"] = record.get("id")
         return record
-
-    def _count(self, kind: str, known: bool) -> None:
-        if kind != "response":
-            self.stats.inc_value("incremental/unchanged")
-        else:
-            self.stats.inc_value("incremental/changed" if known else "incremental/new")
-
-    def _capture_event(self, adapter: ItemAdapter, kind: str, record: dict[str, Any] | None) -> dict[str, Any]:
-        location = adapter.get("warc_record") or {}
-        event: dict[str, Any] = {
-            "type": "capture",
-            "url": adapter["url"],
-            "kind": kind,
-            "fetched": adapter.get("fetched"),
-            "warc_date": adapter.get("fetched"),
-            "http_status": adapter.get("status"),
-            "etag": adapter.get("etag"),
-            "last_modified": adapter.get("last_modified"),
-            "payload_digest": location.get("payload_digest"),
-            "sitemap_lastmod": adapter.get("sitemap_lastmod"),
-        }
-        if location and self._session is not None:
-            event["warc"] = {
-                "key": self._session.warc_store_key(location["warc_file"]),
-                "offset": location["offset"],
-                "length": location["length"],
-                "record_id": location["record_id"],
-            }
-        if record is not None:
-            event.update(
-                text_sha256=record.get("text_sha256"),
-                canonical_url=record.get("canonical_url"),
-                site=record.get("site"),
-                date_published=record.get("date_published"),
-            )
-        return event
 
     def _skip(self, url: str, reason: str) -> None:
         self.stats.inc_value(f"extract/skipped/{reason}")

@@ -123,3 +123,20 @@ def test_a_second_run_on_a_locked_store_is_refused(tmp_path):
         assert "in use by run other-run" in result.stderr
     finally:
         lock.release()
+
+
+def test_the_ledger_learns_captures_even_without_extraction(tmp_path):
+    site = FixtureSite(include_faults=False)
+    store = tmp_path / "store"
+    no_text = ["-s", "EXTRACT_ENABLED=False"]
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        first = finished_crawl(store, run_cli(*crawl_command(store, base, *no_text)), "lifegate")
+        running.reset_requests()
+        second = finished_crawl(store, run_cli(*crawl_command(store, base, *no_text)), "lifegate")
+        requests = running.requests
+    article_paths = {a.path for a in site.articles if a.site == "it"}
+    assert json.loads((first.crawl_dir / "report.json").read_text())["articles"]["new"] == len(article_paths)
+    assert first.text_records == []
+    assert not [e for e in requests if e.path in article_paths]
+    assert json.loads((second.crawl_dir / "report.json").read_text())["articles"]["new"] == 0
