@@ -18,6 +18,8 @@ import json
 import logging
 import random
 import statistics
+import subprocess
+import socket
 import sys
 import tempfile
 import threading
@@ -101,7 +103,7 @@ def fetch(url: str) -> bytes:
         return response.read()
 
 
-def measure(storage, samples: int, label: str) -> None:
+def measure(storage, samples: int, label: str, wayback: Path | None = None) -> None:
     with storage.open(INDEX_KEY) as fh:
         entries = [e for e in iter_entries(fh) if e.status == 200 and e.mime == "text/html"]
     rng = random.Random(7)
@@ -126,6 +128,39 @@ def measure(storage, samples: int, label: str) -> None:
     print(f"  lookup (nearest)      {percentiles(lookups)}   {per_lookup:.1f} reads/lookup")
     print(f"  replay mp_ (rewrite)  {percentiles(rewritten)}")
     print(f"  replay id_ (raw)      {percentiles(raw)}")
+    if wayback is not None:
+        measure_pywb(wayback, Path(storage.root), picks)
+
+
+def measure_pywb(wayback: Path, root: Path, picks: list) -> None:
+    """The same picks replayed by pywb from the same WARCs through the same CDXJ index."""
+    with tempfile.TemporaryDirectory(prefix="pywb-bench-") as tmp:
+        Path(tmp, "config.yaml").write_text(
+            f"collections:\n  bench:\n    index_paths: {root / INDEX_KEY}\n    archive_paths: {root}/\n"
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen([str(wayback), "-b", "127.0.0.1", "-p", str(port)], cwd=tmp,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        base = f"http://127.0.0.1:{port}/bench"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    fetch(f"{base}/{picks[0].timestamp}id_/{picks[0].url}")  # warm up
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            rewritten = timed([lambda e=e: fetch(f"{base}/{e.timestamp}mp_/{e.url}") for e in picks])
+            raw = timed([lambda e=e: fetch(f"{base}/{e.timestamp}id_/{e.url}") for e in picks])
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"  pywb mp_ (rewrite)    {percentiles(rewritten)}")
+    print(f"  pywb id_ (raw)        {percentiles(raw)}")
 
 
 def lookup_only(lines: int, samples: int, workdir: Path) -> None:
@@ -154,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", default="10000,100000", help="synthetic archive sizes")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--lookup-lines", type=int, default=0, help="also time a plain CDXJ of N lines")
+    parser.add_argument("--pywb", type=Path, help="a pywb `wayback` executable: replay the same picks with it too")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
     if args.archive != "synthetic":
-        measure(open_storage(args.archive), args.samples, args.archive)
+        measure(open_storage(args.archive), args.samples, args.archive, args.pywb)
         return 0
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
         for records in (int(r) for r in args.records.split(",") if r):
@@ -165,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             storage = synthetic_store(Path(tmp) / f"store-{records}", records)
             print(f"synthetic {records} records: written and indexed in {time.perf_counter() - start:.1f} s",
                   flush=True)  # fmt: skip
-            measure(storage, args.samples, f"synthetic {records}")
+            measure(storage, args.samples, f"synthetic {records}", args.pywb)
         if args.lookup_lines:
             lookup_only(args.lookup_lines, args.samples, Path(tmp))
     return 0
