@@ -17,9 +17,9 @@ import gzip
 import json
 import logging
 import random
+import socket
 import statistics
 import subprocess
-import socket
 import sys
 import tempfile
 import threading
