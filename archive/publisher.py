@@ -324,34 +324,27 @@ def publish_spool(
             )
     files = [(k, p) for k, p in pending if not is_manifest(k)]
     manifests = [(k, p) for k, p in pending if is_manifest(k)]
-    for number, (key, path) in enumerate(files, 1):
+
+    def publish(key: str, path: Path) -> StoredObject | None:
         try:
             stored = call_with_retries(
-                partial(publish_file, storage, key, path, verify=verify),
-                policy,
-                f"publishing {key}",
+                partial(publish_file, storage, key, path, verify=verify), policy, f"publishing {key}"
             )
         except (StorageError, OSError) as exc:
             report.failed.append((key, str(exc)))
-            say(f"[{number}/{len(files)}] NOT published {key}: {exc}")
-        else:
-            report.published.append(stored)
+            say(f"NOT published {key}: {exc}")
+            return None
+        report.published.append(stored)
+        return stored
+
+    for number, (key, path) in enumerate(files, 1):
+        if (stored := publish(key, path)) is not None:
             say(f"[{number}/{len(files)}] published {key} ({stored.size / 1e6:.1f} MB)")
+    # Manifests last, each only when every file it lists is in the store: they commit their crawls.
     for key, path in manifests:
         if (reason := _manifest_blocker(storage, key, path)) is not None:
             report.held.append((key, reason))
             say(f"held back {key}: {reason}")
-            continue
-        try:
-            stored = call_with_retries(
-                partial(publish_file, storage, key, path, verify=verify),
-                policy,
-                f"publishing {key}",
-            )
-        except (StorageError, OSError) as exc:
-            report.failed.append((key, str(exc)))
-            say(f"NOT committed {key}: {exc}")
-        else:
-            report.published.append(stored)
+        elif publish(key, path) is not None:
             say(f"committed {key.split('/')[1]} (manifest published)")
     return report
