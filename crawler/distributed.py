@@ -280,7 +280,10 @@ class DistributedRun:
                 if encoded is not None and queue is not None:
                     request = queue._decode_request(encoded)
                     if request.url not in committed:
-                        queue.push(request.replace(dont_filter=True))
+                        # Straight into the queue (its fingerprint is already in the duplicate
+                        # filter), keeping dont_filter as it was: a redirect it leads to must
+                        # still be filtered against what the run has fetched.
+                        queue.push(request)
                         requeued += 1
                 self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
             self.server.srem(self.keys["workers"], worker)
@@ -303,10 +306,14 @@ class DistributedRun:
                 continue
             if not storage.exists(manifest_key(crawl_id)):
                 recover_crawl(storage, crawl_id, software_versions())
-            covered.update(record["url"] for record in iter_text_records(storage, crawl_id))
+            # A request that redirected is covered by the capture of where it led.
+            for record in iter_text_records(storage, crawl_id):
+                covered.update(filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url"))))
             if storage.exists(ledger_key(crawl_id)):
                 with storage.open(ledger_key(crawl_id)) as fh:
-                    covered.update(json.loads(line)["url"] for line in fh if line.strip())
+                    for line in (line for line in fh if line.strip()):
+                        event = json.loads(line)
+                        covered.update(filter(None, (event["url"], event.get("requested_url"))))
         return covered
 
     def spider_idle(self, spider) -> None:

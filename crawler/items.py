@@ -26,4 +26,5 @@ class ArticlePage:
     last_modified: str | None = None
     known: bool = False  # the ledger knew this article before this run
     text_summary: dict[str, Any] | None = None  # what the ledger journal needs of its text
+    requested_url: str | None = None  # the URL first asked for, when redirects led here
     extra: dict[str, Any] = field(default_factory=dict)

@@ -15,14 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from fixture_site.server import FixtureHTTPServer, RequestLog, RequestLogEntry
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from fixture_site.server import FixtureHTTPServer, RequestLog, RequestLogEntry, ServerGroup
 
 # Every host of the hostile web. "main" is the site crawled; the robots-* hosts serve the images of
 # one article, each with a differently broken robots.txt; "offsite" must never be contacted;
@@ -632,7 +627,7 @@ class HostileSite:
         return RunningHostile(host, self.marker_file)
 
 
-class RunningHostile:
+class RunningHostile(ServerGroup):
     """The servers of a HostileSite while they run; a context manager that stops them."""
 
     def __init__(self, host: str, marker_file: Path | None) -> None:
@@ -671,30 +666,6 @@ class RunningHostile:
 
     def url(self, host: str, path: str = "/") -> str:
         return self.base_urls[host] + quote(path, safe="/?=&%#:;")
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        handlers = []
-        for server in self._servers.values():
-            server.shutdown()
-            handlers += server.close_connections()
-            server.server_close()
-        for thread in self._threads + handlers:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["CASES", "FLAGGED_PAGES", "GOOD_ARTICLES", "HOSTS", "HostileSite", "RunningHostile"]

@@ -312,7 +312,38 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
         return bytes(sent)
 
 
-class RunningSite:
+class ServerGroup:
+    """Servers running in threads, stopped together; a context manager.
+
+    Subclasses fill ``_servers`` (key -> FixtureHTTPServer), ``_threads`` and ``_stopping``.
+    """
+
+    _servers: dict
+    _threads: list[threading.Thread]
+    _stopping: threading.Event
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        handlers: list[threading.Thread] = []
+        for server in self._servers.values():
+            server.shutdown()
+            handlers += server.close_connections()
+            server.server_close()
+        for thread in self._threads + handlers:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class RunningSite(ServerGroup):
     """The three servers of a FixtureSite while they run; a context manager that stops them."""
 
     def __init__(self, host: str, port: int, keys: Sequence[str],
@@ -359,22 +390,3 @@ class RunningSite:
     def url(self, site: str, path: str = "/") -> str:
         return self.base_urls[site] + path
 
-    def stop(self, timeout: float = 5.0) -> None:
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        handlers: list[threading.Thread] = []
-        for server in self._servers.values():
-            server.shutdown()
-            handlers += server.close_connections()
-            server.server_close()
-        for thread in self._threads + handlers:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

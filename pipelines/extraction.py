@@ -112,6 +112,7 @@ class ExtractionPipeline:
         record["crawl"] = {
             "crawl_id": self._session.crawl_id if self._session else None,
             "discovered_via": adapter.get("discovered_via"),
+            "requested_url": adapter.get("requested_url"),
             "sitemap_lastmod": adapter.get("sitemap_lastmod"),
             "fetched": adapter.get("fetched"),
             "status": adapter.get("status"),

@@ -56,6 +56,8 @@ class LedgerJournalPipeline:
             "payload_digest": location.get("payload_digest"),
             "sitemap_lastmod": adapter.get("sitemap_lastmod"),
         }
+        if adapter.get("requested_url"):
+            event["requested_url"] = adapter["requested_url"]
         if location and self._session is not None:
             event["warc"] = {
                 "key": self._session.warc_store_key(location["warc_file"]),

@@ -87,6 +87,14 @@ def worker(store: Path, base: str, redis_url: str, name: str, *extra: str) -> su
     )
 
 
+def reap(*processes: subprocess.Popen) -> None:
+    """Kill workers a failed test left running, so none outlives it."""
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def text_urls(store: Path) -> list[str]:
     urls = []
     for path in store.glob("crawls/*/text/articles.jsonl"):
@@ -103,10 +111,7 @@ def test_two_workers_archive_every_article_exactly_once(tmp_path, redis_server):
         try:
             outputs = [w.communicate(timeout=400) for w in workers]
         finally:
-            for process in workers:
-                if process.poll() is None:
-                    process.kill()
-                    process.communicate()
+            reap(*workers)
         requests = running.requests
     for process, (out, err) in zip(workers, outputs):
         assert process.returncode == 0, err[-3000:]
@@ -140,10 +145,7 @@ def test_a_killed_worker_loses_nothing(tmp_path, redis_server):
             victim.communicate(timeout=30)
             out, err = survivor.communicate(timeout=400)
         finally:
-            for process in (survivor, victim):
-                if process.poll() is None:
-                    process.kill()
-                    process.communicate()
+            reap(survivor, victim)
     assert survivor.returncode == 0, err[-3000:]
     urls = text_urls(store)
     articles = {base + a.path for a in site.articles if a.site == "it"}
@@ -170,9 +172,7 @@ def test_redis_restarting_mid_crawl_is_survived(tmp_path, redis_server):
         try:
             out, err = process.communicate(timeout=400)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+            reap(process)
     assert process.returncode == 0, err[-3000:]
     assert "Redis unreachable" in err
     articles = {base + a.path for a in site.articles if a.site == "it"}
@@ -191,9 +191,7 @@ def test_redis_gone_for_good_is_reported_and_fails(tmp_path, redis_server, monke
         try:
             out, err = process.communicate(timeout=400)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+            reap(process)
     assert process.returncode != 0
     assert "Redis unreachable" in err and "redis-unavailable" in out + err
 

@@ -265,6 +265,7 @@ class ArchiveSpider(SitemapSpider):
             etag=header("ETag"),
             last_modified=header("Last-Modified"),
             known=response.meta.get(LEDGER_STATE) is not None,
+            requested_url=(response.meta.get("redirect_urls") or [None])[0],
         )
 
     def _redirected_home(self, response: TextResponse) -> bool:
