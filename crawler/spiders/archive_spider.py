@@ -24,6 +24,7 @@ from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case
 from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
 from crawler.page_guard import PageGuard
+from crawler.page_outline import PageOutline
 from crawler.scope import ScopeRules
 from crawler.sitemaps import SitemapLimits, dtd_refusal, open_sitemap, sitemap_body
 from crawler.warc_capture import CAPTURE_KIND, FETCH_STARTED, RESPONSE_RECORD
@@ -34,12 +35,6 @@ logger = logging.getLogger(__name__)
 # URL path fragments of WordPress pages that list posts rather than being one.
 LISTING_MARKERS = ("/category/", "/tag/", "/author/", "/page/", "/feed", "/search/", "/wp-json/")
 ARTICLE_LD_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"}
-RESOURCE_SELECTORS = (
-    "link[rel~=stylesheet]::attr(href)",
-    "script[src]::attr(src)",
-    "img::attr(src)",
-    "link[rel~=icon]::attr(href)",
-)
 
 
 def _netloc(url: str) -> str:
@@ -192,17 +187,14 @@ class ArchiveSpider(SitemapSpider):
         parts = urlsplit(url)
         return parts.scheme in ("http", "https") and parts.netloc.lower() in self.scope
 
-    def is_article(self, response: TextResponse) -> bool:
+    def is_article(self, url: str, page: PageOutline) -> bool:
         """True for a single post; listings, tag, author and static pages are not articles."""
-        path = urlsplit(response.url).path
+        path = urlsplit(url).path
         if any(marker in path for marker in LISTING_MARKERS):
             return False
-        body_class = response.css("body::attr(class)").get("")
-        if "single-post" in body_class.split():
+        if "single-post" in page.body_classes or page.og_type == "article":
             return True
-        if response.css('meta[property="og:type"]::attr(content)').get("") == "article":
-            return True
-        for raw in response.css('script[type="application/ld+json"]::text').getall():
+        for raw in page.ld_json:
             try:
                 data = json.loads(raw)
             except ValueError:
@@ -229,23 +221,22 @@ class ArchiveSpider(SitemapSpider):
             return
         if self._redirected_home(response):
             return
-        if self.is_article(response):
-            item = self.article_item(response, via)
+        page = PageOutline.read(response)
+        if self.is_article(response.url, page):
+            item = self.article_item(response, via, page)
             if item is not None:
                 yield item
             if self.fetch_resources:
-                yield from self.resource_requests(response)
+                yield from self.resource_requests(page)
         if self.follow_links:
-            yield from self.link_requests(response)
-        for href in response.css(
-            'link[rel=alternate][type="application/rss+xml"]::attr(href),'
-            ' link[rel=alternate][type="application/atom+xml"]::attr(href)'
-        ).getall():
-            url = response.urljoin(href.strip())
+            yield from self.link_requests(page)
+        for href in page.feeds:
+            url = urljoin(page.base_url, href.strip())
             if self.in_scope(url):
                 yield Request(url, self.parse_feed, errback=self.on_error, meta={"discovered_via": "feed"})
 
-    def article_item(self, response: Response, via: str) -> ArticlePage | None:
+    def article_item(self, response: Response, via: str, page: PageOutline | None = None) -> ArticlePage | None:
+        """The item for an archived article; ``page`` is None for a recheck answered 304."""
         def header(name: str) -> str | None:
             value = response.headers.get(name)
             return value.decode("latin-1") if value else None
@@ -286,26 +277,25 @@ class ArchiveSpider(SitemapSpider):
             session.journal({"type": "gone", "url": url, "reason": reason})
             session.log_event("gone", url, reason)
 
-    def resource_requests(self, response: TextResponse):
-        for selector in RESOURCE_SELECTORS:
-            for ref in response.css(selector).getall():
-                url = urljoin(response.url, ref.strip())
-                if urlsplit(url).scheme in ("http", "https"):
-                    self.crawler.stats.inc_value("discovery/resources")
-                    yield Request(
-                        url,
-                        self.parse_resource,
-                        errback=self.on_error,
-                        priority=1,  # finish a page's requisites before moving on
-                        meta={"discovered_via": "resource"},
-                    )
+    def resource_requests(self, page: PageOutline):
+        for ref in page.resources:
+            url = urljoin(page.base_url, ref.strip())
+            if urlsplit(url).scheme in ("http", "https"):
+                self.crawler.stats.inc_value("discovery/resources")
+                yield Request(
+                    url,
+                    self.parse_resource,
+                    errback=self.on_error,
+                    priority=1,  # finish a page's requisites before moving on
+                    meta={"discovered_via": "resource"},
+                )
 
-    def link_requests(self, response: TextResponse):
+    def link_requests(self, page: PageOutline):
         # Pages repeat the same ~100 menu, sidebar and related links: dropping the ones already
         # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
         linked = self._linked
-        for href in response.css("a::attr(href)").getall():
-            url = response.urljoin(href.strip()).split("#", 1)[0]
+        for href in page.links:
+            url = urljoin(page.base_url, href.strip()).split("#", 1)[0]
             if url in linked or not self.in_scope(url):
                 continue
             linked.add(url)

@@ -4,9 +4,10 @@ and keep as articles only those that credit a lifegate article, recording which 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from crawler.items import ArticlePage
+from crawler.page_outline import PageOutline
 from crawler.spiders.archive_spider import ArchiveSpider
 
 
@@ -47,23 +48,23 @@ class RepublicationSpider(ArchiveSpider):
         } | spider.extra_lifegate_hosts
         return spider
 
-    def credited_lifegate_url(self, response) -> str | None:
+    def credited_lifegate_url(self, page: PageOutline | None) -> str | None:
         """The lifegate article this page credits: a link to a lifegate host from the page body."""
-        for href in response.css("article a::attr(href), main a::attr(href)").getall() or response.css(
-            "a::attr(href)"
-        ).getall():
-            url = response.urljoin(href.strip())
+        if page is None:
+            return None
+        for href in page.body_links or page.links:
+            url = urljoin(page.base_url, href.strip())
             parts = urlsplit(url)
             if parts.netloc.lower() in self.lifegate_hosts and parts.path.strip("/"):
                 return url
         return None
 
-    def article_item(self, response, via: str) -> ArticlePage | None:
-        credited = self.credited_lifegate_url(response)
+    def article_item(self, response, via: str, page: PageOutline | None = None) -> ArticlePage | None:
+        credited = self.credited_lifegate_url(page)
         if credited is None:
             self.crawler.stats.inc_value("republications/not_crediting_lifegate")
             return None
-        item = super().article_item(response, via)
+        item = super().article_item(response, via, page)
         item.translation_of = credited
         self.crawler.stats.inc_value("republications/crediting_lifegate")
         return item
