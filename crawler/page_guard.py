@@ -28,7 +28,10 @@ _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 
 
 # A pattern made only of literal characters and escaped punctuation, in alternatives split by "|".
-_LITERAL_ALTERNATIVES = re.compile(r"(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+(?:\|(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+)*")
+_LITERAL_ALTERNATIVES = re.compile(
+    r"(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+(?:\|(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+)*"
+)
+_ALTERNATIVE = re.compile(r"(?:[^\\|]|\\.)+")
 _ESCAPE = re.compile(r"\\(.)")
 
 
@@ -48,7 +51,12 @@ class SoftBlockSignature:
     @classmethod
     def compile(cls, source: str) -> SoftBlockSignature:
         if _LITERAL_ALTERNATIVES.fullmatch(source):
-            return cls(None, tuple(_ESCAPE.sub(r"\1", alt).encode().lower() for alt in source.split("|")))
+            return cls(
+                None,
+                tuple(
+                    _ESCAPE.sub(r"\1", alt).encode().lower() for alt in _ALTERNATIVE.findall(source)
+                ),
+            )
         return cls(re.compile(source.encode(), re.IGNORECASE))
 
     def search(self, head: bytes, lowered: bytes) -> bytes | None:
@@ -56,7 +64,9 @@ class SoftBlockSignature:
         if self.pattern is not None:
             match = self.pattern.search(head)
             return match.group(0) if match else None
-        found = [(at, len(literal)) for literal in self.literals if (at := lowered.find(literal)) >= 0]
+        found = [
+            (at, len(literal)) for literal in self.literals if (at := lowered.find(literal)) >= 0
+        ]
         if not found:
             return None
         at, length = min(found)

@@ -1,0 +1,113 @@
+"""How the spiders read a page: one parse into a PageOutline that holds no tree, and soft-block
+signatures whose fast literal search finds exactly what a case-insensitive regex finds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from scrapy.http import HtmlResponse
+
+from crawler.page_guard import PageGuard, SoftBlockSignature
+from crawler.page_outline import PageOutline
+from crawler.settings import ARCHIVE_SOFT_BLOCK_PATTERNS
+
+PAGE = b"""<!doctype html><html><head>
+<base href="https://www.lifegate.it/sub/">
+<link rel="stylesheet" href="/app/style.css"><link rel="icon shortcut" href="/favicon.ico">
+<link rel="alternate" type="application/rss+xml" href="/feed">
+<meta property="og:type" content="article">
+<script type="application/ld+json">{"@type": "NewsArticle"}</script>
+<script src="/app/main.js"></script>
+</head><body class="post-template single-post">
+<nav><a href="/">Home</a> <a href="/category/ambiente">Ambiente</a></nav>
+<article><p>Testo <a href="https://www.lifegate.it/originale#c">fonte</a></p><img src="foto.jpg"></article>
+<a href="relativo">relativo</a>
+</body></html>"""
+
+
+def test_the_outline_reads_links_requisites_feeds_and_article_markers_as_plain_strings():
+    response = HtmlResponse("https://www.lifegate.it/articolo", body=PAGE, encoding="utf-8")
+    page = PageOutline.read(response)
+    assert page.base_url == "https://www.lifegate.it/sub/"
+    assert page.links == (
+        "/",
+        "/category/ambiente",
+        "https://www.lifegate.it/originale#c",
+        "relativo",
+    )
+    assert page.body_links == ("https://www.lifegate.it/originale#c",)
+    assert page.resources == ("/app/style.css", "/app/main.js", "foto.jpg", "/favicon.ico")
+    assert page.feeds == ("/feed",)
+    assert "single-post" in page.body_classes and page.og_type == "article"
+    assert page.ld_json == ('{"@type": "NewsArticle"}',)
+    # lxml's smart strings keep a reference to the whole tree; these must be plain str.
+    strings = [*page.links, *page.resources, *page.feeds, *page.ld_json, page.og_type]
+    assert all(type(s) is str for s in strings)
+    # Nothing is cached on the response, so the tree dies with read()'s frame.
+    assert getattr(response, "_cached_selector", None) is None
+
+
+def test_the_outline_of_an_empty_or_broken_page_is_empty_not_an_error():
+    for body in (b"", b"\x00\x00<a href='x'", b"<html><body><a>no href</a>"):
+        page = PageOutline.read(
+            HtmlResponse("https://www.lifegate.it/x", body=body, encoding="utf-8")
+        )
+        assert page.resources == () and page.feeds == () and not page.body_classes
+        assert set(page.links) <= {"x"}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        *ARCHIVE_SOFT_BLOCK_PATTERNS,
+        r"Captcha-Delivery\.COM|PX-captcha",
+        r"a\|b",
+        "Zürich",
+        r"x.y",
+        r"\x41",
+    ],
+)
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"<html><title>Just a moment...</title><script>window._cf_chl_opt={}</script>",
+        b"...<script src='https://ct.CAPTCHA-delivery.com/c.js'></script> px-Captcha",
+        b"<div id='PX-CAPTCHA'></div> a|b A|B",
+        "ZÜRICH zürich Zürich".encode(),
+        b"xAy XAY \x00 a.b",
+        b"nothing to see here " * 100,
+    ],
+)
+def test_a_soft_block_signature_finds_what_a_case_insensitive_regex_finds(pattern, head):
+    signature = SoftBlockSignature.compile(pattern)
+    expected = re.search(pattern.encode(), head, re.IGNORECASE)
+    # Among several alternatives the regex reports the leftmost match, so does the signature.
+    assert signature.search(head, head.lower()) == (expected.group(0) if expected else None)
+
+
+def test_plain_words_take_the_literal_path_and_regexes_keep_ignorecase():
+    assert SoftBlockSignature.compile(r"captcha-delivery\.com").pattern is None
+    assert SoftBlockSignature.compile(r"<title>\s*Just a moment").pattern is not None
+
+
+def test_the_page_guard_flags_a_soft_block_in_any_case_and_passes_an_article():
+    class Settings(dict):
+        getlist = dict.__getitem__
+        getint = dict.__getitem__
+
+    guard = PageGuard.from_settings(
+        Settings(
+            ARCHIVE_SOFT_BLOCK_PATTERNS=ARCHIVE_SOFT_BLOCK_PATTERNS,
+            ARCHIVE_SOFT_BLOCK_SCAN_BYTES=65536,
+        )
+    )
+    wall = HtmlResponse(
+        "https://www.lifegate.it/a", body=b"<html><div class='PX-Captcha'></div>", encoding="utf-8"
+    )
+    case, reason = guard.inspect(wall)
+    assert case == "soft-block" and "PX-Captcha" in reason
+    assert (
+        guard.inspect(HtmlResponse("https://www.lifegate.it/b", body=PAGE, encoding="utf-8"))
+        is None
+    )
