@@ -192,6 +192,9 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = self._connect()
+        # A crawl asks about every URL it requests, and most are not articles: answering those
+        # from a set spares a query each.
+        self._urls: set[str] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None)
@@ -264,6 +267,7 @@ class Ledger:
         """Apply one journal event: ``seen``, ``capture`` or ``gone``."""
         kind = event.get("type")
         url = event["url"]
+        self._urls = None
         time = event.get("time") or event.get("fetched") or datetime.now(timezone.utc).isoformat()
         self.db.execute(
             "INSERT INTO articles (url, first_seen, last_seen) VALUES (?, ?, ?) "
@@ -334,6 +338,10 @@ class Ledger:
     # --- queries -----------------------------------------------------------------------------
 
     def get(self, url: str) -> ArticleState | None:
+        if self._urls is None:
+            self._urls = {row[0] for row in self.db.execute("SELECT url FROM articles")}
+        if url not in self._urls:
+            return None
         row = self.db.execute(
             "SELECT url, status, first_seen, last_checked, date_published, sitemap_lastmod, etag, "
             "last_modified, payload_digest, text_sha256, record_id, record_date, sources, versions "

@@ -186,6 +186,9 @@ EXTRACT_ENABLED = True
 EXTRACT_WORKERS = 0  # processes in the extraction pool; 0 = one per core
 EXTRACT_MAX_BYTES = 10 * 1024 * 1024
 EXTRACT_TIMEOUT = 60.0  # seconds per document, enforced inside the worker
+# Added to the workers' nice value: the reactor thread, which sets the crawl's pace, comes first
+# when the cores are busy (docs/benchmarks). 0 leaves them at the crawler's priority.
+EXTRACT_WORKER_NICENESS = 10
 
 # --- LIFEGATE_*: what to crawl --------------------------------------------------------------------
 LIFEGATE_SITES = {

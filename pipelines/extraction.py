@@ -23,6 +23,13 @@ from pipelines.extractor import ExtractorConfig, extract_with_config
 logger = logging.getLogger(__name__)
 
 
+def _lower_priority(niceness: int) -> None:
+    """Runs in each worker as it starts. The crawl's pace is set by the reactor thread, so when the
+    cores are contended the workers yield to it and catch up on the queued pages in its gaps."""
+    if niceness > 0 and hasattr(os, "nice"):
+        os.nice(niceness)
+
+
 class ExtractionPipeline:
     """Turns article items (``url``, ``body`` bytes, ``warc_record``) into text records.
 
@@ -37,6 +44,7 @@ class ExtractionPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.workers = settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+        self.niceness = settings.getint("EXTRACT_WORKER_NICENESS")
         self.config = ExtractorConfig(
             max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
             timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
@@ -51,7 +59,12 @@ class ExtractionPipeline:
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawler process has threads (the WARC writer) that fork would copy
         # in whatever state they were in.
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_lower_priority,
+            initargs=(self.niceness,),
+        )
 
     def open_spider(self) -> None:
         self._session = self.crawler.get_extension(ArchiveSession)
