@@ -45,6 +45,12 @@ def _rates(result: dict, measured: process_probe.Measured, responses: int) -> di
     result["responses"] = responses
     result["pages_per_s"] = round(responses / measured.wall, 2) if measured.wall else None
     result["cpu_ms_per_page"] = round(1000 * measured.cpu / responses, 2) if responses else None
+    if result.get("unique_html_pages"):
+        result["unique_html_pages_per_s"] = round(result["unique_html_pages"] / measured.wall, 2)
+    if measured.main_thread_cpu is not None:
+        # Scrapy's reactor thread: the one part of the crawl that cannot use the second core.
+        result["reactor_thread_cpu_s"] = round(measured.main_thread_cpu, 2)
+        result["reactor_busy_pct"] = round(100 * measured.main_thread_cpu / measured.wall, 1)
     pages = result.get("html_pages")
     if pages:
         result["html_pages_per_s"] = round(pages / measured.wall, 2)
@@ -102,12 +108,16 @@ def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
     census = warc_census(sorted((crawl_dir / "warc").glob("*.warc.gz")))
     name = "pipeline" if extract else f"ours-warc-c{connections}"
     result = _rates({"variant": name, "connections": connections, **census,
+                     "extraction_workers": 2 if extract else 0,
                      "articles": stats.get("extract/records", 0),
                      "scrapy_elapsed_s": stats.get("elapsed_time_seconds"),
                      "warc_dir": str(crawl_dir / "warc")}, measured, census["responses"])
     if measured.child_cpu:
         # Workers are sampled every 0.5 s: their last reading is a floor of their CPU.
         result["extraction_workers_cpu_s"] = round(sum(measured.child_cpu.values()), 2)
+        # The busiest children are the workers (the other one is multiprocessing's resource tracker).
+        workers = sorted(measured.child_cpu.values())[-result["extraction_workers"]:]
+        result["extraction_workers_busy_pct"] = round(100 * sum(workers) / (measured.wall * len(workers)), 1)
         result["reactor_cpu_ms_per_page"] = round(
             1000 * (measured.cpu - result["extraction_workers_cpu_s"]) / census["responses"], 2)
     return _with_server_cpu(result, server, before), measured

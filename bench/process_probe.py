@@ -25,10 +25,10 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a live process (itself only), from /proc/<pid>/stat."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """User + system CPU of a live process (itself only), or of one of its threads, from /proc."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
     fields = stat.rsplit(")", 1)[1].split()
@@ -69,6 +69,8 @@ class Measured:
     # (seconds since start, crawler RSS MB, {child pid: RSS MB})
     samples: list[tuple[float, float, dict[int, float]]] = field(default_factory=list)
     child_cpu: dict[int, float] = field(default_factory=dict)
+    # CPU of the process's main thread (Scrapy's reactor) at its last sample: a floor.
+    main_thread_cpu: float | None = None
     maxrss_mb: float = 0.0  # ru_maxrss: the peak of the process or of any one waited-for descendant
 
     @property
@@ -99,6 +101,8 @@ def run(command: list[str], *, cpus: str | None = None, cwd: Path | None = None,
                 own = rss_mb(proc.pid)
                 if own is None:
                     return
+                if (main := cpu_seconds(proc.pid, proc.pid)) is not None:
+                    measured.main_thread_cpu = main
                 kids = {}
                 for child in descendants(proc.pid):
                     if (mb := rss_mb(child)) is not None:

@@ -39,12 +39,17 @@ def spread(values: list[float]) -> dict:
 
 
 FIELDS = ("pages_per_s", "html_pages_per_s", "cpu_ms_per_page", "cpu_ms_per_html_page", "wall_s",
-          "responses", "html_pages", "server_cpu_ms_per_page", "reactor_cpu_ms_per_page", "maxrss_mb")
+          "responses", "html_pages", "server_cpu_ms_per_page", "reactor_cpu_ms_per_page", "maxrss_mb",
+          "unique_html_pages", "unique_html_pages_per_s", "reactor_busy_pct", "extraction_workers_busy_pct")
 
 
 def summarise(runs: list[dict]) -> dict:
     """Per variant: each field's median/min/max over the runs."""
     out: dict[str, dict] = {}
+    for run in runs:
+        # Derived here too, so that results measured before the field existed get it.
+        if run.get("unique_html_pages") and run.get("wall_s") and "unique_html_pages_per_s" not in run:
+            run["unique_html_pages_per_s"] = round(run["unique_html_pages"] / run["wall_s"], 2)
     for variant in dict.fromkeys(r["variant"] for r in runs):
         mine = [r for r in runs if r["variant"] == variant]
         out[variant] = {f: spread([r.get(f) for r in mine]) for f in FIELDS if any(f in r for r in mine)}
@@ -62,11 +67,17 @@ def cpu_bound(summary: dict, parts: dict, pipeline_runs: list[dict]) -> dict:
     """
     if "scrapy-minimal" not in summary or not pipeline_runs or not parts:
         return {}
-    f = summary["scrapy-minimal"]["cpu_ms_per_page"]["median"] / 1000
+    minimal = summary["scrapy-minimal"]["cpu_ms_per_page"]["median"] / 1000
     w = parts["warc_write"]["cpu_ms_per_unit"] / 1000
     out = {}
-    for name in ("trafilatura", "our_extractor"):
-        e = parts[name]["cpu_ms_per_unit"] / 1000
+    bounds_of = [("trafilatura", "trafilatura", minimal), ("our_extractor", "our_extractor", minimal)]
+    if "ours-warc-c8" in summary:
+        # The strictest bound: our own WARC-only crawl (fetch, follow and WARC writing) as the
+        # reactor's part, so only what extraction adds to the crawl counts against the pipeline.
+        own = summary["ours-warc-c8"]["cpu_ms_per_page"]["median"] / 1000 - w
+        bounds_of.append(("our_warc_crawl_and_extractor", "our_extractor", own))
+    for name, extractor, f in bounds_of:
+        e = parts[extractor]["cpu_ms_per_unit"] / 1000
         ratios, bounds, efficiency, parts_ms = [], [], [], []
         for run in pipeline_runs:
             n, a = run["responses"], run["articles"]
@@ -84,6 +95,12 @@ def cpu_bound(summary: dict, parts: dict, pipeline_runs: list[dict]) -> dict:
                      "cpu_efficiency_pct": spread(efficiency)}
     return out
 
+
+BOUND_LABELS = {
+    "trafilatura": "the minimal spider, WARC writing and bare trafilatura as the parts",
+    "our_extractor": "the minimal spider, WARC writing and our extractor as the parts",
+    "our_warc_crawl_and_extractor": "our own WARC-only crawl and our extractor as the parts (the strictest)",
+}
 
 DASH = "\u2013"  # the en dash of number ranges in the tables
 
@@ -114,13 +131,15 @@ def markdown(results: dict) -> str:
         heading = (f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
                    f"{data.get('server', 'nginx')}; {rounds} round{'s' if rounds != 1 else ''})")
         lines += [heading, "",
-                  ("| variant | responses | pages/s (all responses) | HTML pages/s | CPU ms/response "
-                   "| CPU ms/HTML page | server CPU ms/response |"),
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  ("| variant | site archived in s | responses | pages/s (all responses) | HTML pages/s "
+                   "| distinct HTML pages/s | CPU ms/response | CPU ms/HTML page | server CPU ms/response |"),
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for variant, cells in data["summary"].items():
             lines.append(
-                f"| {LABELS.get(variant, variant)} | {_fmt(cells.get('responses', {}), 0)} "
+                f"| {LABELS.get(variant, variant)} | {_fmt(cells.get('wall_s', {}))} "
+                f"| {_fmt(cells.get('responses', {}), 0)} "
                 f"| {_fmt(cells.get('pages_per_s', {}))} | {_fmt(cells.get('html_pages_per_s', {}))} "
+                f"| {_fmt(cells.get('unique_html_pages_per_s', {}))} "
                 f"| {_fmt(cells.get('cpu_ms_per_page', {}), 2)} "
                 f"| {_fmt(cells.get('cpu_ms_per_html_page', {}), 2)} "
                 f"| {_fmt(cells.get('server_cpu_ms_per_page', {}), 3)} |")
@@ -139,11 +158,16 @@ def markdown(results: dict) -> str:
                              f"{part['max_ms']:.2f}) | {part['unit']} |")
             lines.append("")
         for name, bound in data.get("cpu_bound", {}).items():
-            lines.append(f"- CPU bound on 2 cores with {name.replace('_', ' ')} as the extraction part: "
+            lines.append(f"- CPU bound on 2 cores with {BOUND_LABELS.get(name, name)}: "
                          f"{_fmt(bound['bound_pages_per_s'])} responses/s; the pipeline reaches "
                          f"**{_fmt(bound['pipeline_pct_of_bound'], 0)} %** of it. Sum of the parts' CPU: "
                          f"{_fmt(bound.get('parts_cpu_ms_per_response', {}), 2)} ms/response, i.e. "
                          f"{_fmt(bound.get('cpu_efficiency_pct', {}), 0)} % of the CPU the pipeline spends.")
+        pipeline = data["summary"].get("pipeline", {})
+        if pipeline.get("reactor_busy_pct"):
+            lines.append(f"- Full pipeline: the reactor thread was on a core "
+                         f"{_fmt(pipeline['reactor_busy_pct'], 0)} % of the crawl, each extraction worker "
+                         f"{_fmt(pipeline.get('extraction_workers_busy_pct', {}), 0)} %.")
         if data.get("memory"):
             lines.append("")
             lines += [("| run | crawler peak RSS MB | extraction workers peak RSS MB | crawler slope MB/min "

@@ -156,6 +156,7 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
     bodies: dict[str, tuple[str, Path, int]] = {}
     redirects: dict[str, tuple[int, str]] = {}
     missing: dict[str, int] = {}
+    reported = 0.0
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(articles, base)) as pool:
         while frontier:
             batches = [frontier[i:i + 50] for i in range(0, len(frontier), 50)]
@@ -174,8 +175,11 @@ def render(folder: Path, articles: int, port: int, workers: int = 2, say=print) 
                     for ref in refs - seen:
                         seen.add(ref)
                         frontier.append(ref)
-            say(f"static site: {len(seen)} URLs found, {len(bodies)} pages rendered "
-                f"({time.monotonic() - started:.0f} s)")
+            # The last rounds find a handful of URLs each: one line every few seconds is enough.
+            if time.monotonic() - reported >= 5 or not frontier:
+                reported = time.monotonic()
+                say(f"static site: {len(seen)} URLs found, {len(bodies)} pages rendered "
+                    f"({time.monotonic() - started:.0f} s)")
     site = _write(folder, root, port, articles, bodies, redirects, missing, time.monotonic() - started)
     say(f"static site: {site.files} files, {site.bytes / 1e6:.0f} MB, {site.redirects} redirects, "
         f"{site.missing} missing, in {site.render_seconds:.0f} s")
