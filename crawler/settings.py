@@ -27,6 +27,13 @@ DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 # A body cut short is kept and flagged (WARC-Truncated), not thrown away.
 DOWNLOAD_FAIL_ON_DATALOSS = False
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.keepalive.KeepAliveDownloadHandler",
+    "https": "crawler.keepalive.KeepAliveDownloadHandler",
+}
+# Idle keep-alive connections kept per host; 0 = CONCURRENT_REQUESTS (crawler/keepalive.py says
+# why more than the per-host concurrency).
+ARCHIVE_IDLE_CONNECTIONS_PER_HOST = 0
 # Bounded work in flight per response keeps memory flat on long crawls.
 CONCURRENT_ITEMS = 16
 # Every page is archived as a first-time reader sees it (no session state carried between pages).
