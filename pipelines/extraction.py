@@ -10,6 +10,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -23,11 +25,26 @@ from pipelines.extractor import ExtractorConfig, extract_with_config
 logger = logging.getLogger(__name__)
 
 
-def _lower_priority(niceness: int) -> None:
-    """Runs in each worker as it starts. The crawl's pace is set by the reactor thread, so when the
-    cores are contended the workers yield to it and catch up on the queued pages in its gaps."""
+def _start_worker(niceness: int, crawler_pid: int) -> None:
+    """Runs in each worker as it starts.
+
+    A worker holds both ends of the pool's queue pipes, so it never sees end-of-file when the
+    crawler is killed (SIGKILL, the OOM killer): without a watch it would wait forever, ~160 MB each,
+    two more per killed run. The crawl's pace is set by the reactor thread, so when the cores are
+    contended the workers yield to it (``EXTRACT_WORKER_NICENESS``).
+    """
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
+    threading.Thread(
+        target=_exit_with_crawler, args=(crawler_pid,), name="crawler-watch", daemon=True
+    ).start()
+
+
+def _exit_with_crawler(crawler_pid: int, interval: float = 1.0) -> None:
+    # Orphans are re-parented (to init or a subreaper), so a changed parent means the crawler died.
+    while os.getppid() == crawler_pid:
+        time.sleep(interval)
+    os._exit(1)
 
 
 class ExtractionPipeline:
@@ -62,8 +79,8 @@ class ExtractionPipeline:
         return ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
-            initargs=(self.niceness,),
+            initializer=_start_worker,
+            initargs=(self.niceness, os.getpid()),
         )
 
     def open_spider(self) -> None:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from archive.gzip_members import scan_members
 from archive.storage import FileStorage
 from archive.verify import check_warc
@@ -28,7 +30,9 @@ def test_sigkill_then_rerun_completes_the_archive(tmp_path):
     with site.serve(host="127.0.0.1") as running:
         base = running.base_urls["it"]
         # Small files so the killed crawl has closed WARCs as well as an .open one.
-        command = crawl_command(store, base, "-s", "WARC_MAX_SIZE=150000", "-s", "CONCURRENT_REQUESTS=2")
+        command = crawl_command(
+            store, base, "-s", "WARC_MAX_SIZE=150000", "-s", "CONCURRENT_REQUESTS=2"
+        )
         process = subprocess.Popen(
             [sys.executable, "-m", "crawler.cli", *command],
             cwd=ROOT,
@@ -53,7 +57,9 @@ def test_sigkill_then_rerun_completes_the_archive(tmp_path):
         assert not (killed_dir / "manifest.json").exists()
         storage = FileStorage(str(store))
         for path in (killed_dir / "warc").glob("*.warc.gz"):
-            records, problems = check_warc(storage, path.relative_to(store).as_posix(), path.stat().st_size)
+            records, problems = check_warc(
+                storage, path.relative_to(store).as_posix(), path.stat().st_size
+            )
             assert records > 1 and problems == []
         [open_file] = list((killed_dir / "warc").glob("*.open"))
         with open(open_file, "rb") as fh:
@@ -74,14 +80,21 @@ def test_sigkill_then_rerun_completes_the_archive(tmp_path):
 
 def _start_crawl(store: Path, base: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", *crawl_command(store, base, "-s", "CONCURRENT_REQUESTS=2", *extra)],
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            *crawl_command(store, base, "-s", "CONCURRENT_REQUESTS=2", *extra),
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def _wait_for_records(store: Path, process: subprocess.Popen, minimum_bytes: int, timeout: float = 60) -> None:
+def _wait_for_records(
+    store: Path, process: subprocess.Popen, minimum_bytes: int, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         sizes = [p.stat().st_size for p in store.glob("crawls/*/warc/*.open")]
@@ -148,3 +161,59 @@ def test_sigterm_finishes_cleanly_and_commits(tmp_path):
     by_url = _text_records_by_url(store)
     assert {base + a.path for a in site.articles if a.site == "it"} <= set(by_url)
     assert all(len(shas) == 1 for shas in by_url.values())
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Live descendants of ``pid`` and their command lines (zombies count as gone)."""
+    found: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    cmdline = (
+                        Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    )
+                except OSError:
+                    continue
+                found[child] = cmdline
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").exists(), reason="reads the process tree from /proc"
+)
+def test_a_killed_crawl_leaves_no_extraction_workers_behind(tmp_path):
+    store = tmp_path / "store"
+    site = FixtureSite(include_faults=False, extra_articles=60)
+    with site.serve(host="127.0.0.1") as running:
+        process = _start_crawl(store, running.base_urls["it"])
+        try:
+            _wait_for_records(store, process, 150_000)
+            workers = {p: c for p, c in _descendants(process.pid).items() if "multiprocessing" in c}
+            assert workers, "the crawl should have started its extraction workers"
+            os.kill(process.pid, signal.SIGKILL)
+        finally:
+            process.wait(timeout=30)
+    # They hold their own queue's pipes open, so only their watch on the crawler can end them.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    left = {pid: cmd for pid, cmd in workers.items() if _alive(pid)}
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
