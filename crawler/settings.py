@@ -46,6 +46,10 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"
 REQUEST_FINGERPRINTER_CLASS = "crawler.scope.CanonicalRequestFingerprinter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+# Articles are handed out as extraction can take them, other pages in between (crawler/frontier.py).
+SCHEDULER_PRIORITY_QUEUE = "crawler.frontier.ExtractionPacedPriorityQueue"
+# Expected articles allowed between download and extracted text; 0 = four per extraction worker.
+ARCHIVE_ARTICLES_IN_FLIGHT = 0
 
 # --- Safety: no remote-control endpoints on a crawler that runs unattended --------------------
 TELNETCONSOLE_ENABLED = False

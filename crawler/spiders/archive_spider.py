@@ -20,6 +20,7 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler.distributed import DistributedRun
+from crawler.frontier import ARTICLE_EXPECTED
 from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
 from crawler.incremental import LEDGER_STATE, NotDue
 from crawler.items import ArticlePage
@@ -94,7 +95,7 @@ class ArchiveSpider(SitemapSpider):
                         self.parse_page,
                         errback=self.on_error,
                         priority=-1,  # after discovery, which may bring a fresher lastmod
-                        meta={"discovered_via": "ledger"},
+                        meta={"discovered_via": "ledger", ARTICLE_EXPECTED: True},
                     )
 
     def _parse_sitemap(self, response: Response):
@@ -127,7 +128,11 @@ class ArchiveSpider(SitemapSpider):
                 for loc in iterloc([entry], self.sitemap_alternate_links):
                     callback = next((c for r, c in self._cbs if r.search(loc)), None)
                     if callback is not None:
-                        meta = {"discovered_via": "sitemap", "sitemap_lastmod": self.sitemap_lastmod.get(loc)}
+                        meta = {
+                            "discovered_via": "sitemap",
+                            "sitemap_lastmod": self.sitemap_lastmod.get(loc),
+                            ARTICLE_EXPECTED: True,
+                        }
                         yield Request(loc, callback, errback=self.on_error, meta=meta)
         self._sitemap_problems(response.url, reader)
 
@@ -138,10 +143,14 @@ class ArchiveSpider(SitemapSpider):
             return
         key = self.scope_rules.canonical(url)
         if key in self._sitemaps_requested:
-            record_case(self.crawler, "sitemap-loop", url, f"listed again by {listed_by}: not read twice")
+            record_case(
+                self.crawler, "sitemap-loop", url, f"listed again by {listed_by}: not read twice"
+            )
             return
         self._sitemaps_requested.add(key)
-        yield Request(url, self._parse_sitemap, errback=self.on_error, meta={"discovered_via": "sitemap"})
+        yield Request(
+            url, self._parse_sitemap, errback=self.on_error, meta={"discovered_via": "sitemap"}
+        )
 
     def _sitemap_problems(self, url: str, reader) -> None:
         """One event per problem of a sitemap once it is read, however many entries it touched."""
@@ -175,11 +184,14 @@ class ArchiveSpider(SitemapSpider):
             record = response.meta.get(RESPONSE_RECORD)
             record_case(self.crawler, "xml-entities", response.url, refusal, warc_record=record)
             return
-        for link in response.xpath("//item/link/text() | //*[local-name()='entry']/*[local-name()='link']/@href").getall():
+        for link in response.xpath(
+            "//item/link/text() | //*[local-name()='entry']/*[local-name()='link']/@href"
+        ).getall():
             url = response.urljoin(link.strip())
             if self.in_scope(url):
                 self.crawler.stats.inc_value("discovery/feed_urls")
-                yield Request(url, self.parse_page, errback=self.on_error, meta={"discovered_via": "feed"})
+                meta = {"discovered_via": "feed", ARTICLE_EXPECTED: True}
+                yield Request(url, self.parse_page, errback=self.on_error, meta=meta)
 
     # --- pages ---------------------------------------------------------------------------------
 
@@ -217,7 +229,13 @@ class ArchiveSpider(SitemapSpider):
         if response.status == 200 and (problem := self.page_guard.inspect(response)):
             # Archived as received; flagged, and neither read nor followed.
             case, reason = problem
-            record_case(self.crawler, case, response.url, reason, warc_record=response.meta.get(RESPONSE_RECORD))
+            record_case(
+                self.crawler,
+                case,
+                response.url,
+                reason,
+                warc_record=response.meta.get(RESPONSE_RECORD),
+            )
             return
         if self._redirected_home(response):
             return
@@ -233,10 +251,15 @@ class ArchiveSpider(SitemapSpider):
         for href in page.feeds:
             url = urljoin(page.base_url, href.strip())
             if self.in_scope(url):
-                yield Request(url, self.parse_feed, errback=self.on_error, meta={"discovered_via": "feed"})
+                yield Request(
+                    url, self.parse_feed, errback=self.on_error, meta={"discovered_via": "feed"}
+                )
 
-    def article_item(self, response: Response, via: str, page: PageOutline | None = None) -> ArticlePage | None:
+    def article_item(
+        self, response: Response, via: str, page: PageOutline | None = None
+    ) -> ArticlePage | None:
         """The item for an archived article; ``page`` is None for a recheck answered 304."""
+
         def header(name: str) -> str | None:
             value = response.headers.get(name)
             return value.decode("latin-1") if value else None
@@ -299,7 +322,9 @@ class ArchiveSpider(SitemapSpider):
             if url in linked or not self.in_scope(url):
                 continue
             linked.add(url)
-            yield Request(url, self.parse_page, errback=self.on_error, meta={"discovered_via": "link"})
+            yield Request(
+                url, self.parse_page, errback=self.on_error, meta={"discovered_via": "link"}
+            )
 
     def parse_resource(self, response: Response):
         return ()
@@ -317,7 +342,11 @@ class ArchiveSpider(SitemapSpider):
         if failure.check(HttpError):
             response = failure.value.response
             kind, reason = "http-error", f"HTTP {response.status}"
-            known = session is not None and session.ledger is not None and session.ledger.get(request.url)
+            known = (
+                session is not None
+                and session.ledger is not None
+                and session.ledger.get(request.url)
+            )
             if response.status in (404, 410) and known:
                 self.mark_gone(request.url, reason)
                 return
@@ -336,8 +365,12 @@ class ArchiveSpider(SitemapSpider):
             record = request.meta.get(RESPONSE_RECORD) if case in RESPONSE_CASES else None
             if session is not None and record:
                 # The flag is about the archived response: for an off-site redirect, the redirect.
-                flagged = request.meta["redirect_urls"][-1] if case == "redirect-offsite" else request.url
-                flag_record(session, flagged, record["record_id"], {"hostile-case": case, "reason": reason})
+                flagged = (
+                    request.meta["redirect_urls"][-1] if case == "redirect-offsite" else request.url
+                )
+                flag_record(
+                    session, flagged, record["record_id"], {"hostile-case": case, "reason": reason}
+                )
         self.crawler.stats.inc_value(f"outcome/{kind}")
         if session is not None:
             session.log_event(kind, request.url, reason, **details)
