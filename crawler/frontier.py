@@ -28,16 +28,10 @@ class ExtractionPacedPriorityQueue:
     """Two Scrapy priority queues, expected articles and the rest, drawn by the extraction backlog."""
 
     @classmethod
-    def from_crawler(
-        cls,
-        crawler,
-        downstream_queue_cls: type,
-        key: str,
-        startprios: Iterable[int] | dict[str, Any] = (),
-        *,
-        start_queue_cls: type | None = None,
-    ) -> ExtractionPacedPriorityQueue:
-        return cls(crawler, downstream_queue_cls, key, startprios, start_queue_cls=start_queue_cls)
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> ExtractionPacedPriorityQueue:
+        # The signature of ScrapyPriorityQueue.from_crawler: (crawler, downstream_queue_cls, key,
+        # startprios=(), *, start_queue_cls=None).
+        return cls(crawler, *args, **kwargs)
 
     def __init__(
         self,
