@@ -12,12 +12,13 @@ priorities and order hold. With extraction off, the two are merged by priority a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any
 
 from scrapy import Request
 from scrapy.pqueues import ScrapyPriorityQueue
+
+from pipelines.extraction import extraction_workers
 
 # Request meta: the spider expects an article here (a sitemap or feed entry, a ledger recheck).
 ARTICLE_EXPECTED = "article_expected"
@@ -62,8 +63,9 @@ class ExtractionPacedPriorityQueue:
         )
         settings = crawler.settings
         self.paced = settings.getbool("EXTRACT_ENABLED")
-        workers = settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
-        self.in_flight_limit = settings.getint("ARCHIVE_ARTICLES_IN_FLIGHT") or 4 * workers
+        self.in_flight_limit = settings.getint(
+            "ARCHIVE_ARTICLES_IN_FLIGHT"
+        ) or 4 * extraction_workers(settings)
 
     def push(self, request: Request) -> None:
         (self.articles if request.meta.get(ARTICLE_EXPECTED) else self.other).push(request)

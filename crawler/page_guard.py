@@ -28,9 +28,8 @@ _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 
 
 # A pattern made only of literal characters and escaped punctuation, in alternatives split by "|".
-_LITERAL_ALTERNATIVES = re.compile(
-    r"(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+(?:\|(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+)*"
-)
+_LITERAL = r"(?:[^\\\[\](){}*+?^$.|]|\\[^A-Za-z0-9])+"
+_LITERAL_ALTERNATIVES = re.compile(rf"{_LITERAL}(?:\|{_LITERAL})*")
 _ALTERNATIVE = re.compile(r"(?:[^\\|]|\\.)+")
 _ESCAPE = re.compile(r"\\(.)")
 

@@ -12,6 +12,7 @@ each keep the whole tree alive).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from lxml import etree
 from parsel import css2xpath
@@ -58,6 +59,10 @@ class PageOutline:
     body_classes: frozenset[str]
     og_type: str
     ld_json: tuple[str, ...]
+
+    def absolute(self, ref: str) -> str:
+        """A URL as written in the page, resolved against the page's base URL."""
+        return urljoin(self.base_url, ref.strip())
 
     @classmethod
     def read(cls, response: TextResponse) -> PageOutline:

@@ -25,6 +25,11 @@ from pipelines.extractor import ExtractorConfig, extract_with_config
 logger = logging.getLogger(__name__)
 
 
+def extraction_workers(settings) -> int:
+    """Processes in the extraction pool: ``EXTRACT_WORKERS``, or one per core."""
+    return settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+
+
 def _start_worker(niceness: int, crawler_pid: int) -> None:
     """Runs in each worker as it starts.
 
@@ -60,7 +65,7 @@ class ExtractionPipeline:
             raise NotConfigured("EXTRACT_ENABLED is off")
         self.crawler = crawler
         self.stats = crawler.stats
-        self.workers = settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+        self.workers = extraction_workers(settings)
         self.niceness = settings.getint("EXTRACT_WORKER_NICENESS")
         self.config = ExtractorConfig(
             max_bytes=settings.getint("EXTRACT_MAX_BYTES"),

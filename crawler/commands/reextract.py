@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import multiprocessing
-import os
 import sys
 import tempfile
 import time
@@ -242,7 +241,9 @@ def cmd_reextract(args: argparse.Namespace) -> int:
             print(f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr)
             return 1
         config = extractor_config(settings)
-        workers = args.workers or settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+        from pipelines.extraction import extraction_workers
+
+        workers = args.workers or extraction_workers(settings)
         storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
         with cluster_executor(args.dask_scheduler) as executor:
             report = reextract_store(

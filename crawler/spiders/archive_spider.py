@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timezone
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
@@ -249,7 +249,7 @@ class ArchiveSpider(SitemapSpider):
         if self.follow_links:
             yield from self.link_requests(page)
         for href in page.feeds:
-            url = urljoin(page.base_url, href.strip())
+            url = page.absolute(href)
             if self.in_scope(url):
                 yield Request(
                     url, self.parse_feed, errback=self.on_error, meta={"discovered_via": "feed"}
@@ -302,7 +302,7 @@ class ArchiveSpider(SitemapSpider):
 
     def resource_requests(self, page: PageOutline):
         for ref in page.resources:
-            url = urljoin(page.base_url, ref.strip())
+            url = page.absolute(ref)
             if urlsplit(url).scheme in ("http", "https"):
                 self.crawler.stats.inc_value("discovery/resources")
                 yield Request(
@@ -318,7 +318,7 @@ class ArchiveSpider(SitemapSpider):
         # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
         linked = self._linked
         for href in page.links:
-            url = urljoin(page.base_url, href.strip()).split("#", 1)[0]
+            url = page.absolute(href).split("#", 1)[0]
             if url in linked or not self.in_scope(url):
                 continue
             linked.add(url)

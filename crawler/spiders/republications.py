@@ -4,7 +4,7 @@ and keep as articles only those that credit a lifegate article, recording which 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from crawler.items import ArticlePage
 from crawler.page_outline import PageOutline
@@ -53,7 +53,7 @@ class RepublicationSpider(ArchiveSpider):
         if page is None:
             return None
         for href in page.body_links or page.links:
-            url = urljoin(page.base_url, href.strip())
+            url = page.absolute(href)
             parts = urlsplit(url)
             if parts.netloc.lower() in self.lifegate_hosts and parts.path.strip("/"):
                 return url
