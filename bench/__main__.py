@@ -1,7 +1,7 @@
 """``python -m bench``: the pipeline against its peers, side by side on one machine.
 
     python -m bench [--sizes 2000,10000] [--runs 3] [--quick] [--smoke]
-                    [--extraction-data ../shared/benchmarks/article-extraction] [--out docs/benchmarks]
+                    [--extraction-data DIR] [--out docs/benchmarks]
 
 Renders the fixture site with N articles into a static folder served by nginx on 127.0.0.1 (CPU 0),
 then, in interleaved rounds: wget's WARC crawl, our WARC-only crawl at 1 and 8 connections and the
@@ -92,8 +92,8 @@ def bench_size(articles: int, runs: int, variants: list[str], work: Path, port: 
 def side_benchmarks(args: argparse.Namespace) -> dict:
     """Extraction quality (bench/extraction_quality.py) and replay latency (bench/replay_latency.py)."""
     out: dict = {}
-    data = Path(args.extraction_data)
-    if (data / "ground-truth.json").exists():
+    data = Path(args.extraction_data) if args.extraction_data else None
+    if data is not None and (data / "ground-truth.json").exists():
         say(f"extraction quality on {data} (CPU 1) ...")
         command = ["taskset", "-c", crawls.CRAWLER_CPU, sys.executable, "-m", "bench.extraction_quality",
                    str(data), "--rounds", str(args.runs)]
@@ -103,7 +103,7 @@ def side_benchmarks(args: argparse.Namespace) -> dict:
         out["extraction_quality"] = {"returncode": done.returncode, "output": done.stdout.strip(),
                                      "rows": _quality_rows(done.stdout)}
     else:
-        out["extraction_quality"] = {"skipped": f"no ground-truth.json in {data}"}
+        out["extraction_quality"] = {"skipped": f"no ground-truth.json in {data or '(--extraction-data not given)'}"}
     if (ROOT / "bench" / "replay_latency.py").exists():
         say("replay latency (bench/replay_latency.py) ...")
         command = [sys.executable, "-m", "bench.replay_latency", "synthetic",
@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny size, 1 run, no side benchmarks")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}")
     parser.add_argument("--parts-sample", type=int, default=400, help="article pages for the parts")
-    parser.add_argument("--extraction-data", default=str(ROOT.parent / "shared/benchmarks/article-extraction"))
+    parser.add_argument("--extraction-data", default="",
+                        help="the article-extraction benchmark folder (ground-truth.json, html/); without it extraction quality is skipped")
     parser.add_argument("--no-side", action="store_true", help="skip extraction quality and replay")
     parser.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lifegate-bench"),
                         help="scratch folder (rendered sites are cached here)")

@@ -15,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from bench import process_probe
 
 ROOT = Path(__file__).resolve().parent.parent
-CRAWLER_CPU = "1"  # nginx gets CPU 0 (perf-baseline.md methodology)
+CRAWLER_CPU = "1"  # nginx gets CPU 0: server and client never share a core
 CRAWL_TIMEOUT = 3600
 
 

@@ -1,9 +1,8 @@
 """Extraction quality and speed on the Zyte article-extraction benchmark (run by hand).
 
-    python3 bench/extraction_quality.py [DATA_DIR] [--rounds N] [--limit N]
+    python3 bench/extraction_quality.py DATA_DIR [--rounds N] [--limit N]
 
-DATA_DIR defaults to ../shared/benchmarks/article-extraction (relative to the repository) and
-holds ground-truth.json plus html/<id>.html.gz. Scoring follows that folder's README: word
+DATA_DIR is the Zyte article-extraction benchmark folder: it holds ground-truth.json plus html/<id>.html.gz. Scoring follows that folder's README: word
 4-gram shingles, per-document P/R normalised by TP+FP+FN, macro averages, F1 from the means.
 """
 
@@ -130,9 +129,7 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "data", nargs="?", default=str(REPO.parent / "shared/benchmarks/article-extraction")
-    )
+    parser.add_argument("data", help="benchmark folder: ground-truth.json and html/<id>.html.gz")
     parser.add_argument(
         "--rounds", type=int, default=3, help="timed passes per extractor (median kept)"
     )

@@ -26,7 +26,7 @@ RESOURCES = ("link[rel~=stylesheet]::attr(href)", "script[src]::attr(src)", "img
 
 
 class MinimalSpider(scrapy.Spider):
-    """Follows in-scope links with CSS selectors, as perf-baseline.md's "Scrapy minimal" does."""
+    """Follows in-scope links with CSS selectors: the least a Scrapy crawl of this site must do."""
 
     name = "minimal"
 

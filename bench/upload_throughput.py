@@ -5,7 +5,7 @@
 Measures the whole publishing protocol of one file (checksum, ``If-None-Match``, HEAD, spool
 record) for N 100 KB objects and for one large file (multipart, default 1000 MB), the local
 verification of a WARC before upload, and the client's CPU time. moto runs in its own process, so
-the client's CPU is its own; moto is no stand-in for S3's speed (perf-baseline.md §4).
+the client's CPU is its own; moto is no stand-in for S3's speed.
 """
 
 from __future__ import annotations
