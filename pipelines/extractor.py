@@ -83,27 +83,39 @@ class _Deadline(BaseException):
 
 @contextmanager
 def _deadline(seconds: float | None) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (main thread of a process only; no-op elsewhere)."""
+    """Interrupt the block after ``seconds`` (main thread of a process only; no-op elsewhere).
+
+    A timer thread sends SIGALRM to this thread itself: a process-wide alarm (``setitimer``) may be
+    delivered to another thread of the process, and CPython then runs the handler only when
+    something else wakes the main thread, long after the deadline. The handler raises only while
+    the block runs, so an alarm that lands during clean-up cannot escape it.
+    """
     if (
         not seconds
-        or not hasattr(signal, "setitimer")
+        or not hasattr(signal, "pthread_kill")
         or threading.current_thread() is not threading.main_thread()
     ):
         yield
         return
+    armed = [True]
 
     def _on_alarm(signum, frame):
-        raise _Deadline
+        if armed[0]:
+            raise _Deadline
 
     previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.get_ident(), signal.SIGALRM))
+    timer.daemon = True
     try:
-        yield
-    finally:
         try:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            timer.start()
+            yield
         finally:
-            signal.signal(signal.SIGALRM, previous)
+            armed[0] = False
+    finally:
+        timer.cancel()
+        timer.join()
+        signal.signal(signal.SIGALRM, previous)
 
 
 # ---------------------------------------------------------------- bytes -> str
