@@ -8,6 +8,7 @@ import importlib.util
 import json
 import multiprocessing
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -27,15 +28,17 @@ from pipelines.extractor import (
     extract_article,
     extract_with_config,
 )
+from pipelines.site_rules import page as site_rules_page
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "extraction_cases"
 SAMPLE = ROOT / "tests" / "extraction_benchmark_sample"
 SCHEMA = json.loads((ROOT / "pipelines" / "article.schema.json").read_text(encoding="utf-8"))
 EXACT_FIELDS = ("title", "kicker", "standfirst", "text", "license", "translation_of", "language")
-# Measured 0.977 on this sample (trafilatura.extract defaults: 0.970); the floor leaves room for
+# Held-back half of each sample (bench/extraction_quality.py: half). Measured 0.988 (Zyte; bare
+# trafilatura 0.984) and 0.946 (newspaper4k; bare trafilatura 0.909); the floors leave room for
 # small trafilatura upgrades within the pinned major version.
-SAMPLE_F1_FLOOR = 0.96
+HELD_BACK_F1_FLOOR = {"zyte": 0.97, "newspaper4k": 0.93}
 
 ITALIAN = (
     "La sostenibilità è una questione di perché e di come: già oggi le città più verdi "
@@ -332,14 +335,49 @@ def test_extractor_module_never_imports_scrapy():
 # ---------------------------------------------------------------- benchmark sample
 
 
-def test_benchmark_sample_f1_floor():
+def _quality_bench():
     spec = importlib.util.spec_from_file_location(
         "extraction_quality", ROOT / "bench" / "extraction_quality.py"
     )
     quality = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(quality)
-    pages, urls, truth = quality.load(SAMPLE)
-    assert len(pages) == 10
-    run = quality.ours()
-    scores = quality.score({k: run(page, urls[k]) for k, page in pages.items()}, truth)
-    assert scores["f1"] >= SAMPLE_F1_FLOOR, scores
+    return quality
+
+
+@pytest.mark.parametrize("development_set", ["zyte", "newspaper4k"])
+def test_held_back_sample_f1_floor_and_not_below_trafilatura(development_set):
+    """The gate runs on items of each development set's held-back half only."""
+    quality = _quality_bench()
+    if development_set == "zyte":
+        pages, urls, truth = quality.load(SAMPLE)
+    else:
+        pages, urls, truth = quality.load_newspaper(SAMPLE / "newspaper4k")
+    truth = {k: v for k, v in truth.items() if quality.half(k) == "B"}
+    assert len(truth) == 6
+    ours, bare = quality.ours(), quality.trafilatura_default()
+    scores = quality.score({k: ours(pages[k], urls[k]) for k in truth}, truth)
+    baseline = quality.score({k: bare(pages[k], urls[k]) for k in truth}, truth)
+    assert scores["f1"] >= HELD_BACK_F1_FLOOR[development_set], scores
+    assert scores["f1"] >= baseline["f1"], (scores, baseline)
+
+
+@pytest.mark.parametrize("case", case_dirs(), ids=lambda p: p.name)
+def test_golden_case_is_clean_without_site_rules(monkeypatch, case):
+    """A markup change at lifegate or an unknown republisher theme: no rule matches, and the
+    generic path still gives the clean text, kicker, standfirst and licence."""
+    monkeypatch.setattr(site_rules_page, "SITE_RULES", ())
+    body, meta, expected = load_case(case)
+    result = ArticleExtractor(ExtractorConfig()).extract(body, meta["url"], meta.get("content_type"))
+    if "reason" in expected:
+        assert result.record is None and result.reason == expected["reason"]
+        return
+    record = result.record
+    for field in ("title", "kicker", "standfirst", "text", "translation_of", "language"):
+        assert record[field] == expected[field], field
+    for phrase in expected["absent"]:
+        assert phrase not in record["text"], phrase
+    # The licence is read from its link instead of the rule's element: same licence, maybe
+    # spelt with its version (CC BY-SA 4.0 for CC-BY-SA).
+    family = lambda name: re.sub(r"[^A-Z]", "", (name or "").upper())
+    assert family(record["license"]) == family(expected["license"])
+    assert (record["license"] is None) == (expected["license"] is None)

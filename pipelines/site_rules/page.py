@@ -15,6 +15,7 @@ from cssselect import HTMLTranslator
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
+from pipelines.site_rules import header
 from pipelines.site_rules.rules import (
     CREDIT_LINE,
     CREDIT_TEXT,
@@ -212,6 +213,15 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
         if found:
             paras = found[0].xpath(".//p")
             standfirst = [t for t in map(text_of, paras or found[:1]) if t]
+    kicker = _first_text(tree, rule.kicker) if rule else ""
+    h1 = next(iter(tree.xpath("(//h1)[1]")), None)
+    if h1 is not None and not (rule and rule.standfirst and rule.kicker):
+        # Read from the conventions around the headline, so a markup change or an unknown
+        # republisher theme still keeps the standfirst out of the text.
+        descriptions = [meta.get(k, "") for k in ("description", "og:description", "twitter:description")]
+        descriptions.append(ld.get("description") if isinstance(ld.get("description"), str) else "")
+        standfirst = standfirst or header.standfirst(h1, descriptions)
+        kicker = kicker or header.kicker(h1) or ""
     license_el = next(iter(select(tree, rule.license)), None) if rule and rule.license else None
     license_link = next(iter(_LICENSE_LINK(tree)), None)
     ld_license = ld.get("license") if isinstance(ld.get("license"), str) else None
@@ -236,7 +246,7 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
     return {
         "title": title or None,
         "headlines": [t for t in [title, *named, *h1s[:1]] if t],
-        "kicker": (_first_text(tree, rule.kicker) if rule else "") or None,
+        "kicker": kicker or None,
         "standfirst": standfirst,
         "authors": list(dict.fromkeys(a for a in authors if a)),
         "tags": list(dict.fromkeys(norm(str(t)) for t in tags if norm(str(t)))),

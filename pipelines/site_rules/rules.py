@@ -199,6 +199,11 @@ class BoilerplateRules:
         ),
         r"^click here\b",
         r"^also on \S+\.\w+\b",
+        # translator and editor credits under an article
+        (
+            r"^(translated by|translation by|traduzione di|tradotto da|übersetzt von|übersetzung"
+            r"|traduit par|traduction|traducción de|traducido por)\b\W*\w+"
+        ),
         # photo credits and copyright lines
         r"©",
         r"\b(via getty images|getty images|shutterstock|afp photo|ansa foto)$",
