@@ -1,9 +1,10 @@
 """``python -m bench``: the pipeline against its peers, side by side on one machine.
 
     python -m bench [--sizes 2000,10000] [--runs 3] [--quick] [--smoke]
-                    [--extraction-data DIR] [--out docs/benchmarks]
+                    [--extraction-data DIR] [--real-pages DIR] [--out docs/benchmarks]
 
-Renders the fixture site with N articles into a static folder served by nginx on 127.0.0.1 (CPU 0),
+Renders the fixture site with N articles into a static folder served by nginx on 127.0.0.1 (CPU 0)
+(with ``--real-pages``, also a site of N real news pages: ``bench/real_site.py``),
 then, in interleaved rounds: wget's WARC crawl, our WARC-only crawl at 1 and 8 connections and the
 minimal Scrapy spider (each pinned to CPU 1), and the full pipeline (both cores, RSS sampled). Then
 the parts alone (WARC writing, trafilatura, our extractor), extraction quality, and replay latency
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from bench import crawls, report
 from bench.nginx_server import NginxServer
+from bench.real_site import render_real
 from bench.static_site import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,24 +36,35 @@ def say(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def _run_variant(variant: str, base: str, work: Path, server, memory: list) -> dict:
+# The real pages name images, styles and scripts on their original hosts, which do not resolve here:
+# resources stay off there, and wget (no --page-requisites) fetches none either.
+REAL_SITE_SETTINGS = ("LIFEGATE_FETCH_RESOURCES=False",)
+
+
+def _run_variant(variant: str, base: str, work: Path, server, memory: list,
+                 settings: tuple[str, ...] = ()) -> dict:
     if variant == "wget":
         return crawls.wget(base, work / "wget", server)
     if variant == "scrapy-minimal":
         return crawls.minimal(base, server)
     if variant == "pipeline":
         result, measured = crawls.ours(base, work / "pipeline", server, extract=True,
-                                       connections=8, pinned=False, sample=True)
+                                       connections=8, pinned=False, sample=True, settings=settings)
         memory.append(crawls.memory(measured, result["responses"]))
         return result
     connections = int(variant.rsplit("c", 1)[1])
-    result, _ = crawls.ours(base, work / variant, server, extract=False, connections=connections, pinned=True)
+    result, _ = crawls.ours(base, work / variant, server, extract=False, connections=connections,
+                            pinned=True, settings=settings)
     return result
 
 
 def bench_size(articles: int, runs: int, variants: list[str], work: Path, port: int,
-               parts_sample: int) -> dict:
-    site = render(work / f"site-{articles}", articles, port, say=say)
+               parts_sample: int, real_pages: Path | None = None) -> dict:
+    """Every variant over one site: the fixture copy, or the real-page site built from ``real_pages``."""
+    if real_pages is None:
+        site = render(work / f"site-{articles}", articles, port, say=say)
+    else:
+        site = render_real(work / f"real-{articles}", real_pages, articles, port, say=say)
     results: list[dict] = []
     memory: list[dict] = []
     with NginxServer(site, work / "nginx") as server:
@@ -59,7 +72,8 @@ def bench_size(articles: int, runs: int, variants: list[str], work: Path, port: 
         for n in range(1, runs + 1):
             for variant in variants:
                 say(f"{articles} articles, round {n}/{runs}: {variant} ...")
-                result = _run_variant(variant, site.base_url, work, server, memory)
+                result = _run_variant(variant, site.base_url, work, server, memory,
+                                      REAL_SITE_SETTINGS if real_pages is not None else ())
                 result["round"] = n
                 result["load_average"] = [round(x, 2) for x in os.getloadavg()]
                 results.append(result)
@@ -157,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts-sample", type=int, default=400, help="article pages for the parts")
     parser.add_argument("--extraction-data", default="",
                         help="the article-extraction benchmark folder (ground-truth.json, html/); without it extraction quality is skipped")
+    parser.add_argument("--real-pages", default="",
+                        help="the article-extraction benchmark folder: also crawl a site of its real pages at each size")
     parser.add_argument("--no-side", action="store_true", help="skip extraction quality and replay")
     parser.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lifegate-bench"),
                         help="scratch folder (rendered sites are cached here)")
@@ -200,14 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(previous.read_text())
         results["sizes"] = old.get("sizes", {})
         results.update({k: old[k] for k in ("extraction_quality", "replay_latency") if k in old})
-    for size in sizes:
+    real_pages = Path(args.real_pages) if args.real_pages else None
+    if real_pages is not None and not (real_pages / "ground-truth.json").exists():
+        print(f"python -m bench: no ground-truth.json in {real_pages}", file=sys.stderr)
+        return 2
+    sites = [(str(size), size, None) for size in sizes]
+    sites += [(f"real-{size}", size, real_pages) for size in sizes if real_pages is not None]
+    for key, size, pages in sites:
         try:
-            results["sizes"][str(size)] = bench_size(size, args.runs, variants, work, args.port,
-                                                     args.parts_sample)
+            results["sizes"][key] = bench_size(size, args.runs, variants, work, args.port,
+                                               args.parts_sample, pages)
         except (RuntimeError, OSError) as exc:  # a crawl that failed, nginx that would not start
-            print(f"python -m bench: {size} articles: {exc}", file=sys.stderr)
+            print(f"python -m bench: {key} articles: {exc}", file=sys.stderr)
             return 1
-        results["sizes"][str(size)].update(variants=variants, runs_per_size=args.runs)
+        results["sizes"][key].update(variants=variants, runs_per_size=args.runs)
     if not args.no_side:
         results.update(side_benchmarks(args))
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -85,8 +85,9 @@ def wget(base_url: str, work: Path, server) -> dict:
 
 
 def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
-         pinned: bool, sample: bool = False) -> tuple[dict, process_probe.Measured]:
-    """``lifegate-archive crawl --no-throttle`` into a fresh store; WARC only when not ``extract``."""
+         pinned: bool, sample: bool = False, settings: tuple[str, ...] = ()) -> tuple[dict, process_probe.Measured]:
+    """``lifegate-archive crawl --no-throttle`` into a fresh store; WARC only when not ``extract``;
+    ``settings`` are extra ``NAME=VALUE`` overrides."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -98,6 +99,8 @@ def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
                "-s", f"ARCHIVE_STATE_DIR={work / 'state'}"]
     if not extract:
         command += ["-s", "EXTRACT_ENABLED=False"]
+    for setting in settings:
+        command += ["-s", setting]
     before = server.cpu()
     measured = process_probe.run(command, cpus=CRAWLER_CPU if pinned else None, cwd=ROOT,
                                  sample=sample, timeout=CRAWL_TIMEOUT)

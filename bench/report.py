@@ -128,7 +128,8 @@ def markdown(results: dict) -> str:
     for size, data in results["sizes"].items():
         site = data["site"]
         rounds = max((r.get("round", 1) for r in data["runs"]), default=0)
-        heading = (f"### {size} articles ({site['files']} files, {site['megabytes']} MB served by "
+        name = f"real-page site, {size.removeprefix('real-')}" if size.startswith("real-") else size
+        heading = (f"### {name} articles ({site['files']} files, {site['megabytes']} MB served by "
                    f"{data.get('server', 'nginx')}; {rounds} round{'s' if rounds != 1 else ''})")
         lines += [heading, "",
                   ("| variant | site archived in s | responses | pages/s (all responses) | HTML pages/s "

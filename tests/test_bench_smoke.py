@@ -29,7 +29,8 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--variants", "wget,ours-warc-c8",
-         "--work", str(tmp_path / "work"), "--out", str(out), "--port", str(_free_port())],
+         "--work", str(tmp_path / "work"), "--out", str(out), "--port", str(_free_port()),
+         "--real-pages", str(ROOT / "tests" / "extraction_benchmark_sample")],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -41,5 +42,11 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert by_variant["ours-warc-c8"]["responses"] > 40
     assert by_variant["ours-warc-c8"]["statuses"].get("200", 0) > 40
     assert results["machine"]["nproc"] >= 1
+    # The real-page site: every article one of the benchmark's real pages, byte for byte.
+    real = {r["variant"]: r for r in results["sizes"]["real-40"]["runs"]}
+    assert results["sizes"]["real-40"]["site"]["files"] == 40 + 1 + 2  # articles, listing, sitemap + robots
+    for variant in ("wget", "ours-warc-c8"):
+        assert real[variant]["unique_html_pages"] >= 41, real[variant]
     table = (out / "results.md").read_text()
+    assert "### real-page site, 40 articles" in table
     assert "| wget `--recursive --level=inf --warc-file` (1 connection) |" in table
