@@ -59,9 +59,11 @@ def fetch(url: str, headers: dict | None = None, follow: bool = False):
 
 @contextlib.contextmanager
 def serving(storage):
-    """The replay app on 127.0.0.1, port 0, in a thread."""
+    """The replay app on 127.0.0.1, port 0, in a thread, configured with its own address as
+    ARCHIVE_REPLAY_BASE_URL."""
     app = ReplayApp(storage)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.base_url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
