@@ -340,7 +340,8 @@ def export_release(
             delta={k: delta_counts.get(k, 0) for k in ("added", "changed", "removed")},
             sources={"crawls": selection.crawls, "reextracted": selection.reextracted,
                      "reextract_config_hash": options.reextract_hash,
-                     "takedown_entries": len(takedowns)},
+                     "takedown_entries": len(takedowns),
+                     "problems": (selection.damaged + selection.bad_lines)[:100]},
             options=_options_record(options),
             software=_software(),
         )

@@ -202,15 +202,19 @@ class ReplayApp:
             self.problems += self.catalog.problems
             # Read once at start, like the index: a takedown applies from the next start on.
             self.takedowns = TakedownList.from_store(storage)
-            self.catalog.exclude(
-                lambda a: self.takedowns.blocks_record(
-                    {"id": a.id, "url": a.url, "canonical_url": a.canonical_url}
-                )
-            )
+            self.withdrawn_ids: set[str] = set()  # articles the list names by one of their URLs
+            self.catalog.exclude(self._withdrawn)
         except BaseException:
             self._index_stream.close()
             raise
         self.flask = self._build_flask()
+
+    def _withdrawn(self, article) -> bool:
+        record = {"id": article.id, "url": article.url, "canonical_url": article.canonical_url}
+        if self.takedowns.blocks_record(record):
+            self.withdrawn_ids.add(article.id)
+            return True
+        return False
 
     def __call__(self, environ, start_response):
         return self.flask(environ, start_response)
@@ -411,7 +415,7 @@ class ReplayApp:
         )
 
     def article(self, article_id: str):
-        if self.takedowns.blocks_id(article_id):
+        if self.takedowns.blocks_id(article_id) or article_id in self.withdrawn_ids:
             return self.taken_down(article_id)
         summary = self.catalog.get(article_id)
         if summary is None:
