@@ -1,12 +1,14 @@
 """HTTP content codings undone in bounded memory: gzip, deflate, br and zstd, stacked or not.
 
 Every archived body is decoded through :func:`decode`, which never holds more than ``limit``
-decoded bytes of one stage and, given a :class:`DecodeBudget` reservation, never more than the
-process-wide budget across all concurrent decodings (a gzip bomb costs time, not memory).
+decoded bytes of one stage (a gzip bomb costs time, not memory). A :class:`DecodeBudget` bounds
+what all concurrent decodings of a process hold together.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sys
 import threading
 import zlib
@@ -26,6 +28,28 @@ else:
 CODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
 # Decoded bytes handed out per step: small enough that the cap is checked often.
 _STEP = 1 << 20
+
+
+# glibc's mallopt parameter number for the size from which allocations get their own mapping.
+_M_MMAP_THRESHOLD = -3
+
+
+def map_large_buffers(threshold: int = 256 * 1024) -> bool:
+    """Give every allocation of ``threshold`` bytes or more its own memory mapping (glibc), so a
+    freed decode buffer goes back to the system at once.
+
+    Without it glibc raises that threshold as large buffers are freed and keeps later ones in
+    per-thread arenas: a threaded server's RSS then drifts far above the bytes it holds (measured:
+    178 MiB over a 24 MiB decoding budget after 64 concurrent requests, 42 MiB with this). A
+    process-wide setting, for servers; returns False where it does not apply (not glibc).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        return False
 
 
 class DecodeError(Exception):
@@ -49,8 +73,10 @@ def parse_codings(header: str | None) -> list[str]:
 class DecodeBudget:
     """A semaphore of bytes shared by every decoding of a process.
 
-    A decoding reserves its output as it grows and gives it all back when done; one that cannot
-    get more within ``wait`` seconds fails with :class:`BudgetExhausted` instead of growing memory.
+    A decoding first reserves the most it may need (all or nothing, so no two decodings can each
+    hold part and wait for the rest), then shrinks its reservation to what it kept, and gives it
+    back when its body is gone. One that cannot get its reservation within ``wait`` seconds fails
+    with :class:`BudgetExhausted` instead of growing memory.
     """
 
     def __init__(self, total: int, wait: float = 5.0) -> None:
@@ -66,8 +92,6 @@ class DecodeBudget:
 
     def _take(self, n: int) -> None:
         with self._cond:
-            if n > self.total:
-                raise BudgetExhausted(f"{n} bytes is more than the whole budget of {self.total}")
             if not self._cond.wait_for(lambda: self.in_use + n <= self.total, self.wait):
                 raise BudgetExhausted(f"decoding budget of {self.total} bytes in use")
             self.in_use += n
@@ -85,9 +109,20 @@ class Reservation:
         self.budget = budget
         self.held = 0
 
-    def grow(self, n: int) -> None:
+    def acquire(self, n: int) -> None:
+        """Hold ``n`` bytes (at most the whole budget), waiting for them; only when holding none."""
+        if self.held:
+            raise RuntimeError("a reservation is acquired once, then only shrinks")
+        n = min(n, self.budget.total)
         self.budget._take(n)
-        self.held += n
+        self.held = n
+
+    def shrink_to(self, n: int) -> None:
+        """Give back what is held beyond ``n`` bytes."""
+        extra = self.held - max(0, n)
+        if extra > 0:
+            self.held -= extra
+            self.budget._give(extra)
 
     def release(self) -> None:
         held, self.held = self.held, 0
@@ -106,28 +141,24 @@ def decode(
     content_encoding: str | None,
     limit: int,
     *,
-    grow: Callable[[int], None] | None = None,
     truncate: bool = False,
 ) -> bytes:
     """``data`` with every content coding of ``content_encoding`` undone, last applied first.
 
     Raises :class:`TooLarge` past ``limit`` decoded bytes (or, with ``truncate``, returns the first
-    ``limit``), :class:`DecodeError` for corrupt data or an unknown coding. ``grow(n)`` is called
-    before ``n`` more decoded bytes are held (a budget reservation). A body cut short in transfer
-    decodes to what arrived, as a browser shows it.
+    ``limit``), :class:`DecodeError` for corrupt data or an unknown coding. A body cut short in
+    transfer decodes to what arrived, as a browser shows it.
     """
     codings = parse_codings(content_encoding)
     for name in codings:
         if name not in CODINGS:
             raise DecodeError(f"unknown content coding {name!r}")
     for name in reversed(codings):
-        data = _decode_one(data, name, limit, grow, truncate)
+        data = _decode_one(data, name, limit, truncate)
     return data
 
 
-def _decode_one(
-    data: bytes, name: str, limit: int, grow: Callable[[int], None] | None, truncate: bool
-) -> bytes:
+def _decode_one(data: bytes, name: str, limit: int, truncate: bool) -> bytes:
     out = bytearray()
 
     def take(chunk: bytes) -> bool:
@@ -137,10 +168,7 @@ def _decode_one(
             if not truncate:
                 raise TooLarge(f"{name}-coded body decodes to more than {limit} bytes")
             chunk = chunk[:room]
-        if chunk:
-            if grow is not None:
-                grow(len(chunk))
-            out.extend(chunk)
+        out.extend(chunk)
         return not (truncate and len(out) >= limit)
 
     try:

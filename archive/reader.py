@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -126,17 +125,10 @@ class ArchivedResponse:
         except ValueError:
             return False
 
-    def decoded(
-        self,
-        limit: int = MAX_DECODED_LENGTH,
-        *,
-        grow: Callable[[int], None] | None = None,
-        truncate: bool = False,
-    ) -> bytes:
+    def decoded(self, limit: int = MAX_DECODED_LENGTH, *, truncate: bool = False) -> bytes:
         """The payload with its content codings (gzip, deflate, br, zstd) undone, in bounded
         memory; raises ``archive.content_coding.DecodeError`` (or its ``TooLarge``)."""
-        return decode(self.payload, self.header("Content-Encoding"), limit, grow=grow,
-                      truncate=truncate)  # fmt: skip
+        return decode(self.payload, self.header("Content-Encoding"), limit, truncate=truncate)
 
 
 def allowed_warc_keys(storage: Storage, problems: list[str] | None = None) -> frozenset[str]:

@@ -572,9 +572,13 @@ class ReplayApp:
                 body = response.payload
                 headers.append(("Content-Encoding", coding))
             else:
-                body = response.decoded(self.max_decoded_bytes, grow=reservation.grow)
-                if not raw and response.mime in HTML_TYPES | CSS_TYPES:
-                    reservation.grow(2 * len(body))  # the text and its rewritten copy
+                rewrite = not raw and response.mime in HTML_TYPES | CSS_TYPES
+                # Body, text and rewritten copy: the most this response can hold, then what it does.
+                factor = 3 if rewrite else 1
+                reservation.acquire(factor * self.max_decoded_bytes)
+                body = response.decoded(self.max_decoded_bytes)
+                reservation.shrink_to(factor * len(body))
+                if rewrite:
                     rewriter = UrlRewriter(entry.url, entry.timestamp)
                     rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
                     body = body if rewritten is None else rewritten

@@ -10,11 +10,13 @@ import sys
 def cmd_replay(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
+    from archive.content_coding import map_large_buffers
     from archive.replay import ReplayApp
     from archive.storage import StorageError
     from crawler.commands import configured_storage, project_settings
 
     settings = project_settings()
+    map_large_buffers()  # RSS follows the decoding budget (docs/replay.md)
     try:
         storage = configured_storage(settings, args.store)
         app = ReplayApp(
