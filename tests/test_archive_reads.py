@@ -33,7 +33,7 @@ from archive.replay import UI_CSP, ReplayApp
 from archive.storage import FileStorage
 from archive.takedown import article_id
 from crawler.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, crawl_command, finished_crawl, run_cli
 from tests.test_archive_dataset import add_crawl, fixture_store
 from tests.test_archive_index import T0, commit_crawl, exchange
 from tests.test_archive_replay import archived_payload, fetch, serving
@@ -337,6 +337,29 @@ def test_every_content_coding_replays_and_reextracts(it_crawl, tmp_path, capsys)
     [rebuilt] = (storage.root / "reextract").glob("*/*.jsonl")
     texts = {r["url"]: r["text"] for r in map(json.loads, rebuilt.read_text().splitlines())}
     assert texts == {r["url"]: r["text"] for r in originals}
+
+
+def test_a_crawl_of_a_site_answering_zstd_replays_and_reextracts(fixture_site, tmp_path, capsys):
+    """The fixture answers the coding a client prefers, as CDNs do: a crawl asking for zstd first
+    archives zstd bodies, which replay and reextract read back."""
+    _, running = fixture_site
+    store = tmp_path / "store"
+    process = run_cli(*crawl_command(store, running.base_urls["it"], "-s",
+                                     'DEFAULT_REQUEST_HEADERS={"Accept-Encoding": "zstd, gzip;q=0.5"}'))  # fmt: skip
+    crawl = finished_crawl(store, process, "lifegate")
+    record = crawl.text_records[0]
+    storage = FileStorage(str(store))
+    build_indexes(storage)
+    with serving(storage) as (base, app):
+        [entry] = [e for e in app.index.lookup(record["url"]) if e.status == 200][:1]
+        assert app.reader.load(entry).content_encoding == "zstd"  # archived as sent
+        status, headers, body = fetch(f"{base}/web/{entry.timestamp}mp_/{record['url']}")
+        assert status == 200 and "Content-Encoding" not in headers
+        assert record["title"].encode() in body and b'href="/web/' in body
+    code, out, err = run(capsys, "reextract", "--store", str(store), "--workers", "1")
+    assert code == 0 and f"re-extracted {len(crawl.text_records)} of" in out, err
+    [rebuilt] = (store / "reextract").glob("*/*.jsonl")
+    assert [json.loads(line) for line in rebuilt.read_text().splitlines()] == crawl.text_records
 
 
 # --- Batch commands -------------------------------------------------------------------------------
