@@ -40,7 +40,7 @@ def map_large_buffers(threshold: int = 256 * 1024) -> bool:
 
     Without it glibc raises that threshold as large buffers are freed and keeps later ones in
     per-thread arenas: a threaded server's RSS then drifts far above the bytes it holds (measured:
-    178 MiB over a 24 MiB decoding budget after 64 concurrent requests, 42 MiB with this). A
+    +200 MiB with a 24 MiB decoding budget under 16 concurrent requests, +28 MiB with this). A
     process-wide setting, for servers; returns False where it does not apply (not glibc).
     """
     if not sys.platform.startswith("linux"):
