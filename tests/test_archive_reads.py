@@ -401,6 +401,14 @@ def test_a_bad_json_line_is_reported_with_its_place_and_the_rest_goes_on(it_craw
         assert len(app.catalog) == 30 and any(p.startswith(f"{where}:3:") for p in app.problems)
         home = app.flask.test_client().get("/").data.decode()
         assert "could be read" in home and f"{where}:4:" in home
+    server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "replay", "--store", str(store), "--port", "0"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.stdout.readline().startswith("http://127.0.0.1:")  # it starts
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert f"lifegate-archive replay: could not read {where}:3: skipped a line that is not JSON" in err
 
 
 @pytest.mark.parametrize("damage", ["missing", "symlink"])
