@@ -358,6 +358,20 @@ def test_every_content_coding_replays_and_reextracts(it_crawl, tmp_path, capsys)
     assert texts == {r["url"]: r["text"] for r in originals}
 
 
+def test_the_fixture_answers_each_coding_when_asked(fixture_site):
+    from archive.content_coding import decode
+
+    _, running = fixture_site
+    url = running.base_urls["it"] + "/"
+    plain = fetch(url, {"Accept-Encoding": "identity"})
+    assert plain[0] == 200 and "Content-Encoding" not in plain[1]
+    for coding in CODERS:
+        status, headers, body = fetch(url, {"Accept-Encoding": f"{coding}, gzip;q=0.5"})
+        assert status == 200 and headers["Content-Encoding"] == coding
+        assert decode(body, coding, 10 * MIB) == plain[2]
+    assert fetch(url, {"Accept-Encoding": "gzip, deflate, br, zstd"})[1]["Content-Encoding"] == "gzip"
+
+
 def test_a_crawl_of_a_site_answering_zstd_replays_and_reextracts(fixture_site, tmp_path, capsys):
     """The fixture answers the coding a client prefers, as CDNs do: a crawl asking for zstd first
     archives zstd bodies, which replay and reextract read back."""
