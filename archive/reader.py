@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 # A record longer than this is refused rather than read into memory (crawls cap bodies far lower).
 MAX_RECORD_LENGTH = 512 * 1024 * 1024
 # Decoded size of one body, unless the caller passes its own (ARCHIVE_REPLAY_MAX_DECODED_BYTES).
-MAX_DECODED_LENGTH = 64 * 1024 * 1024
+MAX_DECODED_LENGTH = 32 * 1024 * 1024
 _WARC_NAME = re.compile(r"^crawls/[^/]+/warc/[^/]+\.warc(\.gz)?$")
 
 

@@ -112,9 +112,9 @@ ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables t
 # Where users reach the replay server (https://archive.example.org); Memento headers use it.
 # Empty: relative URLs. The request's Host header is never used.
 ARCHIVE_REPLAY_BASE_URL = ""
-# Largest body one read decodes (gzip, deflate, br, zstd); more is a "record damaged" 502 in
-# replay and a skipped page in reextract.
-ARCHIVE_REPLAY_MAX_DECODED_BYTES = 64 * 1024 * 1024
+# Largest body one read decodes (gzip, deflate, br, zstd); more is a 502 in replay and a skipped
+# page in reextract. As DOWNLOAD_MAXSIZE: the crawl never decoded more either.
+ARCHIVE_REPLAY_MAX_DECODED_BYTES = 32 * 1024 * 1024
 # Decoded bytes all replay requests may hold at once; a request that cannot get its share within
 # a few seconds gets 503. The replay server's memory bound (docs/replay.md).
 ARCHIVE_REPLAY_DECODE_BUDGET_BYTES = 256 * 1024 * 1024
