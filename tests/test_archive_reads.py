@@ -81,7 +81,9 @@ def takedown_store(tmp_path_factory):
     pages = {GONE: b"<title>Withdrawn page</title><p>secret</p>",
              NEIGHBOUR: b"<title>Neighbour page</title><p>public</p>"}  # fmt: skip
     locations = commit_crawl(
-        storage, crawl_id, lambda w: [w.write_exchange(exchange(u, b, T0)) for u, b in pages.items()]
+        storage,
+        crawl_id,
+        lambda w: [w.write_exchange(exchange(u, b, T0)) for u, b in pages.items()],
     )
     gone, neighbour = responses(locations)
     with_text(storage, crawl_id, [text_record(GONE, "Withdrawn page", gone),
@@ -144,7 +146,7 @@ def test_a_taken_down_page_is_refused_in_every_spelling_on_every_endpoint(takedo
             status, _, body = fetch(base + path)
             assert status in (200, 302), (path, status)
             assert status == 302 or b"about-us-2" in body or b"Neighbour page" in body
-            assert b"/about-us\"" not in body and b"secret" not in body
+            assert b'/about-us"' not in body and b"secret" not in body
         assert b"public" in fetch(f"{base}/web/{STAMP}id_/{NEIGHBOUR}")[2]
         assert fetch(f"{base}/article/{article_id(NEIGHBOUR)}")[0] == 200
     print(f"{len(refused)} requests for {len(SPELLINGS)} spellings refused")
@@ -159,7 +161,9 @@ def test_takedowns_hold_in_wacz_and_dataset_exports(takedown_store, tmp_path, ca
     storage = FileStorage(str(tmp_path / "store"))
     shutil.copytree(takedown_store.root, storage.root)
     (storage.root / "takedown.txt").write_text(f"{HOST.upper()}/About-Us/\n")  # another spelling
-    code, _, err = run(capsys, "wacz", "--store", str(storage.root), "--out", str(tmp_path / "a.wacz"))
+    code, _, err = run(
+        capsys, "wacz", "--store", str(storage.root), "--out", str(tmp_path / "a.wacz")
+    )
     assert code == 0, err
     uris = []
     with ZipFile(tmp_path / "a.wacz") as wacz:
@@ -191,7 +195,11 @@ def test_a_damaged_record_is_a_502_never_a_page(tmp_path):
     crawl_id = "20250301T120000Z-lifegate"
     body = b"<title>Fine</title>" + b"<p>words of the page</p>" * 400
     broken, fine = "http://example.org/broken", "http://example.org/fine"
-    commit_crawl(storage, crawl_id, lambda w: [w.write_exchange(exchange(u, body, T0)) for u in (broken, fine)])
+    commit_crawl(
+        storage,
+        crawl_id,
+        lambda w: [w.write_exchange(exchange(u, body, T0)) for u in (broken, fine)],
+    )
     build_indexes(storage)
     [entry] = CdxjIndex(io.BytesIO((storage.root / INDEX_KEY).read_bytes())).lookup(broken)
     flip_byte(storage.root / entry.filename, entry.offset + entry.length // 2)
@@ -220,7 +228,9 @@ def test_a_record_failing_its_payload_digest_is_refused(tmp_path):
     data = path.read_bytes()
     path.write_bytes(data.replace(b"hello archive", b"jello archive"))
     stored = storage.put_file(warc_key(crawl_id, "plain.warc"), path)
-    CrawlManifest(crawl_id, "lifegate", "s", "f", "finished", [ManifestEntry.from_stored(stored)]).write(storage)
+    CrawlManifest(
+        crawl_id, "lifegate", "s", "f", "finished", [ManifestEntry.from_stored(stored)]
+    ).write(storage)
     build_indexes(storage)
     with serving(storage) as (base, _):
         for mode in ("mp_", "id_"):
@@ -343,7 +353,10 @@ def test_every_content_coding_replays_and_reextracts(it_crawl, tmp_path, capsys)
         ]  # fmt: skip
 
     locations = responses(commit_crawl(storage, crawl_id, write))
-    records = [{**record, "provenance": loc.as_dict()} for (_, record, _), loc in zip(pages, locations, strict=True)]
+    records = [
+        {**record, "provenance": loc.as_dict()}
+        for (_, record, _), loc in zip(pages, locations, strict=True)
+    ]
     with_text(storage, crawl_id, records)
     build_indexes(storage)
     with serving(storage) as (base, _):
@@ -369,7 +382,9 @@ def test_the_fixture_answers_each_coding_when_asked(fixture_site):
         status, headers, body = fetch(url, {"Accept-Encoding": f"{coding}, gzip;q=0.5"})
         assert status == 200 and headers["Content-Encoding"] == coding
         assert decode(body, coding, 10 * MIB) == plain[2]
-    assert fetch(url, {"Accept-Encoding": "gzip, deflate, br, zstd"})[1]["Content-Encoding"] == "gzip"
+    assert (
+        fetch(url, {"Accept-Encoding": "gzip, deflate, br, zstd"})[1]["Content-Encoding"] == "gzip"
+    )
 
 
 def test_a_crawl_of_a_site_answering_zstd_replays_and_reextracts(fixture_site, tmp_path, capsys):
@@ -398,7 +413,9 @@ def test_a_crawl_of_a_site_answering_zstd_replays_and_reextracts(fixture_site, t
 # --- Batch commands -------------------------------------------------------------------------------
 
 
-def test_a_bad_json_line_is_reported_with_its_place_and_the_rest_goes_on(it_crawl, tmp_path, capsys):
+def test_a_bad_json_line_is_reported_with_its_place_and_the_rest_goes_on(
+    it_crawl, tmp_path, capsys
+):
     store = fixture_store(tmp_path / "store", it_crawl)
     text = store / "crawls" / it_crawl.crawl_dir.name / "text" / "articles.jsonl"
     lines = text.read_text().splitlines(keepends=True)
@@ -422,7 +439,9 @@ def test_a_bad_json_line_is_reported_with_its_place_and_the_rest_goes_on(it_craw
     finally:
         server.terminate()
         _, err = server.communicate(timeout=30)
-    assert f"lifegate-archive replay: could not read {where}:3: skipped a line that is not JSON" in err
+    assert (
+        f"lifegate-archive replay: could not read {where}:3: skipped a line that is not JSON" in err
+    )
 
 
 @pytest.mark.parametrize("damage", ["missing", "symlink"])
@@ -430,7 +449,9 @@ def test_a_listed_file_that_cannot_be_read_fails_export_or_is_skipped_and_listed
     it_crawl, tmp_path, capsys, damage
 ):
     store = fixture_store(tmp_path / "store", it_crawl)
-    add_crawl(store, "20990101T000000Z-lifegate", it_crawl.text_records[:5], warcs_from=it_crawl.crawl_dir)
+    add_crawl(
+        store, "20990101T000000Z-lifegate", it_crawl.text_records[:5], warcs_from=it_crawl.crawl_dir
+    )
     text = store / "crawls" / it_crawl.crawl_dir.name / "text" / "articles.jsonl"
     outside = tmp_path / "elsewhere.jsonl"
     shutil.move(text, outside)
@@ -438,7 +459,10 @@ def test_a_listed_file_that_cannot_be_read_fails_export_or_is_skipped_and_listed
         text.symlink_to(outside)
     code, out, err = run(capsys, "export", "--store", str(store), "--name", "v1")
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
-    assert "text/articles.jsonl: listed in the crawl's manifest but missing" in err and "--skip-damaged" in err
+    assert (
+        "text/articles.jsonl: listed in the crawl's manifest but missing" in err
+        and "--skip-damaged" in err
+    )
     code, out, err = run(capsys, "export", "--store", str(store), "--name", "v1", "--skip-damaged")
     assert code == 0 and "release v1: 5 rows" in out, err
     assert "articles.jsonl: listed in the crawl's manifest but missing" in err
@@ -453,7 +477,9 @@ def test_reextract_with_a_missing_warc_file_fails_or_skips_and_lists_it(it_crawl
     (store / "crawls" / it_crawl.crawl_dir.name / "warc" / warc.name).unlink()
     code, out, err = run(capsys, "reextract", "--store", str(store))
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and warc.name in err
-    code, out, err = run(capsys, "reextract", "--store", str(store), "--skip-damaged", "--workers", "1")
+    code, out, err = run(
+        capsys, "reextract", "--store", str(store), "--skip-damaged", "--workers", "1"
+    )
     assert code == 0 and f"{warc.name}: listed in the crawl's manifest but missing" in err
     assert "unreadable inputs listed above" in out
 
@@ -485,7 +511,9 @@ def test_crafted_requests_get_a_4xx_with_the_csp(takedown_store, tmp_path):
         assert response.status_code == 302 and response.headers["Location"].startswith("/web/")
         assert "evil" not in response.headers["Link"] and "evil" not in response.headers["Location"]
     with ReplayApp(storage, base_url="https://archive.example.org/") as app:
-        response = app.flask.test_client().get(f"/web/{NEIGHBOUR}", headers={"Host": "evil.example"})
+        response = app.flask.test_client().get(
+            f"/web/{NEIGHBOUR}", headers={"Host": "evil.example"}
+        )
         assert response.headers["Location"].startswith("https://archive.example.org/web/")
     with pytest.raises(ValueError):
         ReplayApp(storage, base_url="javascript:alert(1)")
