@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.crawl import crawl_ids, iter_text_records, manifest_key
+from archive.crawl import crawl_ids, iter_text_records, manifest_key, unreadable_objects
 from archive.storage import Storage
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class ArticleCatalog:
         self._db = sqlite3.connect(Path(self._tmp.name) / "catalog.sqlite", check_same_thread=False)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self.problems: list[str] = []  # what load() could not read, one line each
 
     def close(self) -> None:
         self._db.close()
@@ -121,11 +122,12 @@ class ArticleCatalog:
         latest: dict[str, tuple[str, str, int]] = {}
         counts: dict[str, int] = {}
         for crawl_id in committed:
-            for number, record in enumerate(iter_text_records(storage, crawl_id)):
+            self.problems += unreadable_objects(storage, crawl_id, ("text",))
+            for number, record in enumerate(iter_text_records(storage, crawl_id, self.problems)):
                 article_id = str(record.get("id", ""))
                 if not _ARTICLE_ID.match(article_id):
                     continue
-                fetched = str((record.get("crawl") or {}).get("fetched") or "")
+                fetched = _fetched(record)
                 counts[article_id] = counts.get(article_id, 0) + 1
                 if article_id not in latest or fetched >= latest[article_id][0]:
                     latest[article_id] = (fetched, crawl_id, number)
@@ -142,7 +144,7 @@ class ArticleCatalog:
         return len(latest)
 
     def _insert(self, record: dict, article_id: str, captures: int, crawl_id: str) -> None:
-        fetched = str((record.get("crawl") or {}).get("fetched") or "")
+        fetched = _fetched(record)
         title = str(record.get("title") or record.get("url") or "")
         cursor = self._db.execute(
             "INSERT INTO articles (id, url, canonical_url, title, site, language, date, fetched,"
@@ -158,7 +160,8 @@ class ArticleCatalog:
                 fetched,
                 captures,
                 str(record.get("standfirst") or ""),
-                json.dumps([str(a) for a in record.get("authors") or []]),
+                json.dumps([str(a) for a in record.get("authors") or []]
+                           if isinstance(record.get("authors"), list) else []),
                 crawl_id,
             ),
         )
@@ -253,6 +256,11 @@ class ArticleCatalog:
     def __len__(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+
+def _fetched(record: dict) -> str:
+    crawl = record.get("crawl")
+    return str(crawl.get("fetched") or "") if isinstance(crawl, dict) else ""
 
 
 _COLUMNS = (

@@ -14,6 +14,7 @@ incomplete)::
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from archive.storage import Storage, StorageError, StoredObject
+
+logger = logging.getLogger(__name__)
 
 CRAWLS_PREFIX = "crawls/"
 MANIFEST_FORMAT = "lifegate-archive/crawl-manifest/1"
@@ -140,11 +143,49 @@ def crawl_ids(storage: Storage) -> list[str]:
     return sorted(i for i in ids if _CRAWL_ID.match(i))
 
 
-def iter_text_records(storage: Storage, crawl_id: str) -> Iterator[dict[str, Any]]:
+def iter_text_records(
+    storage: Storage, crawl_id: str, problems: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The clean-text records of a crawl; see :func:`iter_jsonl` for lines that are not records."""
     key = text_key(crawl_id)
     if not storage.exists(key):
         return
+    yield from iter_jsonl(storage, key, problems)
+
+
+def iter_jsonl(
+    storage: Storage, key: str, problems: list[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON Lines object. A line that is not one is skipped, logged and
+    appended to ``problems`` as ``key:line: reason``, so a caller can count and show it."""
     with storage.open(key) as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                reason = f"not JSON ({exc})"
+            else:
+                if isinstance(record, dict):
+                    yield record
+                    continue
+                reason = f"a JSON {type(record).__name__}, not an object"
+            message = f"{key}:{number}: skipped a line that is {reason}"
+            logger.warning("%s", message)
+            if problems is not None:
+                problems.append(message)
+
+
+def unreadable_objects(storage: Storage, crawl_id: str, kinds: tuple[str, ...]) -> list[str]:
+    """The objects of ``kinds`` that a committed crawl's manifest lists but the store cannot give
+    (missing, or not a regular file there): one line each."""
+    try:
+        manifest = read_manifest(storage, crawl_id)
+    except (StorageError, ValueError, TypeError) as exc:
+        return [f"{manifest_key(crawl_id)}: unreadable manifest ({exc})"]
+    return [
+        f"{entry.key}: listed in the crawl's manifest but missing or not a regular file"
+        for entry in manifest.objects
+        if entry.kind in kinds and not storage.exists(entry.key)
+    ]

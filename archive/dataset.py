@@ -11,21 +11,30 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.crawl import crawl_ids, iter_text_records, manifest_key, warc_key
+from archive.content_coding import decode
+from archive.crawl import (
+    crawl_ids,
+    iter_jsonl,
+    iter_text_records,
+    manifest_key,
+    unreadable_objects,
+    warc_key,
+)
+from archive.reader import MAX_DECODED_LENGTH, record_payload, verify_record
 from archive.storage import Storage, StorageError
+from archive.takedown import TAKEDOWN_KEY, TakedownList
 
 logger = logging.getLogger(__name__)
 
-TAKEDOWN_KEY = "takedown.txt"
 REEXTRACT_PREFIX = "reextract/"
 ORIGINAL_SITES = frozenset({"lifegate.it", "lifegate.com"})
 # Names a row's source in its attribution line (CC BY 4.0 §3(a)(1)(A)(i): the creator and
@@ -36,7 +45,6 @@ CONTENT_FIELDS = (
     "url", "canonical_url", "site", "language", "title", "kicker", "standfirst", "authors",
     "date_published", "date_modified", "tags", "license", "translation_of", "images", "text",
 )
-_HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class DatasetError(Exception):
@@ -63,65 +71,8 @@ class ExportOptions:
     max_shard_bytes: int = 256 * 1024 * 1024
     row_group_rows: int = 1000
     created: datetime | None = None  # injectable clock for reproducible tests
-
-
-# ------------------------------------------------------------------ takedowns
-
-
-def _norm_url(url: str) -> str:
-    """Scheme and host lower-cased, default port, fragment and trailing slash dropped."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if parts.port and (parts.scheme, parts.port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/"), parts.query, ""))
-
-
-def article_id(canonical_url: str) -> str:
-    """The id the extractor gives an article: first 32 hex digits of sha256(canonical URL)."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
-
-
-def parse_takedowns(text: str) -> frozenset[str]:
-    """Ids and normalised URLs from a takedown list: one per line, ``#`` starts a comment."""
-    entries = set()
-    for line in text.splitlines():
-        entry = line.split("#", 1)[0].strip()
-        if not entry:
-            continue
-        if _HEX_ID.match(entry.lower()):
-            entries.add(entry.lower())
-        elif "://" in entry:
-            entries.add(_norm_url(entry))
-            entries.add(article_id(entry))  # the id of a canonical URL listed as is
-        else:
-            logger.warning("takedown list: ignoring %r (neither an article id nor a URL)", entry)
-    return frozenset(entries)
-
-
-def load_takedowns(storage: Storage, key: str = TAKEDOWN_KEY) -> frozenset[str]:
-    """The store's takedown list (empty when there is none). Releases and replay both honour it."""
-    if not storage.exists(key):
-        return frozenset()
-    with storage.open(key) as fh:
-        return parse_takedowns(fh.read().decode("utf-8", errors="replace"))
-
-
-def is_taken_down(record_or_url: Mapping[str, Any] | str, takedowns: frozenset[str]) -> bool:
-    """Whether a URL, an article id, or a record/row (by id, url or canonical_url) is taken down."""
-    if not takedowns:
-        return False
-    if isinstance(record_or_url, str):
-        value = record_or_url.strip()
-        if _HEX_ID.match(value):
-            return value in takedowns
-        return _norm_url(value) in takedowns or article_id(value) in takedowns
-    if record_or_url.get("id") in takedowns:
-        return True
-    return any(
-        record_or_url.get(name) and _norm_url(record_or_url[name]) in takedowns
-        for name in ("url", "canonical_url")
-    )
+    # A crawl whose listed text file is missing or unreadable: fail (default) or leave it out.
+    skip_damaged: bool = False
 
 
 # ------------------------------------------------------------------ rows
@@ -241,13 +192,6 @@ def committed_crawls(storage: Storage) -> list[str]:
     return [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
 
 
-def _iter_jsonl(storage: Storage, key: str) -> Iterator[dict[str, Any]]:
-    with storage.open(key) as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 @dataclass(slots=True)
 class Selection:
     """The rows an export keeps (newest capture per article) and why every other article went."""
@@ -257,12 +201,14 @@ class Selection:
     stats: dict[str, int] = field(default_factory=dict)
     crawls: list[str] = field(default_factory=list)
     reextracted: list[str] = field(default_factory=list)
+    bad_lines: list[str] = field(default_factory=list)  # "key:line: reason", skipped
+    damaged: list[str] = field(default_factory=list)  # listed files left out (--skip-damaged)
 
 
 def select_rows(
     storage: Storage,
     options: ExportOptions,
-    takedowns: frozenset[str] = frozenset(),
+    takedowns: TakedownList | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Selection:
     """Every committed crawl's records, newest capture of each article, takedowns and filters applied."""
@@ -270,9 +216,15 @@ def select_rows(
     newest: dict[str, dict] = {}
     captures = 0
     for crawl_id in selection.crawls:
+        unreadable = unreadable_objects(storage, crawl_id, ("text",))
+        if unreadable and not options.skip_damaged:
+            raise DatasetError(
+                f"{unreadable[0]} (crawl {crawl_id}); rerun with --skip-damaged to export without it"
+            )
+        selection.damaged += unreadable
         key = reextract_key(options.reextract_hash, crawl_id) if options.reextract_hash else None
         if key and storage.exists(key):
-            records: Iterable[dict] = _iter_jsonl(storage, key)
+            records: Iterable[dict] = iter_jsonl(storage, key, selection.bad_lines)
             selection.reextracted.append(crawl_id)
         elif options.require_reextract:
             raise DatasetError(
@@ -280,11 +232,19 @@ def select_rows(
                 f"{options.reextract_hash[:12] if options.reextract_hash else '?'}: "
                 "run `lifegate-archive reextract` first"
             )
+        elif unreadable:
+            continue
         else:
-            records = iter_text_records(storage, crawl_id)
+            records = iter_text_records(storage, crawl_id, selection.bad_lines)
         for record in records:
+            try:
+                row = to_row(record, crawl_id, options.site_aliases)
+            except (KeyError, TypeError, ValueError, AttributeError, StorageError) as exc:
+                message = f"{crawl_id}: skipped a record without the fields of a row ({exc!r})"
+                logger.warning("%s", message)
+                selection.bad_lines.append(message)
+                continue
             captures += 1
-            row = to_row(record, crawl_id, options.site_aliases)
             held = newest.get(row["id"])
             if held is None or (row["fetched"], crawl_id) >= (held["fetched"], held["crawl_id"]):
                 newest[row["id"]] = row
@@ -293,7 +253,7 @@ def select_rows(
     counts = dict.fromkeys(("taken_down", "filtered_language", "filtered_site", "filtered_since"), 0)
     since = options.since.isoformat() if options.since else None
     for row_id, row in sorted(newest.items()):
-        if is_taken_down(row, takedowns):
+        if takedowns is not None and takedowns.blocks_record(row):
             reason, counter = "taken-down", "taken_down"
         elif options.languages and row["language"] not in options.languages:
             reason, counter = "filtered", "filtered_language"
@@ -311,6 +271,8 @@ def select_rows(
         "articles": len(newest),
         "superseded_captures": captures - len(newest),
         **counts,
+        "bad_lines": len(selection.bad_lines),
+        "damaged_files": len(selection.damaged),
     }
     return selection
 
@@ -341,30 +303,44 @@ def read_record_bytes(storage: Storage, provenance: Mapping[str, Any]) -> bytes:
     return data
 
 
-def parse_response(data: bytes, where: str = "record") -> ArchivedResponse:
-    """The response in ``data`` (one WARC record), body decoded as the HTTP entity (gzip undone)."""
+def parse_response(
+    data: bytes, where: str = "record", max_decoded: int = MAX_DECODED_LENGTH
+) -> ArchivedResponse:
+    """The response in ``data`` (one WARC record), verified, its body decoded as the HTTP entity
+    (content codings undone in bounded memory).
+
+    Raises ``archive.reader.RecordDamaged`` for damaged bytes, ``archive.content_coding.DecodeError``
+    (or ``TooLarge``, past ``max_decoded`` bytes) for a body that cannot be decoded, and
+    :class:`DatasetError` for a record that is not a response.
+    """
+    verify_record(data, data[:2] == b"\x1f\x8b", where)
     try:
-        for record in ArchiveIterator(io.BytesIO(data)):
-            if record.rec_type != "response":
-                raise DatasetError(f"{where}: a {record.rec_type} record, not a response")
-            http = record.http_headers
-            return ArchivedResponse(
-                url=record.rec_headers.get_header("WARC-Target-URI"),
-                record_id=record.rec_headers.get_header("WARC-Record-ID"),
-                payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
-                status=int(http.get_statuscode()) if http and http.get_statuscode() else None,
-                content_type=http.get_header("Content-Type") if http else None,
-                body=record.content_stream().read(),
-            )
+        record = next(iter(ArchiveIterator(io.BytesIO(data))), None)
+        if record is None:
+            raise DatasetError(f"{where}: no WARC record")
+        if record.rec_type != "response":
+            raise DatasetError(f"{where}: a {record.rec_type} record, not a response")
+        http = record.http_headers
+        payload = record_payload(record)
     except (ArchiveLoadFailed, OSError, ValueError) as exc:
         raise DatasetError(f"{where}: not a readable WARC record ({exc})") from exc
-    raise DatasetError(f"{where}: no WARC record")
+    status = http.get_statuscode() if http else None
+    return ArchivedResponse(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        record_id=record.rec_headers.get_header("WARC-Record-ID"),
+        payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+        status=int(status) if status and status.isascii() and status.isdigit() else None,
+        content_type=http.get_header("Content-Type") if http else None,
+        body=decode(payload, http.get_header("Content-Encoding") if http else None, max_decoded),
+    )
 
 
-def read_response(storage: Storage, provenance: Mapping[str, Any]) -> ArchivedResponse:
+def read_response(
+    storage: Storage, provenance: Mapping[str, Any], max_decoded: int = MAX_DECODED_LENGTH
+) -> ArchivedResponse:
     """Fetch and parse the response a row (or a record's provenance with ``warc_key``) points at."""
     data = read_record_bytes(storage, provenance)
-    return parse_response(data, f"{provenance['warc_key']}@{provenance['offset']}")
+    return parse_response(data, f"{provenance['warc_key']}@{provenance['offset']}", max_decoded)
 
 
 def record_provenance(record: Mapping[str, Any], crawl_id: str) -> dict[str, Any]:
@@ -441,10 +417,17 @@ class ReleaseManifest:
             raw = json.loads(data)
         except ValueError as exc:
             raise DatasetError(f"release manifest is not JSON ({exc})") from exc
-        if raw.get("format") != RELEASE_FORMAT:
-            raise DatasetError(f"unknown release manifest format {raw.get('format')!r}")
-        raw["files"] = [ReleaseFile(**entry) for entry in raw.get("files", [])]
-        return cls(**raw)
+        if not isinstance(raw, dict) or raw.get("format") != RELEASE_FORMAT:
+            raise DatasetError("not a release manifest (unknown format)")
+        try:
+            raw["files"] = [ReleaseFile(**entry) for entry in raw.get("files", [])]
+            manifest = cls(**raw)
+        except TypeError as exc:  # a field missing or unknown, a file entry that is no object
+            raise DatasetError(f"release manifest is incomplete ({exc})") from exc
+        for name in ("counts", "dedup", "delta", "sources", "options", "software"):
+            if not isinstance(getattr(manifest, name), dict):
+                raise DatasetError(f"release manifest: {name} is not an object")
+        return manifest
 
 
 def read_release_manifest(storage: Storage, name: str) -> ReleaseManifest:

@@ -1,5 +1,10 @@
 """Archived HTTP responses read back from the store by byte range: records named by index
-entries, WARC files allow-listed from the crawl manifests, revisits resolved to their payload."""
+entries, WARC files allow-listed from the crawl manifests, revisits resolved to their payload.
+
+Every record is verified before use (its gzip member complete and intact, its WARC block and
+payload digests matching when it has them): damaged bytes raise :class:`RecordDamaged`, never
+reach a reader as a page.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,13 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.timeutils import iso_date_to_timestamp
 
+from archive.content_coding import decode
 from archive.crawl import crawl_ids, manifest_key, read_manifest
+from archive.gzip_members import iter_member_ends
 from archive.index import CaptureEntry, CdxjIndex, surt_key
 from archive.storage import Storage, StorageError, validate_key
 
@@ -22,13 +29,46 @@ logger = logging.getLogger(__name__)
 
 # A record longer than this is refused rather than read into memory (crawls cap bodies far lower).
 MAX_RECORD_LENGTH = 512 * 1024 * 1024
-MAX_DECODED_LENGTH = 256 * 1024 * 1024
-_DECODERS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate", "br": "br"}
+# Decoded size of one body, unless the caller passes its own (ARCHIVE_REPLAY_MAX_DECODED_BYTES).
+MAX_DECODED_LENGTH = 32 * 1024 * 1024
 _WARC_NAME = re.compile(r"^crawls/[^/]+/warc/[^/]+\.warc(\.gz)?$")
 
 
 class NotArchived(LookupError):
     """No usable capture: absent from the index, refused, or unreadable."""
+
+
+class RecordDamaged(Exception):
+    """A record's bytes fail their gzip check or their WARC digests: never served, never extracted."""
+
+
+def verify_record(data: bytes, gzipped: bool, where: str) -> None:
+    """Raise :class:`RecordDamaged` unless ``data`` is one intact record.
+
+    A ``.warc.gz`` record must be exactly one complete gzip member (CRC and length checked by
+    inflating it, output dropped); WARC-Block-Digest and WARC-Payload-Digest are checked where the
+    record has them (warcio's digest-verifying reader).
+    """
+    if gzipped:
+        try:
+            ends = iter_member_ends(io.BytesIO(data))
+            end = next(ends, None)
+        except ValueError as exc:
+            raise RecordDamaged(f"{where}: {exc}") from exc
+        if end != len(data):
+            raise RecordDamaged(f"{where}: not one gzip member ({end} of {len(data)} bytes)")
+    try:
+        iterator = ArchiveIterator(io.BytesIO(data), arc2warc=True, check_digests=True)
+        record = next(iter(iterator))
+        while record.raw_stream.read(1 << 20):
+            pass
+    except (ArchiveLoadFailed, StopIteration, ValueError, OSError, EOFError) as exc:
+        raise RecordDamaged(f"{where}: unreadable record ({exc})") from exc
+    except Exception as exc:
+        raise RecordDamaged(f"{where}: unreadable record ({exc})") from exc
+    checker = record.digest_checker
+    if checker.passed is False:
+        raise RecordDamaged(f"{where}: {'; '.join(checker.problems)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,35 +125,27 @@ class ArchivedResponse:
         except ValueError:
             return False
 
-    def decoded(self) -> tuple[bytes, str | None]:
-        """The payload with its content coding (gzip, deflate, br) undone, and the coding still
-        applied: None, or the original one when it cannot be undone (unknown, corrupt, or a
-        decompression bomb past ``MAX_DECODED_LENGTH``) and the bytes go out as stored."""
-        coding = self.content_encoding
-        if coding is None:
-            return self.payload, None
-        if coding in _DECODERS:
-            try:
-                reader = BufferedReader(io.BytesIO(self.payload), decomp_type=_DECODERS[coding])
-                body = reader.read(MAX_DECODED_LENGTH + 1)
-                if len(body) <= MAX_DECODED_LENGTH:
-                    return body, None
-                logger.warning("Not decoding %s: over %d bytes", self.entry.url, MAX_DECODED_LENGTH)
-            except Exception as exc:  # noqa: BLE001 (zlib.error, brotli.error...): send as stored
-                logger.warning("Cannot undo %s coding of %s: %s", coding, self.entry.url, exc)
-        return self.payload, coding
+    def decoded(self, limit: int = MAX_DECODED_LENGTH, *, truncate: bool = False) -> bytes:
+        """The payload with its content codings (gzip, deflate, br, zstd) undone, in bounded
+        memory; raises ``archive.content_coding.DecodeError`` (or its ``TooLarge``)."""
+        return decode(self.payload, self.header("Content-Encoding"), limit, truncate=truncate)
 
 
-def allowed_warc_keys(storage: Storage) -> frozenset[str]:
-    """The WARC files that committed crawls list in their manifests: the only files replay reads."""
+def allowed_warc_keys(storage: Storage, problems: list[str] | None = None) -> frozenset[str]:
+    """The WARC files that committed crawls list in their manifests: the only files replay reads.
+
+    A crawl whose manifest cannot be read is skipped, logged and named in ``problems``.
+    """
     keys = set()
     for crawl_id in crawl_ids(storage):
         if not storage.exists(manifest_key(crawl_id)):
             continue
         try:
             manifest = read_manifest(storage, crawl_id)
-        except (StorageError, ValueError, TypeError) as exc:
+        except (StorageError, ValueError, TypeError, AttributeError) as exc:
             logger.warning("Skipping crawl %s: unreadable manifest (%s)", crawl_id, exc)
+            if problems is not None:
+                problems.append(f"{manifest_key(crawl_id)}: unreadable manifest, crawl skipped")
             continue
         keys.update(entry.key for entry in manifest.objects if entry.kind == "warc")
     return frozenset(keys)
@@ -148,11 +180,17 @@ class ArchiveReader:
             raise NotArchived(entry.url)
         return data
 
-    def _record(self, entry: CaptureEntry):
+    def verified_bytes(self, entry: CaptureEntry) -> bytes:
+        """The record as stored, after :func:`verify_record`; raises :class:`RecordDamaged`."""
         data = self.record_bytes(entry)
+        verify_record(data, entry.filename.endswith(".gz"), f"{entry.filename}@{entry.offset}")
+        return data
+
+    def _record(self, entry: CaptureEntry):
+        data = self.verified_bytes(entry)
         try:
             record = next(iter(ArchiveIterator(io.BytesIO(data), arc2warc=True)))
-            payload = _payload(record)
+            payload = record_payload(record)
         except (ArchiveLoadFailed, StopIteration, ValueError, OSError) as exc:
             logger.warning(
                 "Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc
@@ -215,7 +253,8 @@ class ArchiveReader:
         raise NotArchived(entry.url)
 
 
-def _payload(record) -> bytes:
+def record_payload(record) -> bytes:
+    """A record's payload as stored: transfer coding undone, content coding kept."""
     stream = record.raw_stream
     if record.http_headers is not None:
         coding = record.http_headers.get_header("Transfer-Encoding") or ""

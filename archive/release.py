@@ -31,7 +31,6 @@ from archive.dataset import (
     ReleaseFile,
     ReleaseManifest,
     list_releases,
-    load_takedowns,
     read_release_manifest,
     release_manifest_key,
     release_prefix,
@@ -41,6 +40,7 @@ from archive.dataset import (
 from archive.dataset_card import render_card
 from archive.dedup import DedupConfig, deduplicate
 from archive.storage import Storage, StorageError, sha256_file, validate_key
+from archive.takedown import TakedownList
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -301,7 +301,7 @@ def export_release(
     left = clean_unpublished(storage, name)
     if left:
         say(f"removed {left} files an interrupted export of {name} left behind")
-    takedowns = load_takedowns(storage, options.takedown_key)
+    takedowns = TakedownList.from_store(storage, options.takedown_key)
     selection = select_rows(storage, options, takedowns, say)
     if not selection.crawls:
         raise DatasetError(f"no committed crawls in {storage.uri}: nothing to export")
@@ -340,7 +340,8 @@ def export_release(
             delta={k: delta_counts.get(k, 0) for k in ("added", "changed", "removed")},
             sources={"crawls": selection.crawls, "reextracted": selection.reextracted,
                      "reextract_config_hash": options.reextract_hash,
-                     "takedown_entries": len(takedowns)},
+                     "takedown_entries": len(takedowns),
+                     "problems": (selection.damaged + selection.bad_lines)[:100]},
             options=_options_record(options),
             software=_software(),
         )

@@ -22,14 +22,15 @@ from werkzeug.exceptions import HTTPException
 
 from archive.catalog import ArticleCatalog
 from archive.chart import stacked_bars
-from archive.dataset import (
-    DatasetError,
-    is_taken_down,
-    list_releases,
-    load_takedowns,
-    read_release_manifest,
-    release_prefix,
+from archive.content_coding import (
+    CODINGS,
+    BudgetExhausted,
+    DecodeBudget,
+    DecodeError,
+    TooLarge,
+    parse_codings,
 )
+from archive.dataset import DatasetError, list_releases, read_release_manifest, release_prefix
 from archive.index import (
     INDEX_KEY,
     CaptureEntry,
@@ -49,9 +50,17 @@ from archive.memento import (
     timegate_link_header,
     timestamp_http_date,
 )
-from archive.reader import ArchivedResponse, ArchiveReader, NotArchived, allowed_warc_keys
-from archive.rewrite import HTML_TYPES, UrlRewriter, rewrite_body
+from archive.reader import (
+    MAX_DECODED_LENGTH,
+    ArchivedResponse,
+    ArchiveReader,
+    NotArchived,
+    RecordDamaged,
+    allowed_warc_keys,
+)
+from archive.rewrite import CSS_TYPES, HTML_TYPES, UrlRewriter, rewrite_body
 from archive.storage import Storage, StorageError
+from archive.takedown import TakedownList
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -71,6 +80,14 @@ UI_CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 MAX_URL_LENGTH = 8192  # longer request targets get 414
+DECODE_BUDGET = 256 * 1024 * 1024  # decoded bytes held by all requests at once (a default)
+# A Host header as RFC 3986 allows it: DNS labels of 1-63 characters, an IPv4 or bracketed IPv6
+# address, an optional port. Anything else is answered 400 before any view runs.
+_HOST = re.compile(
+    r"^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$"
+)
+_BASE_URL = re.compile(r"^https?://[^/?#\s]+(?:/[^?#\s]*)?$")
 # pywb's modifiers: id_ is raw; the others are all "content for a frame" here.
 _MODIFIERS = {"": "", "mp_": "mp_", "id_": "id_", "if_": "mp_", "fr_": "mp_", "im_": "mp_",
               "js_": "mp_", "cs_": "mp_", "oe_": "mp_"}  # fmt: skip
@@ -121,6 +138,14 @@ def replay_headers(response: ArchivedResponse, raw: bool) -> list[tuple[str, str
     return out
 
 
+def ascii_int(text: str, max_digits: int = 15) -> int | None:
+    """``text`` as a non-negative integer when it is 1 to ``max_digits`` ASCII digits, else None
+    (``str.isdigit`` also accepts ``²`` and other digits that ``int`` refuses)."""
+    if not 0 < len(text) <= max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def _timestamp_filter(iso: str) -> str:
     try:
         return format_timestamp(datetime.fromisoformat(iso.replace("Z", "+00:00")))
@@ -133,9 +158,34 @@ class ReplayApp:
 
     The merged index and the articles are read at start: crawls indexed later appear after a
     restart. Only WARC files listed by committed crawls' manifests are ever read.
+
+    ``base_url`` (``ARCHIVE_REPLAY_BASE_URL``) is where users reach the server; Memento headers
+    use it, or relative URLs without it, never the request's Host. ``max_decoded_bytes`` caps one
+    decoded body and ``decode_budget_bytes`` all bodies being decoded at once
+    (``ARCHIVE_REPLAY_MAX_DECODED_BYTES``, ``ARCHIVE_REPLAY_DECODE_BUDGET_BYTES``).
     """
 
-    def __init__(self, storage: Storage, *, index_key: str = INDEX_KEY) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        index_key: str = INDEX_KEY,
+        base_url: str = "",
+        max_decoded_bytes: int = MAX_DECODED_LENGTH,
+        decode_budget_bytes: int = DECODE_BUDGET,
+        decode_wait: float = 5.0,
+    ) -> None:
+        base_url = (base_url or "").strip().rstrip("/")
+        if base_url and not _BASE_URL.match(base_url):
+            raise ValueError(f"ARCHIVE_REPLAY_BASE_URL is not an http(s) URL: {base_url!r}")
+        if max_decoded_bytes <= 0 or decode_budget_bytes < max_decoded_bytes:
+            raise ValueError(
+                "ARCHIVE_REPLAY_MAX_DECODED_BYTES must be positive and at most "
+                "ARCHIVE_REPLAY_DECODE_BUDGET_BYTES"
+            )
+        self.base_url = base_url
+        self.max_decoded_bytes = max_decoded_bytes
+        self.decode_budget = DecodeBudget(decode_budget_bytes, decode_wait)
         if not storage.exists(index_key):
             raise StorageError(
                 f"no index {index_key} in {storage.uri}: run `lifegate-archive index`"
@@ -144,19 +194,27 @@ class ReplayApp:
         self._index_stream = _seekable(storage.open(index_key))
         try:
             self.index = CdxjIndex(self._index_stream)
-            self.reader = ArchiveReader(storage, self.index, allowed_warc_keys(storage))
-            self.catalog = ArticleCatalog.from_store(storage)
-            # Read once at start, like the index: a takedown applies from the next start on.
-            self.takedowns = load_takedowns(storage)
-            self.catalog.exclude(
-                lambda a: is_taken_down(
-                    {"id": a.id, "url": a.url, "canonical_url": a.canonical_url}, self.takedowns
-                )
+            self.problems: list[str] = []  # what could not be read at start, shown on the home page
+            self.reader = ArchiveReader(
+                storage, self.index, allowed_warc_keys(storage, self.problems)
             )
+            self.catalog = ArticleCatalog.from_store(storage)
+            self.problems += self.catalog.problems
+            # Read once at start, like the index: a takedown applies from the next start on.
+            self.takedowns = TakedownList.from_store(storage)
+            self.withdrawn_ids: set[str] = set()  # articles the list names by one of their URLs
+            self.catalog.exclude(self._withdrawn)
         except BaseException:
             self._index_stream.close()
             raise
         self.flask = self._build_flask()
+
+    def _withdrawn(self, article) -> bool:
+        record = {"id": article.id, "url": article.url, "canonical_url": article.canonical_url}
+        if self.takedowns.blocks_record(record):
+            self.withdrawn_ids.add(article.id)
+            return True
+        return False
 
     def __call__(self, environ, start_response):
         return self.flask(environ, start_response)
@@ -189,37 +247,30 @@ class ReplayApp:
         app.add_url_rule("/datasets/<name>/<path:file>", "dataset_file", self.dataset_file)
         app.register_error_handler(HTTPException, self.http_error)
         app.register_error_handler(Exception, self.server_error)
-        app.before_request(self.refuse_taken_down)
+        app.before_request(self.check_host)
         app.after_request(self.ui_headers)
         app.add_template_filter(_timestamp_filter, "timestamp")
         app.context_processor(lambda: {"counts": {"articles": len(self.catalog)}})
         return app
 
-    def refuse_taken_down(self) -> Response | None:
-        """451 for any view of a URL or article on the takedown list (RFC 7725)."""
-        if not self.takedowns:
-            return None
-        path = request.path
-        target = None
-        if path.startswith(("/web/", "/timemap/")):
-            rest = self._raw_target("/web/" if path.startswith("/web/") else "/timemap/")
-            head, slash, tail = rest.partition("/")
-            target = tail if slash and (_TIMESTAMP_SEGMENT.match(head) or head in ("link", "json")) else rest
-        elif path == "/captures":
-            target = request.args.get("url", "")
-        elif path.startswith("/article/"):
-            target = path.rsplit("/", 1)[-1]
-        elif path.startswith("/record/"):
-            record_id = path.rsplit("/", 1)[-1]
-            entry = self.index.entry_at(int(record_id)) if record_id.isdigit() and len(record_id) <= 15 else None
-            target = entry.url if entry is not None else None
-        if target and is_taken_down(target[:MAX_URL_LENGTH], self.takedowns):
-            return Response(
-                render_template("notfound.html", url=target[:MAX_URL_LENGTH], taken_down=True),
-                status=451,
-                mimetype="text/html",
-            )
+    def check_host(self) -> Response | None:
+        """400 for a Host header no client would send (it is never echoed or used in URLs)."""
+        host = request.environ.get("HTTP_HOST")
+        if host is not None and (len(host) > 260 or not _HOST.match(host)):
+            abort(400, "Bad Host header.")
         return None
+
+    def taken_down(self, shown: str) -> Response:
+        """451 for a withdrawn page (RFC 7725)."""
+        return Response(
+            render_template("notfound.html", url=shown[:MAX_URL_LENGTH], taken_down=True),
+            status=451,
+            mimetype="text/html",
+        )
+
+    def lookup(self, url: str) -> list[CaptureEntry]:
+        """Captures of ``url``, taken-down ones left out: every view lists captures through here."""
+        return [e for e in self.index.lookup(url) if not self.takedowns.blocks_key(e.urlkey)]
 
     def ui_headers(self, response: Response) -> Response:
         """The archive's own pages get UI_CSP; replayed content already carries REPLAY_CSP."""
@@ -232,17 +283,35 @@ class ReplayApp:
     def http_error(self, error: HTTPException):
         if error.code and 300 <= error.code < 400:
             return error
-        body = render_template(
-            "error.html", code=error.code, name=error.name, description=error.description
-        )
-        return Response(body, status=error.code or 500, mimetype="text/html")
+        return self.error_page(error.code or 500, error.name, error.description or "")
 
     def server_error(self, error: Exception):
-        logger.exception("Error serving %s", request.url[:500])
-        body = render_template(
-            "error.html", code=500, name="Internal Server Error", description="Something broke."
+        # The raw path only: the full URL needs the Host header, which may be what is wrong.
+        logger.exception("Error serving %r", request.environ.get("PATH_INFO", "")[:500])
+        return self.error_page(500, "Internal Server Error", "Something broke.")
+
+    def error_page(self, code: int, name: str, description: str, **headers: str) -> Response:
+        """An error page; if even the template fails, a plain one. Always with the UI's CSP."""
+        try:
+            body = render_template("error.html", code=code, name=name, description=description)
+        except Exception as exc:  # noqa: BLE001 (the last resort must not fail)
+            # No traceback: a bad Host header (no URL adapter) lands here on every such request.
+            logger.warning("Cannot render the error page for %d: %r", code, exc)
+            body = f"<!doctype html><title>{code}</title><h1>{code} {html.escape(name)}</h1>"
+        out = Response(body, status=code, mimetype="text/html")
+        out.headers.update(headers)
+        out.headers["Content-Security-Policy"] = UI_CSP
+        out.headers["X-Content-Type-Options"] = "nosniff"
+        return out
+
+    def damaged(self, url: str, reason: str) -> Response:
+        """502: the archive holds the capture but cannot give it back intact."""
+        logger.warning("Not serving %s: %s", url[:500], reason)
+        return self.error_page(
+            502, "Record damaged",
+            "The archive's copy of this page is damaged or cannot be decoded, so it is not "
+            f"shown. ({reason[:300]})",
         )
-        return Response(body, status=500, mimetype="text/html")
 
     # --- Request targets ------------------------------------------------------------------------
 
@@ -275,7 +344,7 @@ class ReplayApp:
         return url
 
     def _urls(self) -> MementoUrls:
-        return MementoUrls(request.host_url.rstrip("/"))
+        return MementoUrls(self.base_url)
 
     # --- Pages ----------------------------------------------------------------------------------
 
@@ -283,16 +352,14 @@ class ReplayApp:
         q = request.args.get("q", "")[:200]
         site = request.args.get("site", "")[:200]
         lang = request.args.get("lang", "")[:20]
-        page_text = request.args.get("page", "1")
-        if not page_text.isdigit() or not 0 < len(page_text) <= 6 or int(page_text) < 1:
+        page = ascii_int(request.args.get("page", "1"), 6)
+        if not page:
             abort(400, "page must be a positive number.")
-        results = self.catalog.search(
-            q, site=site or None, language=lang or None, page=int(page_text)
-        )
+        results = self.catalog.search(q, site=site or None, language=lang or None, page=page)
         sites, languages = self.catalog.facets()
         return render_template(
             "home.html", q=q, site=site, lang=lang, results=results, sites=sites,
-            languages=languages, charts=self.charts,
+            languages=languages, charts=self.charts, problems=self.problems,
         )
 
     @cached_property
@@ -349,13 +416,15 @@ class ReplayApp:
         )
 
     def article(self, article_id: str):
+        if self.takedowns.blocks_id(article_id) or article_id in self.withdrawn_ids:
+            return self.taken_down(article_id)
         summary = self.catalog.get(article_id)
         if summary is None:
             abort(404, "No such article in the archive.")
         seen: dict[int, CaptureEntry] = {}
         for url in dict.fromkeys([summary.url, summary.canonical_url]):
             try:
-                seen.update((e.position, e) for e in self.index.lookup(url))
+                seen.update((e.position, e) for e in self.lookup(url))
             except ValueError:
                 continue
         captures = sorted(seen.values(), key=lambda e: (e.timestamp, e.url))
@@ -363,21 +432,26 @@ class ReplayApp:
 
     def captures(self):
         url = self._target_url(request.args.get("url", "")[:MAX_URL_LENGTH])
-        return render_template("captures.html", url=url, captures=self.index.lookup(url))
+        if self.takedowns.blocks_url(url):
+            return self.taken_down(url)
+        return render_template("captures.html", url=url, captures=self.lookup(url))
 
     def record(self, record_id: str):
         """One WARC record as stored, named by its index line's byte offset (opaque to users)."""
-        if not record_id.isdigit() or len(record_id) > 15:
-            abort(404)
-        entry = self.index.entry_at(int(record_id))
+        position = ascii_int(record_id)
+        entry = self.index.entry_at(position) if position is not None else None
         if entry is None:
             abort(404)
+        if self.takedowns.blocks_key(entry.urlkey) or self.takedowns.blocks_url(entry.url):
+            return self.taken_down(entry.url)
         try:
-            data = self.reader.record_bytes(entry)
+            data = self.reader.verified_bytes(entry)
         except NotArchived:
             abort(404)
+        except RecordDamaged as exc:
+            return self.damaged(entry.url, str(exc))
         gz = entry.filename.endswith(".gz")
-        name = f"capture-{entry.timestamp}-{record_id}.warc" + (".gz" if gz else "")
+        name = f"capture-{entry.timestamp}-{position}.warc" + (".gz" if gz else "")
         return Response(
             data,
             mimetype="application/gzip" if gz else "application/warc",
@@ -402,10 +476,15 @@ class ReplayApp:
             except ValueError:
                 abort(400, "Bad timestamp: not a date.")
             url = self._target_url(tail)
+            if self.takedowns.blocks_url(url):
+                return self.taken_down(url)
             return self.replay(form.group(1), timestamp, form.group(2) or "", url)
         if not raw:
             abort(404)
-        return self.timegate(self._target_url(raw))
+        url = self._target_url(raw)
+        if self.takedowns.blocks_url(url):
+            return self.taken_down(url)
+        return self.timegate(url)
 
     def _playable(self, candidates: list[CaptureEntry]) -> ArchivedResponse | None:
         loaded: list[ArchivedResponse] = []
@@ -414,13 +493,22 @@ class ReplayApp:
                 response = self.reader.load(entry)
             except NotArchived:
                 continue
+            if self.takedowns.blocks_key(response.payload_entry.urlkey):
+                continue  # a revisit must not bring back a withdrawn page's payload
             if not response.is_self_redirect():
                 return response
             loaded.append(response)
         return loaded[0] if loaded else None
 
     def replay(self, requested: str, timestamp: str, modifier: str, url: str):
-        response = self._playable(self.index.by_distance(url, timestamp))
+        ranked = [
+            e for e in self.index.by_distance(url, timestamp)
+            if not self.takedowns.blocks_key(e.urlkey)
+        ]  # fmt: skip
+        try:
+            response = self._playable(ranked)
+        except RecordDamaged as exc:
+            return self.damaged(url, str(exc))
         if response is None:
             return self.not_archived(url)
         entry = response.entry
@@ -428,18 +516,31 @@ class ReplayApp:
             # A partial timestamp names a period: send the client to the capture's own URI-M.
             return redirect(f"/web/{entry.timestamp}{modifier}/{url}", 302)
         mode = _MODIFIERS[modifier]
-        if mode == "" and response.mime in HTML_TYPES and response.location is None:
-            out = self.frame(response, url)
-        else:
-            out = self.content(response, mode)
+        try:
+            if mode == "" and response.mime in HTML_TYPES and response.location is None:
+                out = self.frame(response, url)
+            else:
+                out = self.content(response, mode)
+        except TooLarge as exc:
+            return self.damaged(url, str(exc))
+        except DecodeError as exc:
+            return self.damaged(url, str(exc))
+        except BudgetExhausted:
+            return self.error_page(
+                503, "Busy", "The archive is decoding too much at once; try again shortly.",
+                **{"Retry-After": "5"},
+            )
         out.headers["Memento-Datetime"] = timestamp_http_date(entry.timestamp)
         out.headers["Link"] = memento_link_header(self._urls(), url, entry.timestamp)
         return out
 
     def frame(self, response: ArchivedResponse, url: str) -> Response:
         entry = response.entry
-        body, coding = response.decoded()
-        match = None if coding else _TITLE.search(body[:65536])
+        try:
+            head = response.decoded(65536, truncate=True)  # the title is near the top
+        except DecodeError:
+            head = b""
+        match = _TITLE.search(head)
         title = html.unescape(match.group(1).decode("utf-8", "replace")).strip() if match else ""
         body = render_template(
             "frame.html",
@@ -455,23 +556,36 @@ class ReplayApp:
         return Response(body, mimetype="text/html")
 
     def content(self, response: ArchivedResponse, mode: str) -> Response:
-        """A capture's status, headers and body; rewritten (``mp_``) or as captured (``id_``)."""
+        """A capture's status, headers and body; rewritten (``mp_``) or as captured (``id_``).
+
+        Decoding holds bytes of the process-wide budget until the response is sent.
+        """
         entry = response.entry
         raw = mode == "id_"
         headers = replay_headers(response, raw)
         coding = response.content_encoding
         accept = request.headers.get("Accept-Encoding", "")
         accepted = {t.split(";")[0].strip().lower() for t in accept.split(",")}
-        if raw and coding and coding in accepted:
-            body, left = response.payload, coding  # as captured (pywb's id_ does the same)
-        else:
-            body, left = response.decoded()
-        if left:
-            headers.append(("Content-Encoding", left))
-        elif not raw:
-            rewriter = UrlRewriter(entry.url, entry.timestamp)
-            rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
-            body = body if rewritten is None else rewritten
+        reservation = self.decode_budget.reservation()
+        try:
+            if coding and ((raw and coding in accepted) or not _decodable(coding)):
+                # As captured (pywb's id_ does the same); a coding no library here knows, too.
+                body = response.payload
+                headers.append(("Content-Encoding", coding))
+            else:
+                rewrite = not raw and response.mime in HTML_TYPES | CSS_TYPES
+                # Body, text and rewritten copy: the most this response can hold, then what it does.
+                factor = 3 if rewrite else 1
+                reservation.acquire(factor * self.max_decoded_bytes)
+                body = response.decoded(self.max_decoded_bytes)
+                reservation.shrink_to(factor * len(body))
+                if rewrite:
+                    rewriter = UrlRewriter(entry.url, entry.timestamp)
+                    rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
+                    body = body if rewritten is None else rewritten
+        except BaseException:
+            reservation.release()
+            raise
         location = response.location
         if location is not None:
             # A redirect replays as a redirect, to the target's archived copy, never the live one.
@@ -479,6 +593,7 @@ class ReplayApp:
             headers.append(("Location", target))
         status = response.status if 200 <= response.status <= 599 else 200
         out = Response(body, status=status, headers=headers)
+        out.call_on_close(reservation.release)
         if response.content_type is None:
             del out.headers["Content-Type"]
         out.headers["Content-Security-Policy"] = REPLAY_CSP
@@ -493,7 +608,7 @@ class ReplayApp:
             wanted = parse_accept_datetime(value) if value is not None else None
         except ValueError:
             abort(400, "Accept-Datetime must be an RFC 1123 date in GMT (RFC 7089 §2.1.1).")
-        entries = self.index.lookup(url)
+        entries = self.lookup(url)
         if not entries:
             out = self.not_archived(url)
             out.headers["Vary"] = "accept-datetime"
@@ -518,12 +633,18 @@ class ReplayApp:
         if fmt not in ("link", "json") or not target:
             abort(404)
         url = self._target_url(target)
-        timestamps = sorted({e.timestamp for e in self.index.lookup(url)})
+        if self.takedowns.blocks_url(url):
+            return self.taken_down(url)
+        timestamps = sorted({e.timestamp for e in self.lookup(url)})
         if not timestamps:
             return self.not_archived(url)
         if fmt == "json":
             return jsonify(json_timemap(self._urls(), url, timestamps))
         return Response(link_timemap(self._urls(), url, timestamps), mimetype=LINK_FORMAT)
+
+
+def _decodable(coding: str) -> bool:
+    return all(name in CODINGS for name in parse_codings(coding))
 
 
 def _seekable(stream: BinaryIO) -> BinaryIO:

@@ -1,6 +1,10 @@
 """WACZ 1.1.1 export of crawls: their WARC files, a CDXJ index, the article pages and a data
 package with the SHA-256 of every file, in one ZIP that ReplayWeb.page and pywb open
-(https://specs.webrecorder.net/wacz/1.1.1/)."""
+(https://specs.webrecorder.net/wacz/1.1.1/).
+
+Pages on the store's takedown list never leave the archive this way: a WARC file holding records
+of one goes into the ZIP as a copy without them (and is indexed again), and no page lists one.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cdxj_indexer.main import SortingWriter
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.crawl import crawl_ids, iter_text_records, manifest_key, read_manifest
 from archive.index import SORT_BUFFER, CaptureEntry, crawl_index_key, index_warc, iter_entries
 from archive.storage import Storage, StorageError
+from archive.takedown import TakedownList
 
 WACZ_VERSION = "1.1.1"
 PAGES_FORMAT = "json-pages-1.0"
@@ -89,33 +95,85 @@ def _archive_names(storage: Storage, crawls: list[str]) -> dict[str, str]:
     return names
 
 
+def _open(storage: Storage, key: str, replaced: dict[str, Path]) -> BinaryIO:
+    return open(replaced[key], "rb") if key in replaced else storage.open(key)
+
+
+def _without_withdrawn(
+    storage: Storage, key: str, takedowns: TakedownList, path: Path
+) -> Path | None:
+    """A copy of WARC ``key`` without the records of withdrawn pages (every type: request,
+    response, revisit, metadata), or None when it holds none. Kept records are copied byte for
+    byte, so their digests and gzip members stay as they were. The copy is written to ``path``."""
+    spans: list[tuple[int, int, bool]] = []
+    with storage.open(key) as fh:
+        iterator = ArchiveIterator(fh)
+        for record in iterator:
+            uri = record.rec_headers.get_header("WARC-Target-URI")
+            withdrawn = bool(uri) and takedowns.blocks_url(uri)
+            iterator.read_to_end(record)
+            spans.append((iterator.get_record_offset(), iterator.get_record_length(), withdrawn))
+    if not any(withdrawn for _, _, withdrawn in spans):
+        return None
+    with storage.open(key) as src, open(path, "wb") as out:
+        position = 0
+        for offset, length, withdrawn in spans:
+            _skip(src, offset - position)
+            position = offset
+            left = length
+            while left:
+                chunk = src.read(min(left, _CHUNK))
+                if not chunk:
+                    break
+                if not withdrawn:
+                    out.write(chunk)
+                left -= len(chunk)
+                position += len(chunk)
+    return path
+
+
+def _skip(stream: BinaryIO, n: int) -> None:
+    while n > 0:
+        chunk = stream.read(min(n, _CHUNK))
+        if not chunk:
+            return
+        n -= len(chunk)
+
+
 def _crawl_index_lines(
-    storage: Storage, crawl_id: str, keys: list[str], tmp: Path
+    storage: Storage, crawl_id: str, keys: list[str], tmp: Path,
+    replaced: dict[str, Path] | None = None,
 ) -> Iterable[str]:
-    """The crawl's CDXJ lines: its stored index when there is one, else built now."""
+    """The crawl's CDXJ lines: its stored index when there is one and none of its WARC files was
+    replaced by a filtered copy, else built now."""
+    replaced = replaced or {}
     key = crawl_index_key(crawl_id)
-    if storage.exists(key):
+    if storage.exists(key) and not any(k in replaced for k in keys):
         with io.TextIOWrapper(storage.open(key), "utf-8", newline="\n") as fh:
             yield from fh
         return
     path = tmp / f"{crawl_id}.cdxj"
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         for warc in keys:
-            with storage.open(warc) as fh:
+            with _open(storage, warc, replaced) as fh:
                 index_warc(fh, warc, out)
     with open(path, encoding="utf-8", newline="\n") as fh:
         yield from fh
 
 
-def _write_index(storage: Storage, crawls: list[str], names: dict[str, str], path: Path) -> int:
+def _write_index(
+    storage: Storage, crawls: list[str], names: dict[str, str], path: Path,
+    replaced: dict[str, Path], takedowns: TakedownList,
+) -> int:
     """A sorted CDXJ of the selected crawls whose ``filename`` is the name inside ``archive/``."""
     lines = 0
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         sorter = SortingWriter(out, SORT_BUFFER)
         for crawl_id in crawls:
             keys = [k for k in names if k.startswith(f"crawls/{crawl_id}/")]
-            for entry in iter_entries(_crawl_index_lines(storage, crawl_id, keys, path.parent)):
-                if entry.filename in names:
+            source = _crawl_index_lines(storage, crawl_id, keys, path.parent, replaced)
+            for entry in iter_entries(source):
+                if entry.filename in names and not takedowns.blocks_key(entry.urlkey):
                     sorter.write(_renamed(entry, names[entry.filename]).to_line())
                     lines += 1
         sorter.flush()
@@ -129,10 +187,12 @@ def _renamed(entry: CaptureEntry, filename: str) -> CaptureEntry:
     )  # fmt: skip
 
 
-def _pages(storage: Storage, crawls: list[str]) -> list[dict[str, str]]:
+def _pages(storage: Storage, crawls: list[str], takedowns: TakedownList) -> list[dict[str, str]]:
     pages = []
     for crawl_id in crawls:
         for record in iter_text_records(storage, crawl_id):
+            if takedowns.blocks_record(record):
+                continue
             fetched = str((record.get("crawl") or {}).get("fetched") or "")
             try:
                 moment = datetime.fromisoformat(fetched.replace("Z", "+00:00"))
@@ -158,6 +218,7 @@ def write_wacz(
     title: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     progress: Callable[[str], None] | None = None,
+    takedowns: TakedownList | None = None,
 ) -> WaczReport:
     """Write ``out`` (built as ``out.part``, renamed when complete) from committed crawls.
 
@@ -165,6 +226,7 @@ def write_wacz(
     it so that replay can read records by range); index and pages are deflated.
     """
     say = progress or (lambda message: None)
+    takedowns = TakedownList.from_store(storage) if takedowns is None else takedowns
     chosen = _committed(storage, crawls)
     if not chosen:
         raise StorageError(f"no committed crawls in {storage.uri}")
@@ -191,16 +253,24 @@ def write_wacz(
         with tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp, zipfile.ZipFile(
             part, "w", allowZip64=True
         ) as zf:
+            replaced: dict[str, Path] = {}
             for key, name in names.items():
                 say(f"adding {key}")
-                with storage.open(key) as fh:
+                if takedowns:
+                    filtered = _without_withdrawn(
+                        storage, key, takedowns, Path(tmp) / f"filtered-{name}"
+                    )
+                    if filtered is not None:
+                        say(f"{key}: withdrawn pages left out")
+                        replaced[key] = filtered
+                with _open(storage, key, replaced) as fh:
                     member(zf, f"archive/{name}", fh, zipfile.ZIP_STORED)
             say("indexing")
             index_path = Path(tmp) / "index.cdxj"
-            records = _write_index(storage, chosen, names, index_path)
+            records = _write_index(storage, chosen, names, index_path, replaced, takedowns)
             with open(index_path, "rb") as fh:
                 member(zf, "indexes/index.cdxj", fh, zipfile.ZIP_DEFLATED)
-            pages = _pages(storage, chosen)
+            pages = _pages(storage, chosen, takedowns)
             header = {"format": PAGES_FORMAT, "id": "pages", "title": "Articles"}
             lines = [json.dumps(header)] + [json.dumps(p, ensure_ascii=False) for p in pages]
             member(zf, "pages/pages.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()),

@@ -108,6 +108,17 @@ ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (
 ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
 
+# --- ARCHIVE_REPLAY_*: reading the archive back (replay, reextract, export) ----------------------
+# Where users reach the replay server (https://archive.example.org); Memento headers use it.
+# Empty: relative URLs. The request's Host header is never used.
+ARCHIVE_REPLAY_BASE_URL = ""
+# Largest body one read decodes (gzip, deflate, br, zstd); more is a 502 in replay and a skipped
+# page in reextract. As DOWNLOAD_MAXSIZE: the crawl never decoded more either.
+ARCHIVE_REPLAY_MAX_DECODED_BYTES = 32 * 1024 * 1024
+# Decoded bytes all replay requests may hold at once; a request that cannot get its share within
+# a few seconds gets 503. The replay server's memory bound (docs/replay.md).
+ARCHIVE_REPLAY_DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+
 # --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
 # Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL,
 # AWS_REGION_NAME, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_USE_SSL,

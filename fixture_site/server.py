@@ -6,7 +6,6 @@ Routes decide what to answer; this decides the wire format and records the bytes
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import socket
 import socketserver
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from fixture_site import codings
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -103,22 +104,6 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-
-
-def accepts_gzip(header: str | None) -> bool:
-    if not header:
-        return False
-    for part in header.split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip().lower() in ("gzip", "x-gzip", "*"):
-            q = params.strip()
-            if q.startswith("q="):
-                try:
-                    return float(q[2:]) > 0
-                except ValueError:
-                    return False
-            return True
-    return False
 
 
 App = Callable[[Request], Response]
@@ -253,11 +238,10 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
         headers = list(response.headers)
         if response.compressible:
             headers.append(("Vary", "Accept-Encoding"))
-            if body and not bodyless and accepts_gzip(self.headers.get("Accept-Encoding")):
-                # Level 1 is nginx's default gzip_comp_level; mtime=0 keeps the bytes
-                # identical across requests and runs.
-                body = gzip.compress(body, compresslevel=1, mtime=0)
-                headers.append(("Content-Encoding", "gzip"))
+            coding = codings.negotiate(self.headers.get("Accept-Encoding"))
+            if body and not bodyless and coding:
+                body = codings.encode(body, coding)
+                headers.append(("Content-Encoding", coding))
         chunked = (response.chunked and not bodyless and response.fault is None
                    and self.request_version == "HTTP/1.1")
         if response.fault:

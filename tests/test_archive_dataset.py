@@ -16,15 +16,13 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.crawl import CrawlManifest
 from archive.dataset import (
     ExportOptions,
-    is_taken_down,
     list_releases,
-    load_takedowns,
-    parse_takedowns,
     read_release_manifest,
     read_response,
     select_rows,
 )
 from archive.storage import FileStorage
+from archive.takedown import TakedownList
 from crawler.cli import main
 
 RELEASE = "v2026.11.28"
@@ -189,25 +187,31 @@ def test_dataset_card_has_hugging_face_front_matter_counts_and_attribution(relea
             assert "LifeGate" in row["attribution"] and "CC BY-NC-ND 4.0" in row["attribution"]
 
 
-def test_takedown_list_takes_urls_and_ids_with_comments(tmp_path):
+def test_takedown_list_takes_urls_prefixes_and_ids_with_comments(tmp_path):
     storage = FileStorage(str(tmp_path))
-    assert load_takedowns(storage) == frozenset()
+    assert not TakedownList.from_store(storage)
     storage.put_bytes(
         "takedown.txt",
         (
             b"# requests handled by the operator\n"
             b"https://WWW.lifegate.it/some-article/   # asked 2026-11-01\n"
+            b"lifegate.com/private/*\n"
             b"\n0123456789abcdef0123456789abcdef\nnot a url\n"
         ),
     )
-    takedowns = load_takedowns(storage)
-    assert is_taken_down("https://www.lifegate.it/some-article", takedowns)
-    assert is_taken_down("https://www.lifegate.it/some-article/#comments", takedowns)
-    assert not is_taken_down("https://www.lifegate.it/other-article", takedowns)
-    assert is_taken_down({"id": "0123456789abcdef0123456789abcdef", "url": "x"}, takedowns)
-    assert is_taken_down({"id": "f" * 32, "canonical_url": "https://www.lifegate.it/some-article/"}, takedowns)
-    assert not is_taken_down({"id": "f" * 32, "url": "https://example.org/"}, takedowns)
-    assert parse_takedowns("# only a comment\n") == frozenset()
+    takedowns = TakedownList.from_store(storage)
+    assert len(takedowns) == 4  # the URL, its article id, the prefix and the id; "not a url" ignored
+    assert takedowns.blocks_url("https://www.lifegate.it/some-article")
+    assert takedowns.blocks_url("https://www.lifegate.it/some-article/#comments")
+    assert takedowns.blocks_url("http://lifegate.it/Some-Article?utm_source=x")
+    assert not takedowns.blocks_url("https://www.lifegate.it/other-article")
+    assert not takedowns.blocks_url("https://www.lifegate.it/some-article-2")
+    assert takedowns.blocks_url("https://www.lifegate.com/private/a/b")
+    assert not takedowns.blocks_url("https://www.lifegate.com/privateer")
+    assert takedowns.blocks_record({"id": "0123456789abcdef0123456789abcdef", "url": "x"})
+    assert takedowns.blocks_record({"id": "f" * 32, "canonical_url": "https://www.lifegate.it/some-article/"})
+    assert not takedowns.blocks_record({"id": "f" * 32, "url": "https://example.org/"})
+    assert not TakedownList.parse("# only a comment\n")
 
 
 def test_newest_capture_wins_and_filters_apply(it_crawl, fixture_site, tmp_path):

@@ -66,12 +66,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             require_reextract=args.from_reextract,
             near_duplicate_threshold=args.near_duplicate_threshold,
             max_shard_bytes=int(args.max_shard_mb * 1_000_000),
+            skip_damaged=args.skip_damaged,
         )
         manifest = export_release(storage, options, progress=say)
     except (DatasetError, StorageError) as exc:
         print(f"lifegate-archive export: {exc}", file=sys.stderr)
         return 1
     counts, dedup, delta = manifest.counts, manifest.dedup, manifest.delta
+    selection = counts.get("selection", {})
+    for problem in manifest.sources.get("problems", []):
+        print(f"lifegate-archive export: {problem}", file=sys.stderr)
+    if selection.get("bad_lines") or selection.get("damaged_files"):
+        print(f"lifegate-archive export: skipped {selection.get('bad_lines', 0)} unreadable lines "
+              f"and {selection.get('damaged_files', 0)} unreadable files (listed above)",
+              file=sys.stderr)  # fmt: skip
     size = sum(f.size for f in manifest.files)
     sites = ", ".join(f"{site} {n}" for site, n in counts["by_site"].items())
     languages = ", ".join(f"{lang} {n}" for lang, n in counts["by_language"].items())
@@ -102,6 +110,9 @@ def register(subparsers) -> None:
                         help="use the crawl-time text even where re-extracted text exists")
     export.add_argument("--near-duplicate-threshold", type=float, default=0.8, metavar="JACCARD",
                         help="MinHash Jaccard estimate above which two texts are one (default 0.8)")
+    export.add_argument("--skip-damaged", action="store_true",
+                        help="leave out a crawl's text file that is missing or unreadable, and list "
+                        "it, instead of failing")
     export.add_argument("--max-shard-mb", type=float, default=256, metavar="MB",
                         help="largest shard, in MB (default 256)")
     export.set_defaults(func=cmd_export)

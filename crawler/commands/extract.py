@@ -8,15 +8,33 @@ import sys
 from pathlib import Path
 
 
+def read_page(page: str, limit: int) -> bytes | None:
+    """The page's bytes, or None when it holds more than ``limit``: never more than ``limit + 1``
+    bytes are read, so ``/dev/zero`` or an endless pipe ends at once."""
+    if page == "-":
+        body = sys.stdin.buffer.read(limit + 1)
+    else:
+        with open(Path(page), "rb") as fh:
+            body = fh.read(limit + 1)
+    return None if len(body) > limit else body
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
+    from crawler.commands import project_settings
     from pipelines.extractor import ArticleExtractor, ExtractorConfig
 
+    limit = project_settings().getint("EXTRACT_MAX_BYTES")
     try:
-        body = sys.stdin.buffer.read() if args.page == "-" else Path(args.page).read_bytes()
+        body = read_page(args.page, limit)
     except OSError as exc:
         print(f"lifegate-archive extract: {exc}", file=sys.stderr)
         return 2
-    result = ArticleExtractor(ExtractorConfig()).extract(body, args.url, args.content_type)
+    if body is None:
+        print(f"lifegate-archive extract: {args.page} is larger than EXTRACT_MAX_BYTES "
+              f"({limit} bytes); not extracted", file=sys.stderr)  # fmt: skip
+        return 1
+    config = ExtractorConfig(max_bytes=limit)
+    result = ArticleExtractor(config).extract(body, args.url, args.content_type)
     if result.record is None:
         print(f"lifegate-archive extract: no article ({result.reason})", file=sys.stderr)
         return 1

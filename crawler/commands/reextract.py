@@ -49,9 +49,17 @@ def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...]):
     return open_storage(uri, dict(storages))
 
 
-def reextract_batch(uri: str, storages: tuple, config, items: list[dict]) -> list[tuple[dict | None, str | None]]:
-    """Re-extract a batch of text records in a worker: (new record, None) or (None, reason)."""
+def reextract_batch(
+    uri: str, storages: tuple, config, items: list[dict], max_decoded: int | None = None
+) -> list[tuple[dict | None, str | None]]:
+    """Re-extract a batch of text records in a worker: (new record, None) or (None, reason).
+
+    Damaged records (gzip or digest check failed) and bodies that cannot be decoded within
+    ``max_decoded`` bytes are reasons too, ``record-damaged: <where>`` naming the record.
+    """
+    from archive.content_coding import DecodeError, TooLarge
     from archive.dataset import DatasetError, read_response
+    from archive.reader import MAX_DECODED_LENGTH, RecordDamaged
     from archive.storage import StorageError
     from pipelines.extractor import extract_with_config
 
@@ -59,8 +67,21 @@ def reextract_batch(uri: str, storages: tuple, config, items: list[dict]) -> lis
     out: list[tuple[dict | None, str | None]] = []
     for item in items:
         old, prov = item["record"], item["provenance"]
+        where = f"{prov.get('warc_key')}@{prov.get('offset')}"
         try:
-            response = read_response(storage, prov)
+            response = read_response(storage, prov, max_decoded or MAX_DECODED_LENGTH)
+        except RecordDamaged as exc:
+            logger.warning("damaged WARC record of %s: %s", old.get("url"), exc)
+            out.append((None, f"record-damaged: {where}"))
+            continue
+        except TooLarge as exc:
+            logger.warning("not decoding the WARC record of %s: %s", old.get("url"), exc)
+            out.append((None, f"too-large: {where}"))
+            continue
+        except DecodeError as exc:
+            logger.warning("cannot decode the body of %s: %s", old.get("url"), exc)
+            out.append((None, f"undecodable-body: {where}"))
+            continue
         except (DatasetError, StorageError) as exc:
             logger.warning("cannot read the WARC record of %s: %s", old.get("url"), exc)
             out.append((None, "warc-unreadable"))
@@ -94,6 +115,8 @@ class ReextractReport:
     seconds: float = 0.0
     skipped: Counter = field(default_factory=Counter)
     crawls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Lines of text files that are no records, damaged WARC records, files left out: one line each.
+    problems: list[str] = field(default_factory=list)
 
 
 def reextract_store(
@@ -107,20 +130,26 @@ def reextract_store(
     progress: Callable[[str], None] | None = None,
     interval: float = 10.0,
     executor: Executor | None = None,
+    skip_damaged: bool = False,
+    max_decoded: int | None = None,
 ) -> ReextractReport:
     """Re-extract every committed crawl of ``storage`` (or those in ``only``) not done yet for
     this configuration.
 
     The work runs on ``executor`` when given (a cluster's, e.g. Dask's ``Client.get_executor()``),
     else on a process pool of ``workers`` on this machine; the output is the same either way.
+
+    A crawl whose listed text or WARC file is missing or not a regular file stops the run with a
+    one-line ``StorageError``, or with ``skip_damaged`` is left out and named in ``problems``.
     """
-    from archive.crawl import iter_text_records
+    from archive.crawl import iter_text_records, text_key, unreadable_objects
     from archive.dataset import (
         committed_crawls,
         record_provenance,
         reextract_key,
         reextract_manifest_key,
     )
+    from archive.storage import StorageError
 
     config_hash = config.config_hash()
     report = ReextractReport(config_hash)
@@ -139,22 +168,38 @@ def reextract_store(
             if storage.exists(key) and not force:
                 say(f"{crawl_id}: already re-extracted for {config_hash[:12]}")
                 continue
-            items = [
-                {"record": r, "provenance": record_provenance(r, crawl_id)}
-                for r in iter_text_records(storage, crawl_id)
-                if r.get("provenance")
-            ]
+            unreadable = unreadable_objects(storage, crawl_id, ("text", "warc"))
+            if unreadable and not skip_damaged:
+                raise StorageError(
+                    f"{unreadable[0]} (crawl {crawl_id}); rerun with --skip-damaged to go on without it"
+                )
+            if any(line.startswith(text_key(crawl_id)) for line in unreadable):
+                report.problems += unreadable
+                say(f"{crawl_id}: skipped, its text file cannot be read")
+                continue
+            report.problems += unreadable  # missing WARC files: their pages count as unreadable
+            items = []
+            for r in iter_text_records(storage, crawl_id, report.problems):
+                if not isinstance(r.get("provenance"), dict) or not r["provenance"]:
+                    continue
+                try:
+                    items.append({"record": r, "provenance": record_provenance(r, crawl_id)})
+                except (StorageError, TypeError) as exc:
+                    report.problems.append(f"{crawl_id}: record {str(r.get('id'))[:40]}: {exc}")
             batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
             counts: Counter = Counter()
             with tempfile.TemporaryDirectory(prefix="reextract-") as tmp:
                 path = Path(tmp) / "articles.jsonl"
                 with open(path, "w", encoding="utf-8") as out:
-                    results = pool.map(partial(reextract_batch, *storage_args, config), batches)
-                    for batch in results:
+                    task = partial(reextract_batch, *storage_args, config, max_decoded=max_decoded)
+                    for batch in pool.map(task, batches):
                         for record, reason in batch:
                             report.pages += 1
                             if record is None:
-                                counts[reason] += 1
+                                kind, _, where = (reason or "").partition(": ")
+                                counts[kind] += 1
+                                if where:
+                                    report.problems.append(f"{where}: {kind}")
                                 continue
                             report.records += 1
                             counts["records"] += 1
@@ -251,6 +296,8 @@ def cmd_reextract(args: argparse.Namespace) -> int:
                 progress=lambda m: print(m, file=sys.stderr, flush=True),
                 interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
                 executor=executor,
+                skip_damaged=args.skip_damaged,
+                max_decoded=settings.getint("ARCHIVE_REPLAY_MAX_DECODED_BYTES"),
             )
     except ClusterUnavailable as exc:
         print(f"lifegate-archive reextract: {exc}", file=sys.stderr)
@@ -263,8 +310,15 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         print("lifegate-archive reextract: an extraction worker died; run it again to resume "
               "(crawls already done are skipped)", file=sys.stderr)
         return 1
+    for problem in report.problems[:100]:
+        print(f"lifegate-archive reextract: skipped {problem}", file=sys.stderr)
+    if len(report.problems) > 100:
+        print(f"lifegate-archive reextract: and {len(report.problems) - 100} more skipped",
+              file=sys.stderr)  # fmt: skip
     rate = report.pages / report.seconds if report.seconds else 0.0
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items())) or "none"
+    if report.problems:
+        skipped += f" ({len(report.problems)} unreadable inputs listed above)"
     print(
         f"re-extracted {report.records} of {report.pages} pages from {len(report.crawls)} crawls "
         f"with {workers} workers in {report.seconds:.1f} s ({rate:.1f} pages/s); no record: {skipped}; "
@@ -284,4 +338,7 @@ def register(subparsers) -> None:
                            help="run on a Dask cluster (tcp://host:8786) instead of local processes")
     reextract.add_argument("--force", action="store_true",
                            help="redo crawls already re-extracted with this configuration")
+    reextract.add_argument("--skip-damaged", action="store_true",
+                           help="go on without a crawl's missing or unreadable text or WARC file, "
+                           "and list it, instead of failing")
     reextract.set_defaults(func=cmd_reextract)

@@ -10,13 +10,21 @@ import sys
 def cmd_replay(args: argparse.Namespace) -> int:
     from werkzeug.serving import make_server
 
+    from archive.content_coding import map_large_buffers
     from archive.replay import ReplayApp
     from archive.storage import StorageError
     from crawler.commands import configured_storage, project_settings
 
+    settings = project_settings()
+    map_large_buffers()  # RSS follows the decoding budget (docs/replay.md)
     try:
-        storage = configured_storage(project_settings(), args.store)
-        app = ReplayApp(storage)
+        storage = configured_storage(settings, args.store)
+        app = ReplayApp(
+            storage,
+            base_url=settings.get("ARCHIVE_REPLAY_BASE_URL") or "",
+            max_decoded_bytes=settings.getint("ARCHIVE_REPLAY_MAX_DECODED_BYTES"),
+            decode_budget_bytes=settings.getint("ARCHIVE_REPLAY_DECODE_BUDGET_BYTES"),
+        )
     except (StorageError, OSError, ValueError) as exc:
         print(f"lifegate-archive replay: {exc}", file=sys.stderr)
         return 1
@@ -27,6 +35,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         where = f"{args.host}:{args.port}"
         print(f"lifegate-archive replay: cannot listen on {where}: {exc}", file=sys.stderr)
         return 1
+    for problem in app.problems:
+        print(f"lifegate-archive replay: could not read {problem}", file=sys.stderr, flush=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"http://{host}:{server.server_port}/", flush=True)
     print(
