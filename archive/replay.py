@@ -469,7 +469,7 @@ class ReplayApp:
         if left:
             headers.append(("Content-Encoding", left))
         elif not raw:
-            rewriter = UrlRewriter(entry.url, entry.timestamp)
+            rewriter = UrlRewriter(entry.url, entry.timestamp, archived=self.replayable)
             rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
             body = body if rewritten is None else rewritten
         location = response.location
@@ -485,6 +485,13 @@ class ReplayApp:
         # The sandbox's opaque origin makes every fetch cross-origin: fonts and XHR need CORS.
         out.headers["Access-Control-Allow-Origin"] = "*"
         return out
+
+    def replayable(self, url: str) -> bool:
+        """Whether some capture of ``url`` replays (not an error): image candidates fall back."""
+        return any(
+            e.is_revisit or (e.status is not None and e.status < 400)
+            for e in self.index.lookup(url)
+        )
 
     def timegate(self, url: str):
         """RFC 7089 §4.1.1: 302 to the memento nearest Accept-Datetime (the latest without one)."""

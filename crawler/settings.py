@@ -153,6 +153,9 @@ ARCHIVE_ROBOTS_RETRIES = 2
 # The sitemaps.org limits for one sitemap: 50 MiB uncompressed (a gzip bomb stops here), 50,000 URLs.
 ARCHIVE_SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 ARCHIVE_SITEMAP_MAX_URLS = 50_000
+# Image candidates fetched per srcset (img, <picture> sources, lazy data-srcset): a browser may
+# ask for any of them, so all are fetched up to this many (an even spread of widths past it).
+ARCHIVE_SRCSET_MAX_CANDIDATES = 8
 # Crawler traps. Links followed in a row from a seed (robots.txt, feed, home page, ledger): endless
 # calendars and pagination stop here; articles are a few hops from a sitemap. Heritrix's maxHops
 # is 20; listings get a little more room.
