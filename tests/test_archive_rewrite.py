@@ -42,7 +42,9 @@ def test_srcset_keeps_only_archived_candidates_with_their_descriptors():
         f"{replayed('https://www.lifegate.it/app/uploads/foto-1024x683.jpg')} 1024w"
     )
     # src was not captured: the largest captured candidate stands in for it.
-    assert attribute(page, "src") == replayed("https://www.lifegate.it/app/uploads/foto-1024x683.jpg")
+    assert attribute(page, "src") == replayed(
+        "https://www.lifegate.it/app/uploads/foto-1024x683.jpg"
+    )
 
 
 def test_lazy_images_are_rewritten_before_their_script_swaps_them_in():
@@ -68,7 +70,9 @@ def test_a_picture_source_with_nothing_archived_is_emptied_so_the_img_is_used():
         rewriter(),
     )
     assert attribute(page, "srcset") == ""
-    assert attribute(page, "src") == replayed("https://www.lifegate.it/app/uploads/foto-1024x683.jpg")
+    assert attribute(page, "src") == replayed(
+        "https://www.lifegate.it/app/uploads/foto-1024x683.jpg"
+    )
 
 
 def test_without_any_archived_candidate_every_url_still_goes_to_the_archive():
@@ -82,7 +86,9 @@ def test_without_any_archived_candidate_every_url_still_goes_to_the_archive():
         f"{replayed('https://www.lifegate.it/a-300.jpg')} 300w, "
         f"{replayed('https://www.lifegate.it/a-600.jpg')} 600w"
     )
-    assert "https://www.lifegate.it/" not in page.replace(f"/web/{TS}mp_/https://www.lifegate.it/", "")
+    assert "https://www.lifegate.it/" not in page.replace(
+        f"/web/{TS}mp_/https://www.lifegate.it/", ""
+    )
 
 
 def test_inline_styles_and_style_blocks_point_at_the_archive():
