@@ -107,6 +107,9 @@ ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (
 # Recover WARCs left ``.open`` by a killed crawl and commit that crawl before starting a new one.
 ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
+# Index a crawl (crawls/<id>/index.cdxj) and update the store's merged index when it commits, so
+# `replay` works right after `crawl`; `lifegate-archive index` rebuilds them at any time.
+ARCHIVE_INDEX_AT_COMMIT = True
 
 # --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
 # Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL,

@@ -36,6 +36,7 @@ from archive.crawl import (
     text_key,
     warc_key,
 )
+from archive.index import INDEX_KEY, build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
 from archive.publisher import Publisher, RetryPolicy, publish_spool
@@ -130,6 +131,7 @@ class ArchiveSession:
             self.storage, policy=self.publish_policy, verify=not isinstance(self.storage, FileStorage)
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
+        self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
         self.state_dir = settings.get("ARCHIVE_STATE_DIR") or None
         self.policy = RecrawlPolicy.from_pairs(_json_setting(settings, "ARCHIVE_RECRAWL_INTERVALS"))
@@ -268,8 +270,11 @@ class ArchiveSession:
             self._write_seen()
             self._close_files()
             self._write_report(reason)
-            if self._commit(spider.name, reason) and self.ledger is not None:
+            committed = self._commit(spider.name, reason)
+            if committed and self.ledger is not None:
                 self.ledger.sync(self.storage)
+            if committed and self.index_at_commit:
+                self._index()
         finally:
             self.publisher.close(0)
             if self._heartbeat is not None and self._heartbeat.running:
@@ -337,6 +342,24 @@ class ArchiveSession:
             len(unpublished),
         )
         return False
+
+    def _index(self) -> None:
+        """Index the committed crawl and update the merged index; a failure leaves the crawl
+        committed and says how to finish."""
+        try:
+            report = build_indexes(self.storage)
+        except (StorageError, OSError, ValueError) as exc:
+            logger.error(
+                "Crawl %s is committed but not indexed: %s; run `lifegate-archive index`",
+                self.crawl_id,
+                exc,
+            )
+            self.stats.set_value("archive/index_error", str(exc))
+            return
+        self.stats.set_value("archive/index_records", report.records)
+        logger.info(
+            "Indexed crawl %s: %s holds %d records", self.crawl_id, INDEX_KEY, report.merged_lines
+        )
 
     # --- writing (each call runs on the writer thread) -------------------------------------------
 

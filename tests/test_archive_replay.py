@@ -668,3 +668,17 @@ def test_datasets_page_lists_releases_with_checksums_and_serves_their_files(it_c
         assert fetch(f"{base}/datasets/v9/README.md")[0] == 404
         status, _, home = fetch(base + "/")
         assert status == 200 and home.count(b"<svg") == 3 and b"Articles per month, by site" in home
+
+
+def test_a_crawl_indexes_itself_at_commit_so_replay_works_right_after(it_crawl):
+    storage = FileStorage(str(it_crawl.store))
+    crawl_id = it_crawl.crawl_dir.name
+    assert (it_crawl.crawl_dir / "index.cdxj").stat().st_size > 0
+    state = json.loads((it_crawl.store / "indexes" / "state.json").read_text())
+    assert crawl_id in state["merged"]["inputs"]
+    record = it_crawl.text_records[0]
+    with ReplayApp(storage) as app:  # no `lifegate-archive index` in between
+        assert any(e.status == 200 for e in app.index.lookup(record["url"]))
+    # Already current: `index` finds nothing to rebuild.
+    again = build_indexes(storage)
+    assert again.unchanged == [crawl_id] and again.indexed == [] and not again.merged_rebuilt

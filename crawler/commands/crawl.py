@@ -196,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  lifegate-archive verify --store {store}\n"
         f"  warcio check {store}/crawls/*/warc/*.warc.gz\n"
         f"  head -c 600 {store}/crawls/*/text/articles.jsonl\n"
-        f"  lifegate-archive index --store {store} && lifegate-archive replay --store {store}\n"
+        f"  lifegate-archive replay --store {store}\n"
         f"  lifegate-archive export --store {store} {aliases}\n"
         f"  lifegate-archive fixture-site   # then: lifegate-archive crawl --base-url URL --no-throttle"
     )
