@@ -110,6 +110,9 @@ ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables t
 # Index a crawl (crawls/<id>/index.cdxj) and update the store's merged index when it commits, so
 # `replay` works right after `crawl`; `lifegate-archive index` rebuilds them at any time.
 ARCHIVE_INDEX_AT_COMMIT = True
+# A response whose body the archive already holds (any URL, this crawl or a committed one in the
+# merged index) is written as an identical-payload-digest revisit, not stored again.
+ARCHIVE_REVISIT_IDENTICAL_PAYLOADS = True
 
 # --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
 # Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL,

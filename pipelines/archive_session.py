@@ -39,6 +39,7 @@ from archive.crawl import (
 from archive.index import INDEX_KEY, build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
+from archive.payload_index import PayloadIndex
 from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
 from archive.storage import (
@@ -132,6 +133,9 @@ class ArchiveSession:
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
         self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")
+        self.dedup_payloads = settings.getbool("ARCHIVE_REVISIT_IDENTICAL_PAYLOADS")
+        # Set when the crawl opens: the payloads already archived, for revisit records.
+        self.payloads: PayloadIndex | None = None
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
         self.state_dir = settings.get("ARCHIVE_STATE_DIR") or None
         self.policy = RecrawlPolicy.from_pairs(_json_setting(settings, "ARCHIVE_RECRAWL_INTERVALS"))
@@ -205,6 +209,9 @@ class ArchiveSession:
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
+        if self.dedup_payloads:
+            self.payloads = PayloadIndex.from_store(self.storage)
+            self.stats.set_value("archive/known_payloads", len(self.payloads))
         # A distributed run's worker names itself in its crawl id: <ts>-<spider>.<run>.<worker>.
         name = f"{spider_name}.{self.run_id}.{self.worker_id}" if self.run_id else spider_name
         self.crawl_id = new_crawl_id(name, self.started)
