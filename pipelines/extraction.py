@@ -146,6 +146,9 @@ class ExtractionPipeline:
                 self.stats.inc_value(f"extract/flags/{flag}")
         if not record.get("translation_of") and adapter.get("translation_of"):
             record["translation_of"] = adapter["translation_of"]
+        if adapter.get("site"):
+            # The site the crawl is for, not the host that served it (a mirror, a loopback copy).
+            record["site"] = adapter["site"]
         record["provenance"] = adapter.get("warc_record")
         record["crawl"] = {
             "crawl_id": self._session.crawl_id if self._session else None,

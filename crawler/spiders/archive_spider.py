@@ -43,10 +43,19 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def site_name(url: str) -> str:
+    """A site's name from its configured URL: the host without ``www.``."""
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.")
+
+
 class ArchiveSpider(SitemapSpider):
     """A spider that archives one site: give it ``base_url``; subclasses decide what is an item."""
 
     sitemap_rules: ClassVar[list[tuple[str, str]]] = [("", "parse_page")]
+
+    # The name of the site a crawl is for, recorded on its articles whatever host serves them (a
+    # mirror, the offline fixture on loopback); subclasses set it from their site setting.
+    site_name: str | None = None
 
     def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -282,6 +291,7 @@ class ArchiveSpider(SitemapSpider):
             last_modified=header("Last-Modified"),
             known=response.meta.get(LEDGER_STATE) is not None,
             requested_url=(response.meta.get("redirect_urls") or [None])[0],
+            site=self.site_name if self.in_scope(response.url) else None,
         )
 
     def _redirected_home(self, response: TextResponse) -> bool:
