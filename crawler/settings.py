@@ -222,5 +222,6 @@ LIFEGATE_REPUBLISHERS = {
 LIFEGATE_HOSTS = ["lifegate.it", "www.lifegate.it", "lifegate.com", "www.lifegate.com"]
 # Follow links found on pages (in scope only); sitemaps and feeds are always read.
 LIFEGATE_FOLLOW_LINKS = True
-# Fetch the stylesheets, scripts and images an article references, so replay shows the page.
+# Fetch what a browser asks for to show an article (stylesheets, scripts, images and their srcset
+# candidates, lazy images, fonts and backgrounds named in CSS, frames), so replay shows the page.
 LIFEGATE_FETCH_RESOURCES = True

@@ -117,10 +117,9 @@ class ExtractionPipeline:
         body = adapter.get("body")
         # The page bytes live on in the WARC; the item does not need to carry them further.
         adapter["body"] = None
-        # An article new to the ledger whose body the archive holds elsewhere is a revisit record,
-        # but its text is still new.
-        fresh = kind == "response" or (kind == "revisit" and not adapter.get("known"))
-        if fresh and body is not None:
+        # A revisit (same body as an archived capture, whatever its URL) has no new text: the text
+        # came from that capture, and a revisit record could not give it back to `reextract`.
+        if kind == "response" and body is not None:
             record = await self._text_record(adapter, body)
             if record is not None:
                 # What the ledger journal needs of the text (see pipelines/ledger_journal.py).
