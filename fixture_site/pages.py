@@ -211,7 +211,7 @@ def article_page(theme: Theme, article: ArticleFixture, *, related: Sequence[Art
     body = blocks_html(article.blocks, base=links.base, post_id=article.post_id,
                        link_targets=targets, insert_after=3, insert_html=read_also_html)
     if related:
-        body += "\n" + embed_figure(links.to(related[0].path), related[0].title)
+        body += "\n" + embed_figure(links.to("/embed" + related[0].path + "/"), related[0].title)
     if article.license:
         body += ('\n<p class="licence">'
                  + esc(LICENCE_TEXT.format(licence=article.license)) + "</p>")
@@ -269,11 +269,15 @@ def article_page(theme: Theme, article: ArticleFixture, *, related: Sequence[Art
 
 
 def embed_figure(url: str, title: str) -> str:
-    """WordPress's embed block for a post of the same site: an iframe of its /embed/ view."""
+    """WordPress's embed block for a post of the same site: an iframe of its embed view.
+
+    WordPress serves that view at <post>/embed/; article URLs here have no trailing slash, so it
+    lives at /embed/<slug>/, where a static mirror can store both as files.
+    """
     return ('<figure class="wp-block-embed is-type-wp-embed is-provider-lifegate">'
             '<div class="wp-block-embed__wrapper"><iframe class="wp-embedded-content" '
             f'sandbox="allow-scripts" security="restricted" title="{attr(title)}" '
-            f'src="{attr(url)}/embed/" width="600" height="220" frameborder="0" scrolling="no">'
+            f'src="{attr(url)}" width="600" height="220" frameborder="0" scrolling="no">'
             "</iframe></div></figure>")
 
 

@@ -253,7 +253,7 @@ class LifegateApp(SiteApp):
             return Response(400, b"0", HTML, self.cdn_headers())
         if path.startswith("/wp-admin"):
             return self.redirect("/wp-login.php?redirect_to=" + path, 302)
-        if m := re.fullmatch(r"/([^/]+)/embed/?", path):
+        if m := re.fullmatch(r"/embed/([^/]+)/", path):
             article = self.site.lookup(self.key, "/" + m.group(1))
             if article is not None:
                 return self.html(pages.embed_page(self.theme, self.site.resolve(article)),
