@@ -56,7 +56,9 @@ class PayloadIndex:
         """The payloads of every committed crawl in the store's merged index (empty without one)."""
         index = cls()
         if not storage.exists(key):
-            logger.info("No %s in %s: payloads of earlier crawls are not deduplicated", key, storage.uri)
+            logger.info(
+                "No %s in %s: payloads of earlier crawls are not deduplicated", key, storage.uri
+            )
             return index
         try:
             with storage.open(key) as fh:
