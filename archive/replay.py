@@ -580,7 +580,7 @@ class ReplayApp:
                 body = response.decoded(self.max_decoded_bytes)
                 reservation.shrink_to(factor * len(body))
                 if rewrite:
-                    rewriter = UrlRewriter(entry.url, entry.timestamp)
+                    rewriter = UrlRewriter(entry.url, entry.timestamp, archived=self.replayable)
                     rewritten = rewrite_body(body, response.mime, response.content_type, rewriter)
                     body = body if rewritten is None else rewritten
         except BaseException:
@@ -600,6 +600,14 @@ class ReplayApp:
         # The sandbox's opaque origin makes every fetch cross-origin: fonts and XHR need CORS.
         out.headers["Access-Control-Allow-Origin"] = "*"
         return out
+
+    def replayable(self, url: str) -> bool:
+        """Whether some capture of ``url`` replays (not an error): image candidates fall back."""
+        try:
+            captures = self.lookup(url)
+        except ValueError:  # not an http(s) URL the index can key
+            return False
+        return any(e.is_revisit or (e.status is not None and e.status < 400) for e in captures)
 
     def timegate(self, url: str):
         """RFC 7089 §4.1.1: 302 to the memento nearest Accept-Datetime (the latest without one)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +22,11 @@ _URL_ATTRS = frozenset(
      "xlink:href", "manifest", "longdesc", "usemap"}
 )  # fmt: skip
 _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
+# Lazy-loading plugins keep the real image in data-* attributes until their script swaps it in;
+# the script copies the value as written, so it is rewritten like the attribute it becomes.
+_LAZY_URL_ATTRS = frozenset({"data-src", "data-lazy-src", "data-original", "data-bg"})
+_LAZY_SRCSET_ATTRS = frozenset({"data-srcset", "data-lazy-srcset"})
+_IMAGE_TAGS = frozenset({"img", "source"})
 # Subresource Integrity fails on rewritten CSS and on any fetch from the sandbox's opaque origin
 # without CORS; the value is kept under another name, as pywb does.
 _RENAMED_ATTRS = {"integrity": "_integrity"}
@@ -42,15 +48,50 @@ class UrlRewriter:
 
     ``base_url`` is the document's own URL (relative URLs resolve against it, or against its
     ``<base href>`` once seen); anything that is not http(s) after resolution is left alone.
+
+    ``archived``, when given, says whether the archive holds a usable capture of an absolute
+    URL: image candidates it does not hold are then left out of ``srcset`` and replaced in
+    ``src``/``data-src`` by one it does, so a browser never asks for a candidate that is missing.
     """
 
     def __init__(
-        self, base_url: str, timestamp: str, *, prefix: str = "/web/", modifier: str = "mp_"
+        self,
+        base_url: str,
+        timestamp: str,
+        *,
+        prefix: str = "/web/",
+        modifier: str = "mp_",
+        archived: Callable[[str], bool] | None = None,
     ) -> None:
         self.base_url = base_url
         self.timestamp = timestamp
         self.prefix = prefix
         self.modifier = modifier
+        self._archived = archived
+        self._known: dict[str, bool] = {}
+
+    def absolute(self, url: str) -> str | None:
+        """The http(s) URL a reference in the document names, or None for anything else."""
+        stripped = url.strip()
+        if not stripped or stripped.lower().startswith(_INERT):
+            return None
+        try:
+            absolute = urljoin(self.base_url, stripped)
+            scheme = urlsplit(absolute).scheme.lower()
+        except ValueError:
+            return None
+        return absolute if scheme in ("http", "https") else None
+
+    def is_archived(self, url: str) -> bool:
+        """Whether ``url`` (as written in the document) can be replayed; True when not known."""
+        if self._archived is None:
+            return True
+        absolute = self.absolute(url)
+        if absolute is None:
+            return True  # data: and other inert references never reach the archive
+        if absolute not in self._known:
+            self._known[absolute] = self._archived(absolute)
+        return self._known[absolute]
 
     def replay_url(self, absolute_url: str, modifier: str | None = None) -> str:
         mod = self.modifier if modifier is None else modifier
@@ -84,8 +125,8 @@ def rewrite_css(text: str, rewriter: UrlRewriter) -> str:
     return _CSS_IMPORT.sub(import_sub, _CSS_URL.sub(url_sub, text))
 
 
-def rewrite_srcset(value: str, rewriter: UrlRewriter) -> str:
-    """Each candidate URL of a ``srcset`` (HTML §4.8.4.3.1), descriptors kept."""
+def srcset_candidates(value: str) -> list[tuple[str, str]]:
+    """(URL, descriptor) of each candidate of a ``srcset`` (HTML §4.8.4.3.1), in order."""
     out = []
     pos, end = 0, len(value)
     while pos < end:
@@ -104,8 +145,55 @@ def rewrite_srcset(value: str, rewriter: UrlRewriter) -> str:
             comma = value.find(",", pos)
             comma = end if comma < 0 else comma
             descriptor, pos = value[pos:comma].strip(), comma + 1
-        out.append(rewriter.rewrite(url) + (f" {descriptor}" if descriptor else ""))
+        out.append((url, descriptor))
+    return out
+
+
+def css_urls(text: str) -> list[str]:
+    """The ``url(...)`` and ``@import "..."`` references of a stylesheet or style attribute."""
+    return [m.group("url") for m in _CSS_IMPORT.finditer(text)] + [
+        m.group("url") for m in _CSS_URL.finditer(text)
+    ]
+
+
+def rewrite_srcset(value: str, rewriter: UrlRewriter) -> str:
+    """Each candidate URL of a ``srcset``, descriptors kept; candidates not archived left out."""
+    out = [
+        rewriter.rewrite(url) + (f" {descriptor}" if descriptor else "")
+        for url, descriptor in srcset_candidates(value)
+        if rewriter.is_archived(url)
+    ]
     return ", ".join(out)
+
+
+def rewrite_srcset_all(value: str, rewriter: UrlRewriter) -> str:
+    """Every candidate rewritten, archived or not: to the archive, never to the live web."""
+    return ", ".join(
+        rewriter.rewrite(url) + (f" {descriptor}" if descriptor else "")
+        for url, descriptor in srcset_candidates(value)
+    )
+
+
+def candidate_width(descriptor: str) -> float:
+    """A candidate's width (or density) for ordering; a bare URL counts as 1x."""
+    try:
+        return float(descriptor[:-1]) if descriptor[-1:] in ("w", "x") else 1.0
+    except ValueError:
+        return 0.0
+
+
+def archived_fallback(attrs: dict[str, str | None], rewriter: UrlRewriter) -> str | None:
+    """The largest image of an element's candidates that the archive holds, as written."""
+    found: list[tuple[float, str]] = []
+    for name in ("src", *_LAZY_URL_ATTRS):
+        value = attrs.get(name)
+        if value and rewriter.absolute(value) and rewriter.is_archived(value):
+            found.append((0.0, value))
+    for name in ("srcset", *_LAZY_SRCSET_ATTRS):
+        for url, descriptor in srcset_candidates(attrs.get(name) or ""):
+            if rewriter.absolute(url) and rewriter.is_archived(url):
+                found.append((candidate_width(descriptor), url))
+    return max(found)[1] if found else None
 
 
 class _HtmlRewriter(HTMLParser):
@@ -125,8 +213,25 @@ class _HtmlRewriter(HTMLParser):
         return self.line_starts[line - 1] + column
 
     def _rewrite_attr(self, tag: str, name: str, value: str, attrs: dict[str, str | None]) -> str:
-        if name in _SRCSET_ATTRS:
-            return rewrite_srcset(value, self.rewriter)
+        image = tag in _IMAGE_TAGS
+        if name in _SRCSET_ATTRS or (image and name in _LAZY_SRCSET_ATTRS):
+            rewritten = rewrite_srcset(value, self.rewriter)
+            if rewritten or tag != "img":
+                return rewritten  # an emptied <source> is skipped by the browser, as it should be
+            fallback = archived_fallback(attrs, self.rewriter)
+            return (
+                self.rewriter.rewrite(fallback)
+                if fallback
+                else rewrite_srcset_all(value, self.rewriter)
+            )
+        if image and (name == "src" or name in _LAZY_URL_ATTRS):
+            if not self.rewriter.is_archived(value):
+                value = archived_fallback(attrs, self.rewriter) or value
+            return self.rewriter.rewrite(value)
+        if name in _LAZY_URL_ATTRS or name in _LAZY_SRCSET_ATTRS:
+            if name in _LAZY_SRCSET_ATTRS:
+                return rewrite_srcset_all(value, self.rewriter)
+            return self.rewriter.rewrite(value)
         if name == "style":
             return rewrite_css(value, self.rewriter)
         if name == "ping":

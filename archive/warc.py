@@ -203,7 +203,8 @@ class WarcRecordFactory:
         revisit_id = self.make_record_id()
         headers = self._response_headers(exchange, warcinfo_id, revisit_id)
         headers["WARC-Profile"] = profile
-        headers["WARC-Refers-To"] = refers_to.record_id
+        if refers_to.record_id:  # unknown when the earlier capture was found by its digest
+            headers["WARC-Refers-To"] = refers_to.record_id
         headers["WARC-Refers-To-Target-URI"] = refers_to.target_uri
         headers["WARC-Refers-To-Date"] = refers_to.date
         if payload_digest:

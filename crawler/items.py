@@ -27,4 +27,5 @@ class ArticlePage:
     known: bool = False  # the ledger knew this article before this run
     text_summary: dict[str, Any] | None = None  # what the ledger journal needs of its text
     requested_url: str | None = None  # the URL first asked for, when redirects led here
+    site: str | None = None  # the site the crawl is for (lifegate.it...), whatever host served it
     extra: dict[str, Any] = field(default_factory=dict)

@@ -107,6 +107,12 @@ ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (
 # Recover WARCs left ``.open`` by a killed crawl and commit that crawl before starting a new one.
 ARCHIVE_RECOVER_ON_START = True
 ARCHIVE_PROGRESS_INTERVAL = 10.0  # seconds between progress lines; 0 disables them
+# Index a crawl (crawls/<id>/index.cdxj) and update the store's merged index when it commits, so
+# `replay` works right after `crawl`; `lifegate-archive index` rebuilds them at any time.
+ARCHIVE_INDEX_AT_COMMIT = True
+# A response whose body the archive already holds (any URL, this crawl or a committed one in the
+# merged index) is written as an identical-payload-digest revisit, not stored again.
+ARCHIVE_REVISIT_IDENTICAL_PAYLOADS = True
 
 # --- ARCHIVE_REPLAY_*: reading the archive back (replay, reextract, export) ----------------------
 # Where users reach the replay server (https://archive.example.org); Memento headers use it.
@@ -164,6 +170,9 @@ ARCHIVE_ROBOTS_RETRIES = 2
 # The sitemaps.org limits for one sitemap: 50 MiB uncompressed (a gzip bomb stops here), 50,000 URLs.
 ARCHIVE_SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 ARCHIVE_SITEMAP_MAX_URLS = 50_000
+# Image candidates fetched per srcset (img, <picture> sources, lazy data-srcset): a browser may
+# ask for any of them, so all are fetched up to this many (an even spread of widths past it).
+ARCHIVE_SRCSET_MAX_CANDIDATES = 8
 # Crawler traps. Links followed in a row from a seed (robots.txt, feed, home page, ledger): endless
 # calendars and pagination stop here; articles are a few hops from a sitemap. Heritrix's maxHops
 # is 20; listings get a little more room.
@@ -224,5 +233,6 @@ LIFEGATE_REPUBLISHERS = {
 LIFEGATE_HOSTS = ["lifegate.it", "www.lifegate.it", "lifegate.com", "www.lifegate.com"]
 # Follow links found on pages (in scope only); sitemaps and feeds are always read.
 LIFEGATE_FOLLOW_LINKS = True
-# Fetch the stylesheets, scripts and images an article references, so replay shows the page.
+# Fetch what a browser asks for to show an article (stylesheets, scripts, images and their srcset
+# candidates, lazy images, fonts and backgrounds named in CSS, frames), so replay shows the page.
 LIFEGATE_FETCH_RESOURCES = True

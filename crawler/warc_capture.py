@@ -21,6 +21,7 @@ from archive.warc import (
     HttpExchange,
     RevisitTarget,
     payload_digest,
+    warc_date,
 )
 from crawler.hostile import record_case
 from crawler.incremental import LEDGER_STATE
@@ -73,12 +74,22 @@ class WarcCaptureMiddleware(SessionComponent):
         )
         state = request.meta.get(LEDGER_STATE)
         kind = "response"
+        digest = payload_digest(response.body)
+        known_digest = state.payload_digest if state is not None else None
         if state is not None and state.record_id and not exchange.truncated:
             target = RevisitTarget(state.record_id, exchange.url.split("#", 1)[0], state.record_date or "")
             if response.status == 304:
                 kind = "not-modified"
-            elif response.status == 200 and payload_digest(response.body) == state.payload_digest:
+            elif response.status == 200 and digest == state.payload_digest:
                 kind = "revisit"
+        payloads = self.session.payloads
+        if kind == "response" and state is None and payloads is not None and not exchange.truncated:
+            # Pages the ledger does not follow (listings, feeds, sitemaps, resources): the same
+            # body anywhere in the archive makes this an identical-payload revisit.
+            found = payloads.target(digest)
+            if found is not None:
+                kind, target, known_digest = "revisit", found, digest
+                self.crawler.stats.inc_value("warc/identical_payload_revisits")
         request.meta[CAPTURE_KIND] = kind
         try:
             if kind == "response":
@@ -88,7 +99,7 @@ class WarcCaptureMiddleware(SessionComponent):
                     exchange,
                     profile=PROFILE_SERVER_NOT_MODIFIED if kind == "not-modified" else PROFILE_IDENTICAL_PAYLOAD,
                     refers_to=target,
-                    payload_digest=state.payload_digest,
+                    payload_digest=known_digest,
                 )
         except OSError as exc:
             # A full or failing disk must stop the crawl, not silently drop captures.
@@ -99,6 +110,9 @@ class WarcCaptureMiddleware(SessionComponent):
             raise
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()
+            if kind == "response" and payloads is not None and not exchange.truncated:
+                payloads.add(digest, exchange.url.split("#", 1)[0], warc_date(exchange.fetch_started),
+                             locations[0].record_id)
         if exchange.truncated:
             record_case(self.crawler, "truncated", request.url,
                         "connection closed before the end of the body: archived with WARC-Truncated: disconnect")

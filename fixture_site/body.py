@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from fixture_site.layout import attr, esc, srcset
+from fixture_site.layout import attr, esc, lazy_img, resized, srcset
 
 _WORD = re.compile(r"[^\W\d_]{6,}")
 
@@ -33,9 +33,9 @@ def paragraph_html(text: str, href: str | None, salt: int) -> str:
 
 def figure_html(block: dict[str, Any], base: str, style: str) -> str:
     src = block.get("src") or ""
-    img = (f'<img loading="lazy" decoding="async" src="{attr(base + src)}" '
-           f'srcset="{attr(srcset(base, src))}" sizes="(max-width: 1024px) 100vw, 1024px" '
-           f'alt="{attr(block.get("caption", ""))}" width="1024" height="683">')
+    img = lazy_img(base + resized(src, 1024, 683), srcset(base, src),
+                   sizes="(max-width: 1024px) 100vw, 1024px", alt=block.get("caption", ""),
+                   width=1024, height=683)
     caption, credit = esc(block.get("caption", "")), esc(block.get("credit", ""))
     if style == "republisher":
         return (f'<figure class="wp-block-image size-large">{img}'

@@ -155,10 +155,35 @@ class Links:
         return self.base + path + ("" if page == 1 else f"page/{page}/")
 
 
+# What lazy-loading plugins put in src until their script swaps data-src in: a 1x1 GIF.
+PLACEHOLDER = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+
+# The swap itself, inline at the end of the body as lazy-loading plugins print it; images keep
+# loading=lazy so the browser still defers the ones far below the fold.
+LAZY_SCRIPT = (
+    "<script id=\"lazyload-js\">(function(d){function swap(el){var s=el.getAttribute('data-srcset'),"
+    "u=el.getAttribute('data-src');if(s){el.setAttribute('srcset',s)}if(u){el.setAttribute('src',u)}"
+    "el.classList.remove('lazyload');el.classList.add('lazyloaded')}"
+    "var els=d.querySelectorAll('.lazyload, source[data-srcset]');"
+    "for(var i=0;i<els.length;i++){swap(els[i])}})(document);</script>")
+
+
+def resized(src: str, width: int, height: int) -> str:
+    """WordPress's name for an intermediate size of an uploaded image."""
+    return f"{src.rsplit('.', 1)[0]}-{width}x{height}.jpg"
+
+
 def srcset(base: str, src: str) -> str:
-    stem = src.rsplit(".", 1)[0]
-    return ", ".join([f"{base}{stem}-300x200.jpg 300w", f"{base}{stem}-768x512.jpg 768w",
-                      f"{base}{stem}-1024x683.jpg 1024w", f"{base}{src} 1200w"])
+    return ", ".join([f"{base}{resized(src, 300, 200)} 300w", f"{base}{resized(src, 768, 512)} 768w",
+                      f"{base}{resized(src, 1024, 683)} 1024w", f"{base}{src} 1200w"])
+
+
+def lazy_img(src: str, srcset_value: str, *, sizes: str, alt: str, width: int, height: int,
+             extra: str = "") -> str:
+    """An image as lazy-loading plugins print it: placeholder src, the real one in data-*."""
+    return (f'<img class="lazyload" loading="lazy" decoding="async" src="{PLACEHOLDER}" '
+            f'data-src="{attr(src)}" data-srcset="{attr(srcset_value)}" sizes="{attr(sizes)}" '
+            f'alt="{attr(alt)}" width="{width}" height="{height}"{extra}>')
 
 
 def _pseudo_path(seed: str) -> str:
@@ -297,6 +322,7 @@ class Theme:
     @cached_property
     def tail_scripts(self) -> str:
         return (
+            LAZY_SCRIPT +
             f'<script src="{attr(self.links.asset("/scripts/main.js"))}" id="lifegate-main-js"></script>'
             "<script>(function(w,d){w.dataLayer=w.dataLayer||[];w.dataLayer.push({'gtm.start':"
             "new Date().getTime(),event:'gtm.js'});var b=d.getElementById('cookie-banner');"
@@ -329,9 +355,11 @@ def card(theme: Theme, article, *, old_form: bool = False, heading: str = "h3") 
     href = links.old_form(article.path) if old_form else links.to(article.path)
     image = ""
     if article.hero:
-        image = (f'<a class="card__image" href="{attr(href)}" tabindex="-1"><img loading="lazy" '
-                 f'src="{attr(links.to(article.hero["src"]))}" '
-                 f'srcset="{attr(srcset(links.base, article.hero["src"]))}" alt="" width="300" height="200"></a>')
+        src = article.hero["src"]
+        image = (f'<a class="card__image" href="{attr(href)}" tabindex="-1">'
+                 + lazy_img(links.to(resized(src, 300, 200)), srcset(links.base, src),
+                            sizes="(max-width: 767px) 100vw, 300px", alt="", width=300, height=200)
+                 + "</a>")
     excerpt = (f'<p class="card__excerpt">{esc(article.standfirst[0])}</p>'
                if getattr(article, "standfirst", None) else "")
     return (f'<article class="card" data-post-id="{article.post_id}">{image}'

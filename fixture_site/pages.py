@@ -16,6 +16,8 @@ from fixture_site.layout import (
     card_list,
     display_date,
     esc,
+    lazy_img,
+    resized,
     srcset,
     w3c,
 )
@@ -135,10 +137,18 @@ def _category_label(theme: Theme, slug: str) -> str:
 
 
 def _sidebar(theme: Theme, most_read: Sequence[ArticleFixture]) -> str:
-    items = "".join(f'<li class="most-read__item"><a href="{attr(theme.links.to(a.path))}">'
+    links = theme.links
+    items = "".join(f'<li class="most-read__item"><a href="{attr(links.to(a.path))}">'
                     f"{esc(a.title)}</a></li>" for a in most_read)
+    lead = next((a for a in most_read if a.hero), None)
+    thumb = ""
+    if lead is not None:
+        src = lead.hero["src"]
+        thumb = (f'<a class="most-read__image" href="{attr(links.to(lead.path))}" tabindex="-1">'
+                 + lazy_img(links.to(resized(src, 300, 200)), srcset(links.base, src),
+                            sizes="300px", alt="", width=300, height=200) + "</a>")
     return (f'<aside class="sidebar"><section class="most-read"><h2>{esc(theme.labels["most_read"])}'
-            f'</h2><ol class="most-read__list">{items}</ol></section>'
+            f'</h2>{thumb}<ol class="most-read__list">{items}</ol></section>'
             '<div class="adv-slot" id="div-gpt-ad-1700000007919-0" data-sizes="300x250,300x600"></div>'
             "</aside>")
 
@@ -200,6 +210,8 @@ def article_page(theme: Theme, article: ArticleFixture, *, related: Sequence[Art
     targets = [links.to(a.path) for a in related] or [links.category(article.category)]
     body = blocks_html(article.blocks, base=links.base, post_id=article.post_id,
                        link_targets=targets, insert_after=3, insert_html=read_also_html)
+    if related:
+        body += "\n" + embed_figure(links.to("/embed" + related[0].path + "/"), related[0].title)
     if article.license:
         body += ('\n<p class="licence">'
                  + esc(LICENCE_TEXT.format(licence=article.license)) + "</p>")
@@ -209,9 +221,15 @@ def article_page(theme: Theme, article: ArticleFixture, *, related: Sequence[Art
         src = article.hero["src"]
         caption = article.hero.get("caption", "")
         credit = article.hero.get("credit", "")
-        hero = (f'<figure class="single__hero"><img src="{attr(links.to(src))}" '
-                f'srcset="{attr(srcset(links.base, src))}" '
-                f'alt="{attr(caption)}" width="1200" height="800" fetchpriority="high">'
+        # Art direction: phones get the 768px crop, larger screens choose among the rest.
+        wide = ", ".join(f"{links.to(resized(src, w, h))} {w}w" for w, h in ((1024, 683),))
+        hero = (f'<figure class="single__hero"><picture>'
+                f'<source media="(max-width: 767px)" srcset="{attr(links.to(resized(src, 768, 512)))}">'
+                f'<source media="(min-width: 768px)" srcset="{attr(wide)}, {attr(links.to(src))} 1200w" '
+                'sizes="(max-width: 1240px) 100vw, 880px">'
+                f'<img src="{attr(links.to(src))}" srcset="{attr(srcset(links.base, src))}" '
+                'sizes="(max-width: 1240px) 100vw, 880px" '
+                f'alt="{attr(caption)}" width="1200" height="800" fetchpriority="high"></picture>'
                 f'<figcaption class="figcaption"><span class="figcaption__caption">{esc(caption)}</span> '
                 f'<span class="figcaption__credit">{esc(credit)}</span></figcaption></figure>')
     tags = "".join(f'<a href="{attr(links.tag(t))}" rel="tag">{esc(t)}</a>' for t in article.tags)
@@ -248,6 +266,40 @@ def article_page(theme: Theme, article: ArticleFixture, *, related: Sequence[Art
     return theme.document(title=f"{article.title} - LifeGate",
                           head=_article_head(theme, article, url, alternates),
                           body_class=body_class, main=main)
+
+
+def embed_figure(url: str, title: str) -> str:
+    """WordPress's embed block for a post of the same site: an iframe of its embed view.
+
+    WordPress serves that view at <post>/embed/; article URLs here have no trailing slash, so it
+    lives at /embed/<slug>/, where a static mirror can store both as files.
+    """
+    return ('<figure class="wp-block-embed is-type-wp-embed is-provider-lifegate">'
+            '<div class="wp-block-embed__wrapper"><iframe class="wp-embedded-content" '
+            f'sandbox="allow-scripts" security="restricted" title="{attr(title)}" '
+            f'src="{attr(url)}" width="600" height="220" frameborder="0" scrolling="no">'
+            "</iframe></div></figure>")
+
+
+def embed_page(theme: Theme, article: ArticleFixture) -> str:
+    """The /embed/ view of a post: a self-contained card, as WordPress's embed template prints."""
+    url = theme.links.to(article.path)
+    excerpt = article.standfirst[0] if article.standfirst else ""
+    return (
+        f'<!doctype html>\n<html lang="{theme.html_lang}">\n<head>\n<meta charset="UTF-8">\n'
+        f"<title>{esc(article.title)} - LifeGate</title>\n"
+        '<meta name="robots" content="noindex, follow">\n'
+        f'<link rel="canonical" href="{attr(url)}">\n'
+        "<style>body{margin:0;font:15px/1.5 Georgia,serif;color:#1a1a1a;background:#fff}"
+        ".wp-embed{padding:20px 24px;border-left:6px solid #0b6e4f;height:218px;overflow:hidden}"
+        ".wp-embed-heading{margin:0 0 8px;font:700 20px/1.25 Arial,sans-serif}"
+        ".wp-embed-heading a{color:#1a1a1a;text-decoration:none}"
+        ".wp-embed-site-title{margin-top:12px;font:700 12px Arial,sans-serif;color:#0b6e4f;"
+        "text-transform:uppercase;letter-spacing:.06em}</style>\n</head>\n"
+        '<body class="wp-embed-responsive"><div class="wp-embed post-'
+        f'{article.post_id} post type-post"><p class="wp-embed-heading"><a href="{attr(url)}" '
+        f'target="_top">{esc(article.title)}</a></p><div class="wp-embed-excerpt"><p>{esc(excerpt)}'
+        '</p></div><div class="wp-embed-site-title">LifeGate</div></div></body>\n</html>\n')
 
 
 def _pagination(theme: Theme, page: int, pages: int, url_for) -> str:

@@ -13,7 +13,16 @@ from fixture_site import assets
 from fixture_site.body import blocks_html
 from fixture_site.content import ArticleFixture, seed_data
 from fixture_site.feeds import FeedItem, robots_txt, rss, sitemap_index, urlset
-from fixture_site.layout import HTML_LANG, attr, display_date, esc, w3c
+from fixture_site.layout import (
+    HTML_LANG,
+    LAZY_SCRIPT,
+    attr,
+    display_date,
+    esc,
+    resized,
+    srcset,
+    w3c,
+)
 from fixture_site.routes import FEED_ITEMS, HTML, STATIC_MODIFIED, SiteApp, http_date, not_modified
 from fixture_site.server import Request, Response
 
@@ -123,6 +132,10 @@ class RepublisherApp(SiteApp):
             f"<title>{esc(title)}</title>\n", head,
             (f'<link rel="stylesheet" id="gfg-style-css" href="{attr(self.base)}{self.theme_dir}'
             f'/style.css?ver={THEME_VERSION}" media="all">\n'),
+            # The customizer's additions, printed inline after the theme stylesheet.
+            (f'<style id="gfg-style-inline-css">.site-footer{{background:#222 url('
+             f'{attr(self.base)}{self.theme_dir}/images/footer-texture.png) repeat;'
+             'background-size:12px 12px}</style>\n'),
             (f'<link rel="alternate" type="application/rss+xml" title="{NAME} &raquo; Feed" '
             f'href="{attr(self.base)}/feed/">\n</head>\n'),
             f'<body id="top" class="{attr(body_class)}">\n',
@@ -138,6 +151,7 @@ class RepublisherApp(SiteApp):
             f'<h2 class="widget-title">{esc(labels["latest"])}</h2><ul>{sidebar}</ul></section></aside>\n'),
             "</div>\n",
             f'<footer id="colophon" class="site-footer"><p>{esc(labels["footer"])}</p></footer>\n',
+            LAZY_SCRIPT, "\n",
             f'<script src="{attr(self.base)}{self.theme_dir}/js/main.js?ver={THEME_VERSION}"></script>\n',
             "</body>\n</html>\n",
         ])
@@ -195,8 +209,12 @@ class RepublisherApp(SiteApp):
         if article.license:
             content += f'\n<p class="license">{esc(labels["license"])} {esc(article.license)}</p>'
         summary = "".join(f"<p>{esc(p)}</p>" for p in article.standfirst)
-        thumb = (f'<div class="post-thumbnail"><img src="{attr(base + article.hero["src"])}" alt="" '
-                 'width="1200" height="800"></div>' if article.hero else "")
+        thumb = ""
+        if article.hero:
+            src = article.hero["src"]
+            thumb = (f'<div class="post-thumbnail"><img src="{attr(base + resized(src, 1024, 683))}" '
+                     f'srcset="{attr(srcset(base, src))}" sizes="(max-width: 1024px) 100vw, 760px" '
+                     'alt="" width="1200" height="800"></div>')
         captcha = f"{base}/wp-content/plugins/really-simple-captcha/tmp/{article.post_id % 9973}.png"
         tags = ", ".join(f'<span rel="tag">{esc(t)}</span>' for t in article.tags)
         main = (

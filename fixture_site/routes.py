@@ -118,6 +118,8 @@ class SiteApp:
         if path == f"{self.theme_dir}/scripts/main.js" or path == f"{self.theme_dir}/js/main.js":
             return self.asset(assets.script(self.theme_name).encode(),
                               "application/javascript; charset=UTF-8", True)
+        if path.startswith(f"{self.theme_dir}/fonts/") and path.endswith(".woff2"):
+            return self.asset(assets.font_bytes(path), "font/woff2", False)
         if path.endswith("/images/logo.svg"):
             return self.asset(assets.LOGO_SVG.encode(), "image/svg+xml", True)
         if _IMAGE.match(path):
@@ -251,6 +253,11 @@ class LifegateApp(SiteApp):
             return Response(400, b"0", HTML, self.cdn_headers())
         if path.startswith("/wp-admin"):
             return self.redirect("/wp-login.php?redirect_to=" + path, 302)
+        if m := re.fullmatch(r"/embed/([^/]+)/", path):
+            article = self.site.lookup(self.key, "/" + m.group(1))
+            if article is not None:
+                return self.html(pages.embed_page(self.theme, self.site.resolve(article)),
+                                 headers=[("X-Robots-Tag", "noindex")])
         if m := re.fullmatch(r"/([^/]+)(/?)", path):
             slug_path, slash = "/" + m.group(1), m.group(2)
             article = self.site.lookup(self.key, slug_path)

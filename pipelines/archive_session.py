@@ -36,8 +36,10 @@ from archive.crawl import (
     text_key,
     warc_key,
 )
+from archive.index import INDEX_KEY, build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
+from archive.payload_index import PayloadIndex
 from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
 from archive.storage import (
@@ -130,6 +132,10 @@ class ArchiveSession:
             self.storage, policy=self.publish_policy, verify=not isinstance(self.storage, FileStorage)
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
+        self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")
+        self.dedup_payloads = settings.getbool("ARCHIVE_REVISIT_IDENTICAL_PAYLOADS")
+        # Set when the crawl opens: the payloads already archived, for revisit records.
+        self.payloads: PayloadIndex | None = None
         self.recover_on_start = settings.getbool("ARCHIVE_RECOVER_ON_START")
         self.state_dir = settings.get("ARCHIVE_STATE_DIR") or None
         self.policy = RecrawlPolicy.from_pairs(_json_setting(settings, "ARCHIVE_RECRAWL_INTERVALS"))
@@ -203,6 +209,9 @@ class ArchiveSession:
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
+        if self.dedup_payloads:
+            self.payloads = PayloadIndex.from_store(self.storage)
+            self.stats.set_value("archive/known_payloads", len(self.payloads))
         # A distributed run's worker names itself in its crawl id: <ts>-<spider>.<run>.<worker>.
         name = f"{spider_name}.{self.run_id}.{self.worker_id}" if self.run_id else spider_name
         self.crawl_id = new_crawl_id(name, self.started)
@@ -268,8 +277,11 @@ class ArchiveSession:
             self._write_seen()
             self._close_files()
             self._write_report(reason)
-            if self._commit(spider.name, reason) and self.ledger is not None:
+            committed = self._commit(spider.name, reason)
+            if committed and self.ledger is not None:
                 self.ledger.sync(self.storage)
+            if committed and self.index_at_commit:
+                self._index()
         finally:
             self.publisher.close(0)
             if self._heartbeat is not None and self._heartbeat.running:
@@ -337,6 +349,24 @@ class ArchiveSession:
             len(unpublished),
         )
         return False
+
+    def _index(self) -> None:
+        """Index the committed crawl and update the merged index; a failure leaves the crawl
+        committed and says how to finish."""
+        try:
+            report = build_indexes(self.storage)
+        except (StorageError, OSError, ValueError) as exc:
+            logger.error(
+                "Crawl %s is committed but not indexed: %s; run `lifegate-archive index`",
+                self.crawl_id,
+                exc,
+            )
+            self.stats.set_value("archive/index_error", str(exc))
+            return
+        self.stats.set_value("archive/index_records", report.records)
+        logger.info(
+            "Indexed crawl %s: %s holds %d records", self.crawl_id, INDEX_KEY, report.merged_lines
+        )
 
     # --- writing (each call runs on the writer thread) -------------------------------------------
 

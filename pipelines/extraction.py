@@ -117,6 +117,8 @@ class ExtractionPipeline:
         body = adapter.get("body")
         # The page bytes live on in the WARC; the item does not need to carry them further.
         adapter["body"] = None
+        # A revisit (same body as an archived capture, whatever its URL) has no new text: the text
+        # came from that capture, and a revisit record could not give it back to `reextract`.
         if kind == "response" and body is not None:
             record = await self._text_record(adapter, body)
             if record is not None:
@@ -143,6 +145,9 @@ class ExtractionPipeline:
                 self.stats.inc_value(f"extract/flags/{flag}")
         if not record.get("translation_of") and adapter.get("translation_of"):
             record["translation_of"] = adapter["translation_of"]
+        if adapter.get("site"):
+            # The site the crawl is for, not the host that served it (a mirror, a loopback copy).
+            record["site"] = adapter["site"]
         record["provenance"] = adapter.get("warc_record")
         record["crawl"] = {
             "crawl_id": self._session.crawl_id if self._session else None,

@@ -264,3 +264,16 @@ def test_releases_are_listed_oldest_first_for_the_replay_server(release):
     releases = list_releases(FileStorage(str(store)))
     assert [m.name for m in releases][:1] == [RELEASE]
     assert releases[0].files and releases[0].counts["rows"] == 48
+
+
+def test_each_crawl_names_its_site_whatever_host_served_it(
+    it_crawl, en_crawl, republication_crawl, tmp_path
+):
+    # All three fixture sites are served from 127.0.0.1; the crawls were for named sites.
+    for crawl, name in ((it_crawl, "lifegate.it"), (en_crawl, "lifegate.com"),
+                        (republication_crawl, "gratisforgratis.com")):  # fmt: skip
+        assert crawl.text_records and {r["site"] for r in crawl.text_records} == {name}
+        assert all(urlsplit(r["url"]).hostname == "127.0.0.1" for r in crawl.text_records)
+    store = fixture_store(tmp_path / "store", it_crawl, en_crawl, republication_crawl)
+    selection = select_rows(FileStorage(str(store)), ExportOptions("x"))  # no --site-alias
+    assert {r["site"] for r in selection.rows} == {"lifegate.it", "lifegate.com", "gratisforgratis.com"}

@@ -100,7 +100,7 @@ class HostileCrawl:
                             record.rec_headers.get_header("WARC-Record-ID"),
                             record.rec_headers,
                             int(http.get_statuscode())
-                            if http is not None and record.rec_type == "response"
+                            if http is not None and record.rec_type in ("response", "revisit")
                             else None,
                             http,
                             record.raw_stream.read(),
@@ -109,7 +109,9 @@ class HostileCrawl:
         return out
 
     def responses(self, url: str) -> list[Record]:
-        return [r for r in self.records if r.type == "response" and r.uri == url]
+        """Captures of ``url``: responses, and revisits of a payload already archived elsewhere
+        (the same pixel on two hosts, the same redirect page twice)."""
+        return [r for r in self.records if r.type in ("response", "revisit") and r.uri == url]
 
     def flags(self, url: str) -> list[dict[str, str]]:
         """The metadata records that flag a response of ``url``, as field dicts."""

@@ -12,6 +12,7 @@ from archive.warc import PROFILE_SERVER_NOT_MODIFIED
 from fixture_site import FixtureSite
 from tests.conftest import crawl_command, finished_crawl, run_cli
 
+EMPTY_PAYLOAD = "sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"
 ALWAYS_RECHECK = ["-s", 'ARCHIVE_RECRAWL_INTERVALS=[["100000d", "0s"]]']
 
 
@@ -140,3 +141,47 @@ def test_the_ledger_learns_captures_even_without_extraction(tmp_path):
     assert first.text_records == []
     assert not [e for e in requests if e.path in article_paths]
     assert json.loads((second.crawl_dir / "report.json").read_text())["articles"]["new"] == 0
+
+
+def test_a_second_run_over_an_unchanged_site_writes_revisits_only(tmp_path):
+    from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+    from archive.reader import ArchiveReader, allowed_warc_keys
+    from archive.warc import PROFILE_IDENTICAL_PAYLOAD
+
+    site = FixtureSite(include_faults=False)
+    store = tmp_path / "store"
+    with site.serve(host="127.0.0.1") as running:
+        base = running.base_urls["it"]
+        first = finished_crawl(store, run_cli(*crawl_command(store, base, *ALWAYS_RECHECK)), "lifegate")
+        second = finished_crawl(store, run_cli(*crawl_command(store, base, *ALWAYS_RECHECK)), "lifegate")
+    before = warc_records(first)
+    after = warc_records(second)
+    full_first = [h.get_header("WARC-Target-URI") for kind, h, _ in before if kind == "response"]
+    assert len(full_first) > 100  # pages, listings, feeds, sitemaps and their resources
+    # No body was stored again: articles are 304 revisits, everything else identical payloads;
+    # only empty bodies (redirects) are still response records.
+    again = [(h.get_header("WARC-Target-URI"), h.get_header("WARC-Payload-Digest"))
+             for kind, h, _ in after if kind == "response"]  # fmt: skip
+    assert all(digest == EMPTY_PAYLOAD for _, digest in again), again
+    identical = [h for kind, h, _ in after if h.get_header("WARC-Profile") == PROFILE_IDENTICAL_PAYLOAD]
+    assert {base + "/robots.txt", base + "/feed", base + "/", base + "/sitemap_index.xml"} <= {
+        h.get_header("WARC-Target-URI") for h in identical
+    }
+    first_dates = {h.get_header("WARC-Target-URI"): h.get_header("WARC-Date") for _, h, _ in before}
+    for header in identical:
+        target = header.get_header("WARC-Refers-To-Target-URI")
+        assert target in first_dates and header.get_header("WARC-Payload-Digest")
+        assert header.get_header("WARC-Refers-To-Date")[:19] == first_dates[target][:19]
+    first_size = sum(p.stat().st_size for p in first.warc_files)
+    second_size = sum(p.stat().st_size for p in second.warc_files)
+    print(f"WARC bytes: first run {first_size}, second run {second_size}")
+    assert second_size < first_size / 4
+    # Every revisit replays the payload it refers to.
+    storage = FileStorage(str(store))
+    build_indexes(storage)
+    with storage.open(INDEX_KEY) as fh, CdxjIndex(fh) as index:
+        reader = ArchiveReader(storage, index, allowed_warc_keys(storage))
+        for header in identical[:40]:
+            url = header.get_header("WARC-Target-URI")
+            [entry] = [e for e in index.lookup(url) if e.is_revisit and e.url == url][-1:]
+            assert reader.load(entry).payload

@@ -111,3 +111,30 @@ def test_the_page_guard_flags_a_soft_block_in_any_case_and_passes_an_article():
         guard.inspect(HtmlResponse("https://www.lifegate.it/b", body=PAGE, encoding="utf-8"))
         is None
     )
+
+
+RESPONSIVE = b"""<!doctype html><html><head>
+<style>.hero{background:url(/app/sfondo.png)}@font-face{src:url('/app/font.woff2')}</style>
+</head><body>
+<picture><source media="(max-width: 767px)" srcset="/a-768.jpg">
+<img src="/a.jpg" srcset="/a-300.jpg 300w, /a-768.jpg 768w, /a-1024.jpg 1024w, /a.jpg 1200w"></picture>
+<img class="lazyload" src="data:image/gif;base64,R0lGOD" data-src="/b-1024.jpg"
+ data-srcset="/b-300.jpg 300w, /b-1024.jpg 1024w">
+<div style="background-image:url(&quot;/c.jpg&quot;)"></div>
+<iframe src="/altro-articolo/embed/"></iframe>
+</body></html>"""
+
+
+def test_the_outline_lists_what_a_browser_asks_for_srcset_lazy_css_and_frames():
+    response = HtmlResponse("https://www.lifegate.it/articolo", body=RESPONSIVE, encoding="utf-8")
+    page = PageOutline.read(response)
+    assert set(page.resources) == {
+        "/a.jpg", "/a-300.jpg", "/a-768.jpg", "/a-1024.jpg", "data:image/gif;base64,R0lGOD",
+        "/b-1024.jpg", "/b-300.jpg", "/app/sfondo.png", "/app/font.woff2", "/c.jpg",
+        "/altro-articolo/embed/",
+    }  # fmt: skip
+    assert len(page.resources) == len(set(page.resources))
+    # Bounded: an even spread of widths, the smallest and the largest always kept.
+    bounded = PageOutline.read(response, srcset_limit=2)
+    assert {"/a-300.jpg", "/a.jpg"} <= set(bounded.resources)
+    assert "/a-1024.jpg" not in bounded.resources

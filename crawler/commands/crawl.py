@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawler.commands import configured_storage, project_settings
 
@@ -187,17 +186,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if crawl_id:
             print(f"  text:  {storage.uri}/crawls/{crawl_id}/text/articles.jsonl")
             print(f"  WARCs: {storage.uri}/crawls/{crawl_id}/warc/")
-    aliases = " ".join(
-        f"--site-alias {urlsplit(urls[name]).netloc}={site}"
-        for name, site in (("it", "lifegate.it"), ("en", "lifegate.com"), ("republisher", "gratisforgratis.com"))
-    )
     print(
         "\nNext:\n"
         f"  lifegate-archive verify --store {store}\n"
         f"  warcio check {store}/crawls/*/warc/*.warc.gz\n"
         f"  head -c 600 {store}/crawls/*/text/articles.jsonl\n"
-        f"  lifegate-archive index --store {store} && lifegate-archive replay --store {store}\n"
-        f"  lifegate-archive export --store {store} {aliases}\n"
+        f"  lifegate-archive replay --store {store}\n"
+        f"  lifegate-archive export --store {store}\n"
         f"  lifegate-archive fixture-site   # then: lifegate-archive crawl --base-url URL --no-throttle"
     )
     return 0 if results and all(_crawl_ok(s) for s in results) else 1

@@ -101,6 +101,8 @@ def reextract_batch(
             record["translation_of"] = old["translation_of"]
         record["provenance"] = old["provenance"]
         record["crawl"] = old.get("crawl")
+        # The site is the one the crawl was for, whatever host served the page.
+        record["site"] = old.get("site") or record["site"]
         out.append((record, None))
     return out
 

@@ -19,6 +19,7 @@ from scrapy.spiders.sitemap import iterloc
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
+from archive.rewrite import css_urls
 from crawler.distributed import DistributedRun
 from crawler.frontier import ARTICLE_EXPECTED
 from crawler.hostile import RESPONSE_CASES, failure_case, flag_record, note_case, record_case
@@ -42,10 +43,19 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def site_name(url: str) -> str:
+    """A site's name from its configured URL: the host without ``www.``."""
+    return (urlsplit(url).hostname or "").lower().removeprefix("www.")
+
+
 class ArchiveSpider(SitemapSpider):
     """A spider that archives one site: give it ``base_url``; subclasses decide what is an item."""
 
     sitemap_rules: ClassVar[list[tuple[str, str]]] = [("", "parse_page")]
+
+    # The name of the site a crawl is for, recorded on its articles whatever host serves them (a
+    # mirror, the offline fixture on loopback); subclasses set it from their site setting.
+    site_name: str | None = None
 
     def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,6 +74,7 @@ class ArchiveSpider(SitemapSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.follow_links = crawler.settings.getbool("LIFEGATE_FOLLOW_LINKS")
         spider.fetch_resources = crawler.settings.getbool("LIFEGATE_FETCH_RESOURCES")
+        spider.srcset_limit = crawler.settings.getint("ARCHIVE_SRCSET_MAX_CANDIDATES")
         spider.sitemap_limits = SitemapLimits.from_settings(crawler.settings)
         spider.scope_rules = ScopeRules.from_settings(crawler.settings)
         spider.page_guard = PageGuard.from_settings(crawler.settings)
@@ -239,7 +250,7 @@ class ArchiveSpider(SitemapSpider):
             return
         if self._redirected_home(response):
             return
-        page = PageOutline.read(response)
+        page = PageOutline.read(response, srcset_limit=self.srcset_limit)
         if self.is_article(response.url, page):
             item = self.article_item(response, via, page)
             if item is not None:
@@ -280,6 +291,7 @@ class ArchiveSpider(SitemapSpider):
             last_modified=header("Last-Modified"),
             known=response.meta.get(LEDGER_STATE) is not None,
             requested_url=(response.meta.get("redirect_urls") or [None])[0],
+            site=self.site_name if self.in_scope(response.url) else None,
         )
 
     def _redirected_home(self, response: TextResponse) -> bool:
@@ -301,8 +313,10 @@ class ArchiveSpider(SitemapSpider):
             session.log_event("gone", url, reason)
 
     def resource_requests(self, page: PageOutline):
-        for ref in page.resources:
-            url = page.absolute(ref)
+        return self._resource_requests(page.absolute(ref) for ref in page.resources)
+
+    def _resource_requests(self, urls: Iterable[str]):
+        for url in urls:
             if urlsplit(url).scheme in ("http", "https"):
                 self.crawler.stats.inc_value("discovery/resources")
                 yield Request(
@@ -327,6 +341,17 @@ class ArchiveSpider(SitemapSpider):
             )
 
     def parse_resource(self, response: Response):
+        """A stylesheet's fonts, images and imports, and a framed page's own requisites."""
+        if not isinstance(response, TextResponse) or response.status != 200:
+            return ()
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
+        if content_type.startswith("text/css"):
+            refs = css_urls(response.text)
+            return self._resource_requests(response.urljoin(ref.strip()) for ref in refs)
+        if content_type.startswith(("text/html", "application/xhtml+xml")):
+            return self.resource_requests(
+                PageOutline.read(response, srcset_limit=self.srcset_limit)
+            )
         return ()
 
     # --- failures: every one gets a logged outcome ---------------------------------------------

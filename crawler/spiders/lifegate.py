@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.spiders.archive_spider import ArchiveSpider
+from crawler.spiders.archive_spider import ArchiveSpider, site_name
 
 
 class LifegateSpider(ArchiveSpider):
@@ -26,4 +26,7 @@ class LifegateSpider(ArchiveSpider):
             if site not in sites:
                 raise ValueError(f"unknown site {site!r}; LIFEGATE_SITES has {sorted(sites)}")
             kwargs["base_url"] = sites[site]
-        return super().from_crawler(crawler, *args, **kwargs)
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if site in sites:
+            spider.site_name = site_name(sites[site])
+        return spider

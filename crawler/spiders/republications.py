@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from crawler.items import ArticlePage
 from crawler.page_outline import PageOutline
-from crawler.spiders.archive_spider import ArchiveSpider
+from crawler.spiders.archive_spider import ArchiveSpider, site_name
 
 
 class RepublicationSpider(ArchiveSpider):
@@ -43,6 +43,8 @@ class RepublicationSpider(ArchiveSpider):
                 raise ValueError(f"unknown republisher {name!r}; LIFEGATE_REPUBLISHERS has {sorted(republishers)}")
             kwargs["base_url"] = republishers[name]
         spider = super().from_crawler(crawler, *args, **kwargs)
+        if name in republishers:
+            spider.site_name = site_name(republishers[name])
         spider.lifegate_hosts = {
             h.lower() for h in crawler.settings.getlist("LIFEGATE_HOSTS")
         } | spider.extra_lifegate_hosts

@@ -157,7 +157,8 @@ def figures(scope, rule: SiteRule, base_url: str) -> list[dict]:
         img = fig.find(".//img")
         if img is None or any(a in pruned for a in fig.iterancestors()):
             continue
-        src = img.get("src") or img.get("data-src") or ""
+        # Lazy-loading themes put a placeholder in src and the image in data-src.
+        src = img.get("data-src") or img.get("src") or ""
         credit = text_of(next(iter(select(fig, rule.credit)), None)) or None
         caption = text_of(next(iter(select(fig, rule.caption)), None))
         if credit and caption.endswith(credit):
