@@ -18,10 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import datasketch
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,6 +38,7 @@ from archive.dataset import (
 )
 from archive.dataset_card import render_card
 from archive.dedup import DedupConfig, deduplicate
+from archive.software import RELEASE_COMPONENTS, software_versions
 from archive.storage import Storage, StorageError, sha256_file, validate_key
 
 logger = logging.getLogger(__name__)
@@ -275,15 +274,6 @@ def clean_unpublished(storage: Storage, name: str) -> int:
     return removed
 
 
-def _software() -> dict[str, str]:
-    try:
-        ours = version("lifegate-archive")
-    except PackageNotFoundError:
-        ours = "unknown"
-    return {"lifegate-archive": ours, "pyarrow": pa.__version__,
-            "datasketch": getattr(datasketch, "__version__", "unknown")}
-
-
 def export_release(
     storage: Storage,
     options: ExportOptions,
@@ -342,7 +332,7 @@ def export_release(
                      "reextract_config_hash": options.reextract_hash,
                      "takedown_entries": len(takedowns)},
             options=_options_record(options),
-            software=_software(),
+            software=software_versions(*RELEASE_COMPONENTS),
         )
         card = render_card(manifest).encode("utf-8")
         (root / "README.md").write_bytes(card)

@@ -1,0 +1,78 @@
+"""The package as pip builds it, and the versions it records: license, dependencies, entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from importlib import metadata
+
+import pytest
+from packaging.requirements import Requirement
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.commands import project_settings
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    # No build isolation: the environment's setuptools (test extra) builds it, offline.
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [path] = out.glob("lifegate_archive-*.whl")
+    with zipfile.ZipFile(path) as built:
+        yield built
+
+
+def _dist_info(wheel: zipfile.ZipFile, name: str) -> str:
+    [member] = [n for n in wheel.namelist() if n.endswith(f".dist-info/{name}")]
+    return wheel.read(member).decode()
+
+
+def test_wheel_declares_an_spdx_license_and_ships_the_file(wheel):
+    meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    assert meta["License-Expression"] == "MIT"
+    assert meta.get_all("License-File") == ["LICENSE"]
+    assert "MIT License" in _dist_info(wheel, "licenses/LICENSE")
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_test_only_libraries_are_not_runtime_dependencies(wheel):
+    meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    required = [Requirement(r) for r in meta.get_all("Requires-Dist")]
+    runtime = {r.name.lower(): r.specifier for r in required if r.marker is None}
+    assert {"scrapy", "warcio", "trafilatura"} <= runtime.keys()
+    assert not runtime.keys() & {"jsonschema", "pytest", "scrapyd", "datasets", "pyyaml"}
+    # Private APIs are used (scrapy-redis _encode_request, cdxj-indexer _get_digest): the tested
+    # minor only.
+    assert "0.9.1" in runtime["scrapy-redis"] and "0.10.0" not in runtime["scrapy-redis"]
+    assert "1.5.0" in runtime["cdxj-indexer"] and "1.6.0" not in runtime["cdxj-indexer"]
+
+
+def test_wheel_carries_the_scrapy_settings_entry_point(wheel):
+    # scrapyd (and any egg runner) finds the project's settings through this entry point.
+    entry_points = _dist_info(wheel, "entry_points.txt")
+    assert "[scrapy]\nsettings = crawler.settings" in entry_points
+
+
+def test_user_agent_names_the_installed_version():
+    version = metadata.version("lifegate-archive")
+    assert project_settings({}).get("USER_AGENT").startswith(f"lifegate-archive/{version} (+http")
+
+
+def test_crawl_records_the_installed_versions(it_crawl):
+    expected = {name: metadata.version(name) for name in ("lifegate-archive", "scrapy", "warcio", "trafilatura")}
+    software = it_crawl.manifest["software"]
+    assert {name: software[name] for name in expected} == expected
+    with it_crawl.warc_files[0].open("rb") as stream:
+        warcinfo = next(iter(ArchiveIterator(stream)))
+        fields = warcinfo.content_stream().read().decode()
+    assert warcinfo.rec_type == "warcinfo"
+    assert f"warcio {expected['warcio']}" in fields and "unknown" not in fields
+    assert f"lifegate-archive/{expected['lifegate-archive']} " in fields
