@@ -10,6 +10,8 @@ from archive.software import project_version
 BOT_NAME = "lifegate-archive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` (and so scrapyd's jobs) exits non-zero when the crawl failed.
+COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # --- Politeness: a crawler that names itself and never hurries a publisher ------------------
 PROJECT_URL = "https://github.com/lifegate-archive/lifegate-archive"
