@@ -154,6 +154,57 @@ def content_sha256(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        logger.warning("dataset: %r is not an ISO 8601 date; its column is left empty", value)
+        return None
+
+
+def utc_timestamp(value: str | None) -> str | None:
+    """An ISO 8601 date or time as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC; None when absent or unreadable.
+
+    One spelling, to the second, so that every reader types the column alike: pyarrow and
+    ``datasets`` infer JSON strings of this form as timestamps, DuckDB as TIMESTAMPTZ, and the
+    Parquet copy stores them as ``timestamp[us, tz=UTC]``. A time without a zone is taken as UTC;
+    a date alone is its midnight, UTC.
+    """
+    moment = _parse_date(value)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_offset(value: str | None) -> str | None:
+    """The zone an ISO 8601 time was given in, as ``+HH:MM``; None when it names none.
+
+    Kept beside the UTC timestamp instead of the page's own string: JSON readers (pyarrow,
+    ``datasets``, DuckDB) would read that string as a timestamp too, and lose its zone.
+    """
+    moment = _parse_date(value)
+    offset = moment.utcoffset() if moment is not None else None
+    if offset is None:
+        return None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def local_time(utc: str | None, offset: str | None) -> str | None:
+    """A row's UTC timestamp back in the zone the page gave (ISO 8601), or in UTC without one."""
+    moment = _parse_date(utc)
+    if moment is None:
+        return None
+    if offset:
+        moment = moment.astimezone(datetime.fromisoformat(f"2000-01-01T00:00:00{offset}").tzinfo)
+    return moment.isoformat()
+
+
 def captured_at(record: Mapping[str, Any], crawl_id: str) -> str:
     """When the page was fetched (ISO 8601, UTC); the crawl's start when the record does not say."""
     fetched = (record.get("crawl") or {}).get("fetched")
@@ -178,8 +229,11 @@ def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] 
         "kicker": record.get("kicker"),
         "standfirst": record.get("standfirst"),
         "authors": list(record.get("authors") or []),
-        "date_published": record.get("date_published"),
-        "date_modified": record.get("date_modified"),
+        # UTC timestamps, and the zone the page gave them in (its local date and time).
+        "date_published": utc_timestamp(record.get("date_published")),
+        "date_published_offset": utc_offset(record.get("date_published")),
+        "date_modified": utc_timestamp(record.get("date_modified")),
+        "date_modified_offset": utc_offset(record.get("date_modified")),
         "tags": list(record.get("tags") or []),
         "license": record.get("license"),
         "translation_of": record.get("translation_of"),
@@ -192,7 +246,7 @@ def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] 
         "text_sha256": record.get("text_sha256")
         or hashlib.sha256(record["text"].encode("utf-8")).hexdigest(),
         "crawl_id": crawl_id,
-        "fetched": captured_at(record, crawl_id),
+        "fetched": utc_timestamp(captured_at(record, crawl_id)),
         "provenance": {
             "warc_key": warc_key(crawl_id, prov["warc_file"]) if prov.get("warc_file") else None,
             "offset": prov.get("offset"),
@@ -220,8 +274,14 @@ def is_original(row: Mapping[str, Any], original_sites: frozenset[str]) -> bool:
 
 
 def row_date(row: Mapping[str, Any]) -> str:
-    """The article's own date for ``--since`` and monthly counts: published, modified, fetched."""
-    return row.get("date_published") or row.get("date_modified") or row["fetched"]
+    """The article's own date for ``--since`` and monthly counts: published, modified, fetched.
+
+    Dates are read in the zone the page gave, so an article published just after midnight in
+    Italy counts on its own day, not on the UTC one before."""
+    for name in ("date_published", "date_modified"):
+        if row.get(name):
+            return local_time(row[name], row.get(f"{name}_offset")) or row[name]
+    return row["fetched"]
 
 
 # ------------------------------------------------------------------ sources
