@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from email.parser import Parser
 from importlib import metadata
 
@@ -13,16 +14,27 @@ from packaging.requirements import Requirement
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.commands import project_settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, project_copy
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
     out = tmp_path_factory.mktemp("wheel")
+    source = project_copy(tmp_path_factory.mktemp("source"))
     # No build isolation: the environment's setuptools (test extra) builds it, offline.
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(out),
+    ]
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=180,
+        [*command, str(source)], capture_output=True, text=True, timeout=180, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
     [path] = out.glob("lifegate_archive-*.whl")
@@ -67,7 +79,10 @@ def test_user_agent_names_the_installed_version():
 
 
 def test_crawl_records_the_installed_versions(it_crawl):
-    expected = {name: metadata.version(name) for name in ("lifegate-archive", "scrapy", "warcio", "trafilatura")}
+    expected = {
+        name: metadata.version(name)
+        for name in ("lifegate-archive", "scrapy", "warcio", "trafilatura")
+    }
     software = it_crawl.manifest["software"]
     assert {name: software[name] for name in expected} == expected
     with it_crawl.warc_files[0].open("rb") as stream:

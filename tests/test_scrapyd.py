@@ -17,19 +17,20 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 import pytest
 
 from archive.lock import StoreLock
 from archive.storage import FileStorage
-from tests.conftest import ROOT, TEST_CRAWL_SETTINGS
+from tests.conftest import ROOT, TEST_CRAWL_SETTINGS, project_copy
 
 pytest.importorskip("scrapyd", reason="scrapyd is not installed (pip install -e '.[test]')")
-pytest.importorskip("scrapyd_client", reason="scrapyd-client is not installed (pip install -e '.[test]')")
+pytest.importorskip(
+    "scrapyd_client", reason="scrapyd-client is not installed (pip install -e '.[test]')"
+)
 
 PROJECT = "lifegate"
-# What setuptools needs to build the egg: the layout stays the project's own.
-PACKAGED = ["pyproject.toml", "README.md", "LICENSE", "scrapy.cfg", "crawler", "pipelines", "archive", "fixture_site"]
 # The loopback crawl of tests/conftest.py, as scrapyd `setting=` parameters.
 JOB_SETTINGS = [
     *TEST_CRAWL_SETTINGS[1::2],
@@ -61,12 +62,15 @@ class Scrapyd:
         )
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> Scrapyd:
+    def __enter__(self) -> Self:
         with self.log.open("wb") as out:
             # The folder is its working directory: scrapyd reads ./scrapyd.conf, and its jobs find
             # the project only in the deployed egg.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "scrapyd"], cwd=self.home, stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "scrapyd"],
+                cwd=self.home,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60
         while True:
@@ -75,7 +79,9 @@ class Scrapyd:
                 return self
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"scrapyd did not start:\n{self.log.read_text()[-3000:]}") from None
+                    raise RuntimeError(
+                        f"scrapyd did not start:\n{self.log.read_text()[-3000:]}"
+                    ) from None
                 time.sleep(0.2)
 
     def __exit__(self, *exc_info) -> None:
@@ -108,31 +114,36 @@ class Scrapyd:
         ended = re.compile(rf"Process (?:finished|died)[^\n]*job='{job}'")
         deadline = time.monotonic() + 240
         while not (found := ended.search(self.log.read_text(errors="replace"))):
-            assert time.monotonic() < deadline, f"job {job} did not end:\n{self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"job {job} did not end:\n{self.log.read_text()[-3000:]}"
+            )
             time.sleep(0.5)
         return found.group(0)
 
     def job_log(self, spider: str) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted((self.home / "logs").rglob(f"{spider}/*.log")))
+        return "\n".join(
+            p.read_text(errors="replace")
+            for p in sorted((self.home / "logs").rglob(f"{spider}/*.log"))
+        )
 
 
 @pytest.fixture(scope="module")
 def scrapyd(tmp_path_factory):
     home = tmp_path_factory.mktemp("scrapyd")
     # Deployed from a copy: setup.py, build/ and *.egg-info stay out of the source tree.
-    project = tmp_path_factory.mktemp("project")
-    for name in PACKAGED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, project / name)
+    project = project_copy(tmp_path_factory.mktemp("project"))
     with Scrapyd(home) as server:
         config = (project / "scrapy.cfg").read_text()
-        (project / "scrapy.cfg").write_text(re.sub(r"(?m)^url = .*$", f"url = {server.url}", config))
+        (project / "scrapy.cfg").write_text(
+            re.sub(r"(?m)^url = .*$", f"url = {server.url}", config)
+        )
         deploy = subprocess.run(
             [str(Path(sys.executable).with_name("scrapyd-deploy")), "-v", "r1"],
-            cwd=project, capture_output=True, text=True, timeout=300,
+            cwd=project,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
         yield server
@@ -141,13 +152,18 @@ def scrapyd(tmp_path_factory):
 def test_scrapyd_deploy_leaves_no_untracked_file():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    ignored = subprocess.run(["git", "check-ignore", "-q", "setup.py"], cwd=ROOT, timeout=30)
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "setup.py"], cwd=ROOT, timeout=30, check=False
+    )
     assert ignored.returncode == 0, "scrapyd-deploy writes setup.py: .gitignore must cover it"
 
 
 def test_deployed_egg_lists_both_spiders(scrapyd):
     assert scrapyd.get("listversions.json", project=PROJECT)["versions"] == ["r1"]
-    assert scrapyd.get("listspiders.json", project=PROJECT)["spiders"] == ["lifegate", "republications"]
+    assert scrapyd.get("listspiders.json", project=PROJECT)["spiders"] == [
+        "lifegate",
+        "republications",
+    ]
 
 
 def test_scheduled_job_crawls_the_fixture_site_and_commits(scrapyd, fixture_site, tmp_path):
