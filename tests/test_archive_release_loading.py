@@ -93,8 +93,8 @@ def datasets(tmp_path, monkeypatch):
     return pytest.importorskip("datasets")
 
 
-def _expected_counts(release: Path) -> dict[str, int]:
-    return {"default": 10, "de": 4, "it": 6, "gratisforgratis.com": 4, "lifegate.it": 6}
+# Rows of each config: everything, each language, each site.
+EXPECTED_COUNTS = {"default": 10, "de": 4, "it": 6, "gratisforgratis.com": 4, "lifegate.it": 6}
 
 
 def test_dates_are_utc_timestamps_with_the_page_zone_kept():
@@ -118,20 +118,20 @@ def test_dates_are_utc_timestamps_with_the_page_zone_kept():
     assert row_date(row)[:10] == "2024-06-01"
 
 
-def test_card_lists_the_type_of_every_column_for_every_config(release, datasets):
-    for card_path in (release / "README.md", release / "jsonl" / "README.md"):
-        meta = _card(card_path)
+def test_card_lists_the_type_of_every_column_for_every_config(release, datasets, tmp_path):
+    expected = datasets.Features.from_arrow_schema(ROW_SCHEMA)
+    assert expected["date_published"].dtype == "timestamp[us, tz=UTC]"
+    for folder in (release, release / "jsonl"):
+        meta = _card(folder / "README.md")
         configs = [c["config_name"] for c in meta["configs"]]
-        assert configs == list(_expected_counts(release))
-        infos = {info["config_name"]: info for info in meta["dataset_info"]}
-        assert list(infos) == configs
-        for info in infos.values():
-            features = datasets.Features._from_yaml_list(info["features"])
-            assert features == datasets.Features.from_arrow_schema(ROW_SCHEMA)
-    assert (
-        datasets.Features.from_arrow_schema(ROW_SCHEMA)["date_published"].dtype
-        == "timestamp[us, tz=UTC]"
-    )
+        assert configs == list(EXPECTED_COUNTS)
+        assert [info["config_name"] for info in meta["dataset_info"]] == configs
+        for name in configs:
+            # What datasets reads from the card, before it opens a data file.
+            builder = datasets.load_dataset_builder(
+                str(folder), name, cache_dir=str(tmp_path / "hf")
+            )
+            assert builder.info.features == expected
 
 
 def test_every_parquet_config_loads_with_datasets_without_arguments(release, datasets, tmp_path):
@@ -149,7 +149,7 @@ def test_every_parquet_config_loads_with_datasets_without_arguments(release, dat
             str(release), name, split="train", cache_dir=str(tmp_path / "hf")
         )
         for loaded in (plain, by_card):
-            assert loaded.num_rows == _expected_counts(release)[name]
+            assert loaded.num_rows == EXPECTED_COUNTS[name]
             assert loaded.features == expected
 
 
@@ -167,7 +167,7 @@ def test_every_jsonl_config_loads_with_the_json_builder_and_the_same_types(
         loaded = datasets.load_dataset(
             str(release / "jsonl"), name, split="train", cache_dir=str(tmp_path / "hf")
         )
-        assert loaded.num_rows == _expected_counts(release)[name]
+        assert loaded.num_rows == EXPECTED_COUNTS[name]
         assert loaded.features == parquet.features
     every = datasets.load_dataset(
         str(release / "jsonl"), split="train", cache_dir=str(tmp_path / "hf")
