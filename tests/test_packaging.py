@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,7 @@ from importlib import metadata
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.commands import project_settings
@@ -65,6 +67,46 @@ def test_test_only_libraries_are_not_runtime_dependencies(wheel):
     # minor only.
     assert "0.9.1" in runtime["scrapy-redis"] and "0.10.0" not in runtime["scrapy-redis"]
     assert "1.5.0" in runtime["cdxj-indexer"] and "1.6.0" not in runtime["cdxj-indexer"]
+
+
+def _imported_modules() -> set[str]:
+    """Top-level modules the packages import at run time (``if TYPE_CHECKING:`` blocks left out)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for package in ("crawler", "pipelines", "archive", "fixture_site"):
+        for path in (ROOT / package).rglob("*.py"):
+            visit(ast.parse(path.read_text(), str(path)))
+    return found
+
+
+def test_every_library_the_packages_import_is_declared(wheel):
+    meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    required = [Requirement(r) for r in meta.get_all("Requires-Dist")]
+    # Run time needs: the dependencies, and the cluster extra for `reextract --dask-scheduler`.
+    declared = {
+        canonicalize_name(r.name)
+        for r in required
+        if r.marker is None or "cluster" in str(r.marker)
+    }
+    first_party = {"archive", "crawler", "pipelines", "fixture_site"}
+    third_party = _imported_modules() - set(sys.stdlib_module_names) - first_party - {"__future__"}
+    providers = metadata.packages_distributions()
+    undeclared = {
+        module: providers.get(module)
+        for module in third_party
+        if not {canonicalize_name(d) for d in providers.get(module, [])} & declared
+    }
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
 
 
 def test_wheel_carries_the_scrapy_settings_entry_point(wheel):
