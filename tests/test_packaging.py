@@ -57,6 +57,21 @@ def test_wheel_declares_an_spdx_license_and_ships_the_file(wheel):
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def test_ci_tests_the_oldest_and_newest_declared_python(wheel):
+    meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    declared = sorted(
+        tuple(int(p) for p in c.rsplit(" ", 1)[1].split("."))
+        for c in meta.get_all("Classifier")
+        if c.startswith("Programming Language :: Python :: 3.")
+    )
+    oldest, newest = declared[0], declared[-1]
+    assert meta["Requires-Python"] == f">={oldest[0]}.{oldest[1]}"
+    ci = (ROOT / ".ci" / "run").read_text()
+    # The suite runs in the venv of Debian's python3 (the oldest), then on the newest.
+    assert f"newest_python=python{newest[0]}.{newest[1]}" in ci
+    assert f"sys.version_info[:2] != {newest}" in ci
+
+
 def test_test_only_libraries_are_not_runtime_dependencies(wheel):
     meta = Parser().parsestr(_dist_info(wheel, "METADATA"))
     required = [Requirement(r) for r in meta.get_all("Requires-Dist")]
