@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from archive.dataset import ExportOptions, row_date, utc_offset, utc_timestamp
+from archive.dataset import ExportOptions, row_date, utc_time
 from archive.release import ROW_SCHEMA, export_release
 from archive.storage import FileStorage
 from tests.test_archive_dataset import add_crawl
@@ -98,17 +98,11 @@ EXPECTED_COUNTS = {"default": 10, "de": 4, "it": 6, "gratisforgratis.com": 4, "l
 
 
 def test_dates_are_utc_timestamps_with_the_page_zone_kept():
-    assert utc_timestamp("2024-06-01T00:30:00+02:00") == "2024-05-31T22:30:00Z"
-    assert utc_offset("2024-06-01T00:30:00+02:00") == "+02:00"
-    assert utc_timestamp("2024-06-02T08:00:00Z") == "2024-06-02T08:00:00Z"
-    assert (
-        utc_offset("2024-06-02T08:00:00Z") == "+00:00"
-        and utc_offset("2024-06-02T08:00:00-03:30") == "-03:30"
-    )
-    assert (
-        utc_timestamp("2024-06-01") == "2024-06-01T00:00:00Z" and utc_offset("2024-06-01") is None
-    )
-    assert utc_timestamp("yesterday") is None and utc_timestamp(None) is None
+    assert utc_time("2024-06-01T00:30:00+02:00") == ("2024-05-31T22:30:00Z", "+02:00")
+    assert utc_time("2024-06-02T08:00:00Z") == ("2024-06-02T08:00:00Z", "+00:00")
+    assert utc_time("2024-06-02T08:00:00-03:30") == ("2024-06-02T11:30:00Z", "-03:30")
+    assert utc_time("2024-06-01") == ("2024-06-01T00:00:00Z", None)
+    assert utc_time("yesterday") == utc_time(None) == (None, None)
     # The local date counts (--since, monthly counts): published just after midnight in Italy.
     row = {
         "date_published": "2024-05-31T22:30:00Z",
