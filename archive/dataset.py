@@ -105,6 +105,42 @@ def content_sha256(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def utc_time(value: str | None, where: str = "") -> tuple[str | None, str | None]:
+    """An ISO 8601 date or time as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC, and the zone it was given in
+    as ``+HH:MM`` (None when it names none); (None, None) when absent or unreadable (logged).
+
+    One spelling, to the second, so that every reader types the column alike: pyarrow and
+    ``datasets`` infer JSON strings of this form as timestamps, DuckDB as TIMESTAMPTZ, and the
+    Parquet copy stores them as ``timestamp[us, tz=UTC]``. A time without a zone is taken as UTC;
+    a date alone is its midnight, UTC. The zone is kept as an offset rather than as the page's
+    own string: JSON readers would read that string as a timestamp too, and lose its zone.
+    """
+    if not value:
+        return None, None
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        logger.warning("dataset: %s: %r is not an ISO 8601 date; left empty", where or "row", value)
+        return None, None
+    offset = moment.utcoffset()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if offset is None:
+        return utc, None
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return utc, f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def local_time(utc: str, offset: str | None) -> str:
+    """A row's UTC timestamp back in the zone the page gave (ISO 8601), or in UTC without one."""
+    moment = datetime.fromisoformat(utc)
+    if offset:
+        moment = moment.astimezone(datetime.fromisoformat(f"2000-01-01T00:00:00{offset}").tzinfo)
+    return moment.isoformat()
+
+
 def captured_at(record: Mapping[str, Any], crawl_id: str) -> str:
     """When the page was fetched (ISO 8601, UTC); the crawl's start when the record does not say."""
     fetched = (record.get("crawl") or {}).get("fetched")
@@ -118,6 +154,9 @@ def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] 
     """A dataset row from a clean-text record: its fields, attribution, and exact provenance."""
     prov = record.get("provenance") or {}
     extractor = record.get("extractor") or {}
+    # UTC timestamps, and the zone the page gave them in (its local date and time).
+    published, published_offset = utc_time(record.get("date_published"), record["url"])
+    modified, modified_offset = utc_time(record.get("date_modified"), record["url"])
     row = {
         "id": record["id"],
         "url": record["url"],
@@ -129,8 +168,10 @@ def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] 
         "kicker": record.get("kicker"),
         "standfirst": record.get("standfirst"),
         "authors": list(record.get("authors") or []),
-        "date_published": record.get("date_published"),
-        "date_modified": record.get("date_modified"),
+        "date_published": published,
+        "date_published_offset": published_offset,
+        "date_modified": modified,
+        "date_modified_offset": modified_offset,
         "tags": list(record.get("tags") or []),
         "license": record.get("license"),
         "translation_of": record.get("translation_of"),
@@ -143,7 +184,7 @@ def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] 
         "text_sha256": record.get("text_sha256")
         or hashlib.sha256(record["text"].encode("utf-8")).hexdigest(),
         "crawl_id": crawl_id,
-        "fetched": captured_at(record, crawl_id),
+        "fetched": utc_time(captured_at(record, crawl_id), record["url"])[0],
         "provenance": {
             "warc_key": warc_key(crawl_id, prov["warc_file"]) if prov.get("warc_file") else None,
             "offset": prov.get("offset"),
@@ -171,8 +212,14 @@ def is_original(row: Mapping[str, Any], original_sites: frozenset[str]) -> bool:
 
 
 def row_date(row: Mapping[str, Any]) -> str:
-    """The article's own date for ``--since`` and monthly counts: published, modified, fetched."""
-    return row.get("date_published") or row.get("date_modified") or row["fetched"]
+    """The article's own date for ``--since`` and monthly counts: published, modified, fetched.
+
+    Dates are read in the zone the page gave, so an article published just after midnight in
+    Italy counts on its own day, not on the UTC one before."""
+    for name in ("date_published", "date_modified"):
+        if row.get(name):
+            return local_time(row[name], row.get(f"{name}_offset"))
+    return row["fetched"]
 
 
 # ------------------------------------------------------------------ sources

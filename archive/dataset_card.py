@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow as pa
+
 from archive.dataset import ReleaseManifest
 
 # Licence names as pages state them -> Hugging Face licence identifiers.
@@ -50,16 +52,67 @@ def _config(name: str, pattern: str, default: bool = False) -> list[str]:
     return [*lines, "  data_files:", "  - split: train", f"    path: {_q(pattern)}"]
 
 
-def front_matter(manifest: ReleaseManifest) -> str:
+def _dtype(arrow_type: pa.DataType) -> str:
+    """The Hugging Face ``Value`` dtype of a pyarrow type."""
+    if pa.types.is_timestamp(arrow_type):
+        return f"timestamp[{arrow_type.unit}" + (f", tz={arrow_type.tz}]" if arrow_type.tz else "]")
+    names = {pa.float64(): "float64", pa.float32(): "float32", pa.bool_(): "bool"}
+    return names.get(arrow_type, str(arrow_type))
+
+
+def _feature(name: str | None, arrow_type: pa.DataType, indent: str) -> list[str]:
+    """One feature in the card's YAML (``datasets.Features`` YAML form)."""
+    head = f"{indent}- name: {_q(name)}" if name is not None else None
+    inner = indent + "  "
+    if pa.types.is_list(arrow_type):
+        item = arrow_type.value_type
+        body = ([f"{inner}list:", *_struct_fields(item, inner)] if pa.types.is_struct(item)
+                else [f"{inner}list: {_dtype(item)}"])
+    elif pa.types.is_struct(arrow_type):
+        body = [f"{inner}struct:", *_struct_fields(arrow_type, inner)]
+    else:
+        body = [f"{inner}dtype: {_q(_dtype(arrow_type))}"]
+    return [head, *body] if head else body
+
+
+def _struct_fields(struct: pa.StructType, indent: str) -> list[str]:
+    return [line for f in struct for line in _feature(f.name, f.type, indent)]
+
+
+def features_yaml(schema: pa.Schema, indent: str = "  ") -> list[str]:
+    """Every column of ``schema`` as ``dataset_info.features`` entries."""
+    return [line for f in schema for line in _feature(f.name, f.type, indent)]
+
+
+def _configs(manifest: ReleaseManifest, root: str, suffix: str) -> list[tuple[str, str]]:
+    """(config name, data files pattern): everything, each language, each site."""
+    counts = manifest.counts
+    configs = [("default", f"{root}*/*/*{suffix}")]
+    configs += [(lang, f"{root}*/{lang}/*{suffix}") for lang in counts.get("by_language", {})]
+    configs += [(site, f"{root}{_site_dir(manifest, site)}/*/*{suffix}")
+                for site in counts.get("by_site", {})]
+    return configs
+
+
+def _loading_yaml(configs: list[tuple[str, str]], schema: pa.Schema) -> list[str]:
+    """``configs`` and, for each of them, ``dataset_info`` with every column's type: loaders take
+    the types from here instead of guessing them from the first rows."""
+    lines = ["configs:"]
+    for name, pattern in configs:
+        lines += _config(name, pattern, default=name == "default")
+    lines.append("dataset_info:")
+    for name, _ in configs:
+        lines += [f"- config_name: {_q(name)}", "  features:", *features_yaml(schema, "  ")]
+    return lines
+
+
+def front_matter(manifest: ReleaseManifest, schema: pa.Schema) -> str:
     counts = manifest.counts
     languages = [lang for lang in counts.get("by_language", {}) if lang != "und"]
     licences = sorted({
         HF_LICENCES.get(name, "other")
         for per_site in counts.get("licences", {}).values() for name in per_site
     })
-    sites = {
-        site: f"data/{_site_dir(manifest, site)}/*/*.parquet" for site in counts.get("by_site", {})
-    }
     lines = [
         "---",
         f"pretty_name: {_q('LifeGate clean text ' + manifest.name)}",
@@ -73,14 +126,35 @@ def front_matter(manifest: ReleaseManifest) -> str:
         "size_categories:", f"- {_size_category(manifest.rows)}",
         "source_datasets:", "- original",
         "tags:", "- news", "- environment", "- web-archive", "- warc",
-        "configs:",
-        *_config("default", "data/*/*/*.parquet", default=True),
+        *_loading_yaml(_configs(manifest, "data/", ".parquet"), schema),
     ]
-    for lang in counts.get("by_language", {}):
-        lines += _config(lang, f"data/*/{lang}/*.parquet")
-    for site, pattern in sites.items():
-        lines += _config(site, pattern)
     return "\n".join([*lines, "---", ""])
+
+
+def render_jsonl_card(manifest: ReleaseManifest, schema: pa.Schema) -> str:
+    """``jsonl/README.md``: the JSON Lines copy's own configs, with the same column types.
+
+    JSON carries no types: a loader that guesses them from a shard whose rows all have empty
+    lists or no date would type those columns as null and fail on the next shard.
+    """
+    lines = [
+        "---",
+        f"pretty_name: {_q('LifeGate clean text ' + manifest.name + ' (JSON Lines)')}",
+        *_loading_yaml(_configs(manifest, "", ".jsonl.gz"), schema),
+        "---",
+        "",
+        f"# LifeGate clean text, release {manifest.name}: JSON Lines",
+        "",
+        ("The rows of `../data/` (see `../README.md`), one JSON object per line, gzip-compressed. "
+         "Timestamps are `YYYY-MM-DDTHH:MM:SSZ` strings (UTC); `*_offset` columns keep the page's zone."),
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f"ds = load_dataset(\"{manifest.name}/jsonl\", \"it\", split=\"train\")  # types from this card",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _site_dir(manifest: ReleaseManifest, site: str) -> str:
@@ -100,14 +174,14 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "0 %"
 
 
-def render_card(manifest: ReleaseManifest) -> str:
-    """The whole README.md of a release."""
+def render_card(manifest: ReleaseManifest, schema: pa.Schema) -> str:
+    """The whole README.md of a release; ``schema`` is its rows' (``dataset_info.features``)."""
     c, d, sel = manifest.counts, manifest.dedup, manifest.counts.get("selection", {})
     rows = manifest.rows
     languages = list(c.get("by_language", {}))
     by_site_language = c.get("by_site_language", {})
     parts = [
-        front_matter(manifest),
+        front_matter(manifest, schema),
         f"# LifeGate clean text, release {manifest.name}",
         "",
         ("Clean article text of [lifegate.it](https://www.lifegate.it) (Italian environmental news), "
@@ -142,6 +216,8 @@ def render_card(manifest: ReleaseManifest) -> str:
         "duckdb.sql(\"select site, language, count(*) from 'data/*/*/*.parquet' group by all\")",
         "from datasets import load_dataset",
         "ds = load_dataset(\"parquet\", data_files=\"data/*/it/*.parquet\", split=\"train\")",
+        f"ds = load_dataset(\"{manifest.name}\", \"it\", split=\"train\")  # this folder: its configs",
+        f"ds = load_dataset(\"{manifest.name}/jsonl\", \"it\", split=\"train\")  # the JSON Lines copy",
         "```",
         "",
         ("`lifegate-archive download "
@@ -151,7 +227,8 @@ def render_card(manifest: ReleaseManifest) -> str:
         "",
         ("- `data/<site>/<language>/part-NNNNN.parquet`: the rows, zstd-compressed, shards of at most "
          f"{manifest.options.get('max_shard_bytes', 0) // 1_000_000} MB, rows in `id` order;"),
-        "- `jsonl/<site>/<language>/part-NNNNN.jsonl.gz`: the same rows as JSON lines;",
+        ("- `jsonl/<site>/<language>/part-NNNNN.jsonl.gz`: the same rows as JSON lines, with "
+         "their own card (`jsonl/README.md`) that gives loaders the column types;"),
         ("- `delta.jsonl`: one line per row `added`, `changed` or `removed` since the previous release "
          "(`id`, `change`, the `file` that now holds it, or the `reason` it left: `duplicate`, "
          "`taken-down`, `filtered`), so an update needs only the shards it names;"),
@@ -159,10 +236,12 @@ def render_card(manifest: ReleaseManifest) -> str:
         "",
         ("Each row: `id` (sha256 of the canonical URL, first 32 hex digits; stable across crawls), "
          "`url`, `canonical_url`, `site`, `language` (detected by py3langid), `declared_language`, "
-         "`title`, `kicker`, `standfirst`, `authors`, `date_published`, `date_modified` (ISO 8601), "
+         "`title`, `kicker`, `standfirst`, `authors`, `date_published`, `date_modified` (UTC "
+         "timestamps; `date_published_offset` and `date_modified_offset` keep the zone the page "
+         "gave, `+HH:MM`), "
          "`tags`, `license`, `attribution`, `translation_of`, `images` (url, caption, credit), "
          "`text` (one paragraph per line), `word_count`, `text_sha256`, `content_sha256`, "
-         "`crawl_id`, `fetched`, `provenance` (`warc_key`, `offset`, `length`, `record_id`, "
+         "`crawl_id`, `fetched` (UTC timestamp), `provenance` (`warc_key`, `offset`, `length`, `record_id`, "
          "`payload_digest`), `extractor` (`version`, `trafilatura_version`, `config_hash`), "
          "`flags`, `duplicates` (the copies this row stands for)."),
         "",

@@ -18,10 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import datasketch
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,8 +35,9 @@ from archive.dataset import (
     row_date,
     select_rows,
 )
-from archive.dataset_card import render_card
+from archive.dataset_card import render_card, render_jsonl_card
 from archive.dedup import DedupConfig, deduplicate
+from archive.software import RELEASE_COMPONENTS, software_versions
 from archive.storage import Storage, StorageError, sha256_file, validate_key
 from archive.takedown import TakedownList
 
@@ -46,6 +45,10 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 _STRING_LIST = pa.list_(pa.string())
+# Parquet has no seconds unit; microseconds are what Spark, DuckDB and pandas write too.
+_UTC = pa.timestamp("us", tz="UTC")
+# Every column typed, so that a shard whose rows all have empty lists or no value still says what
+# the column holds (the dataset card lists the same features).
 ROW_SCHEMA = pa.schema([
     ("id", pa.string()),
     ("url", pa.string()),
@@ -57,8 +60,10 @@ ROW_SCHEMA = pa.schema([
     ("kicker", pa.string()),
     ("standfirst", pa.string()),
     ("authors", _STRING_LIST),
-    ("date_published", pa.string()),  # ISO 8601 as the page gave it (offsets kept)
-    ("date_modified", pa.string()),
+    ("date_published", _UTC),
+    ("date_published_offset", pa.string()),  # the page's zone, +HH:MM (None: it gave none)
+    ("date_modified", _UTC),
+    ("date_modified_offset", pa.string()),
     ("tags", _STRING_LIST),
     ("license", pa.string()),
     ("attribution", pa.string()),
@@ -71,7 +76,7 @@ ROW_SCHEMA = pa.schema([
     ("text_sha256", pa.string()),
     ("content_sha256", pa.string()),
     ("crawl_id", pa.string()),
-    ("fetched", pa.string()),
+    ("fetched", _UTC),
     ("provenance", pa.struct([
         ("warc_key", pa.string()), ("offset", pa.int64()), ("length", pa.int64()),
         ("record_id", pa.string()), ("payload_digest", pa.string()),
@@ -87,6 +92,17 @@ ROW_SCHEMA = pa.schema([
         ("crawl_id", pa.string()),
     ]))),
 ])
+# Rows are dicts of JSON values: timestamps are ``YYYY-MM-DDTHH:MM:SSZ`` strings until Parquet.
+_ROW_JSON_SCHEMA = pa.schema([
+    f.with_type(pa.string()) if pa.types.is_timestamp(f.type) else f for f in ROW_SCHEMA
+])
+
+
+def rows_table(rows: list[dict]) -> pa.Table:
+    """Rows as a table of ``ROW_SCHEMA`` (timestamp columns parsed from their UTC strings)."""
+    return pa.Table.from_pylist(rows, schema=_ROW_JSON_SCHEMA).cast(ROW_SCHEMA)
+
+
 # zstd's own default level: ~3x smaller than the JSON for news text at a few hundred MB/s.
 ZSTD_LEVEL = 3
 
@@ -134,7 +150,7 @@ class _PartitionWriter:
         self._rows = 0
 
     def write(self, rows: list[dict]) -> None:
-        self._parquet.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA))
+        self._parquet.write_table(rows_table(rows))
         lines = [json.dumps({k: r[k] for k in ROW_SCHEMA.names}, ensure_ascii=False) for r in rows]
         self._jsonl.write(("\n".join(lines) + "\n").encode("utf-8"))
         for row in rows:
@@ -275,15 +291,6 @@ def clean_unpublished(storage: Storage, name: str) -> int:
     return removed
 
 
-def _software() -> dict[str, str]:
-    try:
-        ours = version("lifegate-archive")
-    except PackageNotFoundError:
-        ours = "unknown"
-    return {"lifegate-archive": ours, "pyarrow": pa.__version__,
-            "datasketch": getattr(datasketch, "__version__", "unknown")}
-
-
 def export_release(
     storage: Storage,
     options: ExportOptions,
@@ -343,11 +350,14 @@ def export_release(
                      "takedown_entries": len(takedowns),
                      "problems": (selection.damaged + selection.bad_lines)[:100]},
             options=_options_record(options),
-            software=_software(),
+            software=software_versions(*RELEASE_COMPONENTS),
         )
-        card = render_card(manifest).encode("utf-8")
-        (root / "README.md").write_bytes(card)
-        files.append(ReleaseFile("README.md", len(card), hashlib.sha256(card).hexdigest(), "card"))
+        for path, text in (("README.md", render_card(manifest, ROW_SCHEMA)),
+                           ("jsonl/README.md", render_jsonl_card(manifest, ROW_SCHEMA))):
+            card = text.encode("utf-8")
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(card)
+            files.append(ReleaseFile(path, len(card), hashlib.sha256(card).hexdigest(), "card"))
         manifest.files = sorted(files, key=lambda f: f.path)
         prefix = release_prefix(name)
         for done, entry in enumerate(manifest.files, 1):

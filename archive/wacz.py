@@ -17,7 +17,6 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.crawl import crawl_ids, iter_text_records, manifest_key, read_manifest
 from archive.index import SORT_BUFFER, CaptureEntry, crawl_index_key, index_warc, iter_entries
+from archive.software import PROJECT, project_version
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
 
@@ -58,13 +58,6 @@ class _HashingWriter:
         self.sha256.update(data)
         self.size += len(data)
         return self.out.write(data)
-
-
-def _software() -> str:
-    try:
-        return f"lifegate-archive {metadata.version('lifegate-archive')}"
-    except metadata.PackageNotFoundError:
-        return "lifegate-archive"
 
 
 def _committed(storage: Storage, wanted: Iterable[str] | None) -> list[str]:
@@ -280,7 +273,7 @@ def write_wacz(
                 "wacz_version": WACZ_VERSION,
                 "title": title or f"LifeGate archive: {', '.join(chosen)}",
                 "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "software": _software(),
+                "software": f"{PROJECT} {project_version()}",
                 "resources": resources,
             }
             if pages:

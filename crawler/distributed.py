@@ -28,7 +28,8 @@ from twisted.internet import task
 
 from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key
 from archive.recovery import recover_crawl
-from pipelines.archive_session import ArchiveSession, software_versions
+from archive.software import CRAWL_COMPONENTS, software_versions
+from pipelines.archive_session import ArchiveSession
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ class DistributedRun:
             if not crawl_id.endswith(f".{self.run_id}.{worker}"):
                 continue
             if not storage.exists(manifest_key(crawl_id)):
-                recover_crawl(storage, crawl_id, software_versions())
+                recover_crawl(storage, crawl_id, software_versions(*CRAWL_COMPONENTS))
             # A request that redirected is covered by the capture of where it led.
             for record in iter_text_records(storage, crawl_id):
                 covered.update(filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url"))))

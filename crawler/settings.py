@@ -5,13 +5,17 @@ Groups: Scrapy itself (politeness, safety), ``ARCHIVE_*`` (the store), ``WARC_*`
 on the command line or in a spider's ``custom_settings``.
 """
 
+from archive.software import project_version
+
 BOT_NAME = "lifegate-archive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` (and so scrapyd's jobs) exits non-zero when the crawl failed.
+COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # --- Politeness: a crawler that names itself and never hurries a publisher ------------------
 PROJECT_URL = "https://github.com/lifegate-archive/lifegate-archive"
-USER_AGENT = f"lifegate-archive/0.1 (+{PROJECT_URL}; web archiving of lifegate.it)"
+USER_AGENT = f"lifegate-archive/{project_version()} (+{PROJECT_URL}; web archiving of lifegate.it)"
 ROBOTSTXT_OBEY = True
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import platform
 import socket
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,9 +17,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-import scrapy
-import trafilatura
-import warcio
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
@@ -42,6 +38,7 @@ from archive.lock import StoreLock
 from archive.payload_index import PayloadIndex
 from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
+from archive.software import CRAWL_COMPONENTS, software_versions
 from archive.storage import (
     FileStorage,
     Storage,
@@ -60,18 +57,6 @@ from archive.warc import (
 from pipelines.run_report import build_run_report
 
 logger = logging.getLogger(__name__)
-
-SOFTWARE_VERSION = "0.1.0"
-
-
-def software_versions() -> dict[str, str]:
-    return {
-        "lifegate-archive": SOFTWARE_VERSION,
-        "scrapy": scrapy.__version__,
-        "warcio": getattr(warcio, "__version__", "unknown"),
-        "trafilatura": trafilatura.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def _json_setting(settings, name: str) -> Any:
@@ -205,7 +190,7 @@ class ArchiveSession:
             # A distributed run's own crawls may belong to live workers: its reconciliation recovers
             # those of dead workers, so they are left alone here.
             same_run = (lambda crawl_id: f".{self.run_id}." in crawl_id) if self.run_id else (lambda crawl_id: False)
-            for crawl_id in recover_store(self.storage, software_versions(), skip=same_run):
+            for crawl_id in recover_store(self.storage, software_versions(*CRAWL_COMPONENTS), skip=same_run):
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
@@ -241,7 +226,7 @@ class ArchiveSession:
         logger.info("Archiving crawl %s into %s", self.crawl_id, self.storage.uri)
 
     def _warcinfo_fields(self) -> dict[str, str]:
-        versions = software_versions()
+        versions = software_versions(*CRAWL_COMPONENTS)
         return {
             "software": f"lifegate-archive/{versions['lifegate-archive']} "
             f"(Scrapy {versions['scrapy']}, warcio {versions['warcio']})",
@@ -327,7 +312,7 @@ class ArchiveSession:
             status=reason,
             objects=sorted(entries, key=lambda e: e.key),
             stats=stats,
-            software=software_versions(),
+            software=software_versions(*CRAWL_COMPONENTS),
             settings=self.warcinfo_settings,
         )
         key = manifest_key(self.crawl_id)

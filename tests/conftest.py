@@ -115,3 +115,21 @@ def republication_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
         )
     )
     return finished_crawl(store, process, "republications")
+
+
+# What setuptools needs to build the package (wheel, scrapyd egg).
+PACKAGED = ["pyproject.toml", "README.md", "LICENSE", "scrapy.cfg", "crawler", "pipelines", "archive", "fixture_site"]
+
+
+def project_copy(dest: Path) -> Path:
+    """The packaged part of the project copied to ``dest``: builds write build/, *.egg-info and
+    (scrapyd-deploy) setup.py there, not into the source tree."""
+    import shutil
+
+    for name in PACKAGED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest

@@ -1,0 +1,37 @@
+"""The versions of the software that writes an archive, read from the installed distributions.
+
+Recorded in warcinfo records, crawl and release manifests, WACZ packages and the User-Agent; the
+project's own version is the one in pyproject.toml, so it is written in one place only.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+PROJECT = "lifegate-archive"
+# What shapes a crawl's WARC and text files, and a dataset release's shards and deduplication.
+CRAWL_COMPONENTS = ("scrapy", "warcio", "trafilatura")
+RELEASE_COMPONENTS = ("pyarrow", "datasketch")
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of ``distribution``, or ``unknown`` when it is not installed."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        # Run from a source tree that was never installed (or from a zipped egg without metadata).
+        return "unknown"
+
+
+def project_version() -> str:
+    return installed_version(PROJECT)
+
+
+def software_versions(*components: str) -> dict[str, str]:
+    """This project's version, each component's and Python's, by name."""
+    return {
+        PROJECT: project_version(),
+        **{name: installed_version(name) for name in components},
+        "python": platform.python_version(),
+    }
