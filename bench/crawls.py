@@ -27,7 +27,8 @@ def warc_census(paths: list[Path]) -> dict:
     for path in paths:
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
-                if record.rec_type != "response" or record.http_headers is None:
+                # A revisit is a capture too: its body is the identical payload stored before.
+                if record.rec_type not in ("response", "revisit") or record.http_headers is None:
                     continue
                 statuses[record.http_headers.get_statuscode()] += 1
                 payload += len(record.raw_stream.read())

@@ -12,6 +12,7 @@ import logging
 import re
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -81,14 +82,60 @@ class _Deadline(BaseException):
     """Raised from SIGALRM; a BaseException so that no `except Exception` in a library eats it."""
 
 
+class _Watchdog:
+    """One thread per process that sends SIGALRM to the extracting thread once its deadline passes.
+
+    The signal goes to that thread itself: a process-wide alarm (``setitimer``) may be delivered to
+    another thread, and CPython then runs the handler only when something else wakes the main
+    thread. Past the deadline it is sent again every ``_REALARM`` seconds: a handler that happens
+    to run inside a weakref callback or ``__del__`` has its exception swallowed as "unraisable",
+    and the next one interrupts the work.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: tuple[float, int] | None = None
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, target: int) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="extraction-deadline", daemon=True)
+                self._thread.start()
+            self._due = (time.monotonic() + seconds, target)
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        # Signals are only sent with the lock held: once this returns, none is on its way.
+        with self._cond:
+            self._due = None
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                if self._due is None:
+                    self._cond.wait()
+                    continue
+                due, target = self._due
+                if (left := due - time.monotonic()) > 0:
+                    self._cond.wait(left)
+                    continue
+                signal.pthread_kill(target, signal.SIGALRM)
+                self._cond.wait(_REALARM)
+
+
+_REALARM = 0.05
+_WATCHDOG = _Watchdog()
+
+
 @contextmanager
 def _deadline(seconds: float | None) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (main thread of a process only; no-op elsewhere).
 
-    A timer thread sends SIGALRM to this thread itself: a process-wide alarm (``setitimer``) may be
-    delivered to another thread of the process, and CPython then runs the handler only when
-    something else wakes the main thread, long after the deadline. The handler raises only while
-    the block runs, so an alarm that lands during clean-up cannot escape it.
+    The handler raises only while the block runs, so an alarm that lands during clean-up cannot
+    escape it. A previous Python handler is put back; a default one is not, since a late alarm
+    would then end the process: SIGALRM stays handled (and ignored) from the first use on.
     """
     if (
         not seconds
@@ -104,18 +151,16 @@ def _deadline(seconds: float | None) -> Iterator[None]:
             raise _Deadline
 
     previous = signal.signal(signal.SIGALRM, _on_alarm)
-    timer = threading.Timer(seconds, signal.pthread_kill, (threading.get_ident(), signal.SIGALRM))
-    timer.daemon = True
     try:
         try:
-            timer.start()
+            _WATCHDOG.arm(seconds, threading.get_ident())
             yield
         finally:
             armed[0] = False
     finally:
-        timer.cancel()
-        timer.join()
-        signal.signal(signal.SIGALRM, previous)
+        _WATCHDOG.disarm()
+        if callable(previous):
+            signal.signal(signal.SIGALRM, previous)
 
 
 # ---------------------------------------------------------------- bytes -> str

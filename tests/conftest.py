@@ -7,7 +7,7 @@ pytest_plugins = ["tests.s3_fixtures"]
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,8 @@ class CrawlResult:
     store: Path
     process: subprocess.CompletedProcess
     crawl_dir: Path
+    # What the fixture site served while this crawl ran (other tests also fetch from it directly).
+    served: list = field(default_factory=list)
 
     @property
     def manifest(self) -> dict:
@@ -88,8 +90,11 @@ def it_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
     """The lifegate.it fixture site crawled once, faults included."""
     _, running = fixture_site
     store = tmp_path_factory.mktemp("it-store")
+    before = len(running.requests)
     process = run_cli(*crawl_command(store, running.base_urls["it"]))
-    return finished_crawl(store, process, "lifegate")
+    result = finished_crawl(store, process, "lifegate")
+    result.served = running.requests[before:]
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -255,6 +256,32 @@ def test_timeout_is_enforced_in_the_main_thread():
     result = extractor.extract(page, "https://example.org/big", "text/html")
     assert (result.record, result.reason) == (None, "timeout")
     assert time.perf_counter() - start < 2
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_deadline_swallowed_by_a_weakref_callback_fires_again(monkeypatch):
+    """An alarm whose handler runs inside a weakref callback (as Scrapy's signal dispatcher has
+    them) is swallowed as "unraisable": the deadline must interrupt the work all the same."""
+
+    class Thing:
+        pass
+
+    def callback(ref):
+        time.sleep(0.3)  # the first alarm (at 0.05 s) lands in here and is swallowed
+
+    def busy(*args):
+        weakref.ref(Thing(), callback)  # the object dies at once: its callback runs
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            sum(range(20000))
+        return None, "no-article"
+
+    extractor = ArticleExtractor(ExtractorConfig(timeout_seconds=0.05))
+    monkeypatch.setattr(extractor, "_extract", busy)
+    start = time.perf_counter()
+    result = extractor.extract(b"<html><body><p>x</p></body></html>", "https://example.org/a")
+    assert result.reason == "timeout"
+    assert time.perf_counter() - start < 3
 
 
 def test_timeout_is_not_enforced_outside_the_main_thread():
