@@ -19,16 +19,12 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.index import build_indexes
 from archive.storage import FileStorage
 from tests.conftest import ROOT
+from tests.loopback import free_port
 
 VENV = Path(os.environ.get("LIFEGATE_PYWB_VENV", ROOT / ".pywb-venv"))
 WAYBACK = VENV / "bin" / "wayback"
 pytestmark = pytest.mark.skipif(not WAYBACK.exists(), reason=f"no pywb in {VENV} (.ci/run builds it)")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def archived_bodies(crawl) -> dict[str, bytes]:

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.loopback import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
@@ -29,7 +25,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--variants", "wget,ours-warc-c8",
-         "--work", str(tmp_path / "work"), "--out", str(out), "--port", str(_free_port()),
+         "--work", str(tmp_path / "work"), "--out", str(out), "--port", str(free_port()),
          "--real-pages", str(ROOT / "tests" / "extraction_benchmark_sample")],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )

@@ -18,15 +18,11 @@ import pytest
 
 from fixture_site import FixtureSite
 from tests.conftest import ROOT, crawl_command, run_cli
+from tests.loopback import free_port
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed (apt-get install redis-server)")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:

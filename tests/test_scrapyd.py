@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from archive.lock import StoreLock
 from archive.storage import FileStorage
 from tests.conftest import ROOT, TEST_CRAWL_SETTINGS, project_copy
+from tests.loopback import free_port
 
 pytest.importorskip("scrapyd", reason="scrapyd is not installed (pip install -e '.[test]')")
 pytest.importorskip(
@@ -40,18 +40,13 @@ JOB_SETTINGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 class Scrapyd:
     """A scrapyd started in a temporary folder with its own configuration; its log is a file."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = home / "scrapyd.out"
         (home / "scrapyd.conf").write_text(
