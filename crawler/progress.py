@@ -1,9 +1,11 @@
-"""Progress lines during a crawl: pages, articles, bytes archived and rates
-(``ARCHIVE_PROGRESS_INTERVAL`` seconds apart)."""
+"""What a crawl shows on the console: progress lines (pages, articles, bytes archived and rates,
+``ARCHIVE_PROGRESS_INTERVAL`` seconds apart) and errors; the full log goes to the crawl's
+``crawl.log`` (``pipelines.archive_session``), or to the console too with ``--verbose``."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from scrapy import signals
@@ -11,6 +13,26 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 logger = logging.getLogger(__name__)
+
+
+class _QuietConsole(logging.Filter):
+    """Progress lines, and errors from anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or record.name == __name__
+
+
+def console_logging(level: str, *, verbose: bool = False) -> None:
+    """Route the crawl's log: the root logger at ``level``; the console quiet unless ``verbose``."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level.upper())
+    console.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    if not verbose:
+        console.setFormatter(logging.Formatter("%(message)s"))
+        console.addFilter(_QuietConsole())
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    root.addHandler(console)
 
 
 class ProgressReporter:
