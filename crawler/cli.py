@@ -14,6 +14,7 @@ import importlib
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
@@ -73,19 +74,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         validate_settings,
     )
 
+    # pywb's pyamf imports pkg_resources: a warning about a dependency, not for our users.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     args = build_parser().parse_args(argv)
     command = args.command
     try:
         args.overrides = parse_setting_overrides(args.set)
+        debug = args.debug or str(args.overrides.get("LOG_LEVEL", "")).upper() == "DEBUG"
         args.overrides.setdefault("LOG_LEVEL", args.log_level.upper())
         args.settings = project_settings(args.overrides)
         validate_settings(args.settings)
     except SettingsError as exc:
         return _fail(command, str(exc), 2, False)
     level = args.settings.get("LOG_LEVEL").upper()
-    debug = args.debug or level == "DEBUG"
     if args.command not in CRAWL_COMMANDS:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug:
+        # boto3 announces where it found credentials at INFO: not news for a user.
+        logging.getLogger("botocore").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except SettingsError as exc:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 import time
 
@@ -33,6 +34,11 @@ def console_logging(level: str, *, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.setLevel(level.upper())
     root.addHandler(console)
+    # The lines logged before the crawl has a folder (Scrapy's start-up, settings, components)
+    # wait here; the archive session hands them to crawl.log when it opens it.
+    waiting = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 1)
+    waiting.setLevel(level.upper())
+    root.addHandler(waiting)
 
 
 class ProgressReporter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.handlers
 import platform
 import socket
 import time
@@ -248,8 +249,16 @@ class ArchiveSession:
         handler = logging.FileHandler(final.with_name(final.name + OPEN_SUFFIX), encoding="utf-8")
         handler.setLevel(self.log_level)
         handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
-        logging.getLogger().addHandler(handler)
+        root = logging.getLogger()
+        root.addHandler(handler)
         self._log_handler = handler
+        for waiting in list(root.handlers):
+            # Lines logged before this file existed, held by whoever set up logging: written first.
+            if isinstance(waiting, logging.handlers.MemoryHandler) and waiting.target is None:
+                waiting.setTarget(handler)
+                waiting.flush()
+                root.removeHandler(waiting)
+                waiting.close()
 
     def _stop_log(self) -> None:
         handler, self._log_handler = self._log_handler, None

@@ -30,6 +30,12 @@ def test_demo_archives_every_fixture_article_offline(tmp_path):
     assert counts == expected
     assert "Public Suffix" not in result.stderr  # nothing reached for the internet
     assert run_cli("verify", "--store", str(store)).returncode == 0
+    # Quiet: progress lines and the summary; Scrapy's log is in each crawl's crawl.log.
+    output = (result.stdout + result.stderr).splitlines()
+    assert len(output) < 60, "\n".join(output)
+    assert not [line for line in output if "Warning" in line or "Disabled" in line]
+    for crawl in (store / "crawls").iterdir():
+        assert "Archiving crawl" in (crawl / "crawl.log").read_text()
 
 
 def test_fixture_site_command_prints_its_base_url_first(tmp_path):

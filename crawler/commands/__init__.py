@@ -157,6 +157,19 @@ def store_settings(settings) -> tuple[tuple[str, Any], ...]:
     )
 
 
+def open_store(args, *, write: bool = False):
+    """The store a command works on (``--store``, else ``ARCHIVE_STORE``), checked usable.
+
+    Raises ``archive.storage.StorageError`` (one line; ``crawler.cli`` exits 2) when it cannot be
+    opened, is missing (a bucket, a folder to read), is not a folder, or (``write``) not writable.
+    """
+    storage = configured_storage(args.settings, getattr(args, "store", None))
+    check = getattr(storage, "check", None)
+    if check is not None:
+        check(write=write)
+    return storage
+
+
 def configured_storage(settings, uri: str | None = None):
     """The store named by ``uri`` (or ``ARCHIVE_STORE``), with the configured storage classes.
 

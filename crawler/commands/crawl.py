@@ -156,7 +156,7 @@ def _check_store(settings) -> tuple[int, str] | None:
         storage = configured_storage(settings)
         check = getattr(storage, "check", None)
         if check is not None:
-            check()
+            check(write=True)
     except StorageError as exc:
         if type(exc).__name__ != "StoreUnavailable":
             return 2, str(exc)

@@ -39,7 +39,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         )
     except StorageError as exc:
         print(f"lifegate-archive publish: {exc} ({waiting} files kept in {spool})", file=sys.stderr)
-        return 1
+        # Unreachable for now: try again later (1); missing, or refusing us: unusable (2).
+        return 1 if type(exc).__name__ == "StoreUnavailable" else 2
     for path in report.unfinished:
         print(
             f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)"

@@ -12,10 +12,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from archive.replay import ReplayApp
     from archive.storage import StorageError
-    from crawler.commands import configured_storage, project_settings
+    from crawler.commands import open_store
 
+    storage = open_store(args)
     try:
-        storage = configured_storage(project_settings(), args.store)
         app = ReplayApp(storage)
     except (StorageError, OSError, ValueError) as exc:
         print(f"lifegate-archive replay: {exc}", file=sys.stderr)
