@@ -121,8 +121,8 @@ class FileStorage:
         return f"FileStorage({self.uri!r})"
 
     def check(self, write: bool = False) -> None:
-        """Raise StorageError (one line) unless the store's folder can be read (``write``: created
-        if missing and written to)."""
+        """Raise StorageError (one line) unless the store's folder can be read (a missing one is
+        an empty store) or, with ``write``, created and written to."""
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"the store {self.root} is not a folder")
         try:
@@ -131,10 +131,9 @@ class FileStorage:
                 probe = self.root / f".write-check-{os.getpid()}"
                 probe.write_bytes(b"")
                 probe.unlink()
-            elif not self.root.is_dir():
-                raise StorageError(f"no store at {self.root}")
-            else:
-                next(os.scandir(self.root), None)
+            elif self.root.is_dir():
+                with os.scandir(self.root) as entries:
+                    next(entries, None)
         except OSError as exc:
             raise StorageError(f"the store {self.root} cannot be used: {exc.strerror or exc}") from None
 
