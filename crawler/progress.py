@@ -16,11 +16,17 @@ from twisted.internet import task
 logger = logging.getLogger(__name__)
 
 
+# Loggers of this project: their warnings are for the user; Scrapy's go to crawl.log only.
+OWN_LOGGERS = ("crawler.", "pipelines.", "archive.")
+
+
 class _QuietConsole(logging.Filter):
-    """Progress lines, and errors from anywhere."""
+    """Progress lines, warnings of this project, and errors from anywhere."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR or record.name == __name__
+        if record.levelno >= logging.ERROR or record.name == __name__:
+            return True
+        return record.levelno >= logging.WARNING and record.name.startswith(OWN_LOGGERS)
 
 
 def console_logging(level: str, *, verbose: bool = False) -> None:
