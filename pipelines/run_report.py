@@ -121,6 +121,8 @@ def failure_cause(reason: str, stats: dict[str, Any]) -> str | None:
         return f"store-failed: {store}"
     if commit := stats.get("archive/commit_error"):
         return f"store-failed: {commit}"
+    if waiting := stats.get("archive/unpublished"):
+        return f"store-failed: {waiting} files wait in the spool (run `lifegate-archive publish`)"
     if reason == "shutdown":
         return None  # stopped on request: what was complete is committed
     if site := stats.get("run/site_unreachable"):

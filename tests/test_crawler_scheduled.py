@@ -184,3 +184,42 @@ def test_a_second_signal_exits_at_once_and_the_next_run_recovers(hostile, tmp_pa
     assert not list(tmp_path.rglob("*.open"))
     statuses = [json.loads(p.read_text())["status"] for p in tmp_path.glob("crawls/*/manifest.json")]
     assert len(statuses) == 2
+
+
+def test_a_signal_while_publishing_to_a_store_gone_down_stops_promptly(
+    fixture_site, s3_server, bucket, tmp_path
+):
+    from tests.s3_fixtures import FlakyProxy
+
+    _, running = fixture_site
+    proxy = FlakyProxy(s3_server.port)
+    spool = tmp_path / "spool"
+    try:
+        process = _start(
+            tmp_path / "unused", running.base_urls["republisher"], "--spider", "republications",
+            "--store", f"s3://{bucket}/archive",
+            "-s", f"AWS_ENDPOINT_URL={proxy.url}", "-s", f"ARCHIVE_SPOOL_DIR={spool}",
+            # Left alone, the uploads would be retried for 10 minutes.
+            "-s", "ARCHIVE_PUBLISH_RETRIES=1000", "-s", "ARCHIVE_PUBLISH_BACKOFF=2",
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not list(spool.rglob("crawl.log.open")):
+            time.sleep(0.05)
+        proxy.cut()  # the store goes away once the crawl has started
+        # The log is closed (renamed crawl.log) once the crawl's files are handed to the uploads.
+        while time.monotonic() < deadline and not list(spool.rglob("crawl.log")):
+            time.sleep(0.1)
+        time.sleep(2)  # into the uploads' retries
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        try:
+            _, stderr = process.communicate(timeout=STOP_BOUND + 30)
+        finally:
+            process.kill()
+        assert time.monotonic() - signalled < STOP_BOUND
+    finally:
+        proxy.close()
+    # Not committed, and saying so; everything waits in the spool for `publish`.
+    assert process.returncode == 1
+    assert "store-failed" in stderr.strip().splitlines()[-1] and "Traceback" not in stderr, stderr
+    assert list(spool.rglob("manifest.json")) and list(spool.rglob("*.warc.gz"))

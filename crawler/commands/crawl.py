@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -104,7 +105,8 @@ def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[st
                 if signals_seen or results[-1].get("finish_reason") == "shutdown":
                     break
         finally:
-            if reactor.running:
+            # A signal's graceful stop may have stopped the reactor already.
+            with contextlib.suppress(RuntimeError):
                 reactor.stop()
 
     from twisted.internet import reactor
