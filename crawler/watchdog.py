@@ -113,7 +113,9 @@ class Watchdog:
             return
         now = time.monotonic()
         done = sum(self.crawler.stats.get_value(name, 0) for name in PROGRESS_STATS)
-        if done != self._progress[0]:
+        busy = engine.downloader.active or engine._slot.scheduler.has_pending_requests()
+        if done != self._progress[0] or not busy:
+            # Progress, or nothing to make progress on (an idle worker of a distributed run).
             self._progress = (done, now)
         elif self.no_progress_timeout and now - self._progress[1] > self.no_progress_timeout:
             logger.error(

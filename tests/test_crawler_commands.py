@@ -206,6 +206,9 @@ def test_every_command_reads_an_s3_store_with_the_endpoint_setting(
         extra = alias if command == "export" else []
         done = run_cli(*_args(command, tmp_path), *extra, "--store", store, *s3, timeout=120)
         assert done.returncode == 0, (command, done.stderr[-3000:])
+        if command == "reextract":
+            # Its worker processes read the WARCs through the same endpoint setting.
+            assert "warc-unreadable" not in done.stdout and "re-extracted 3 of 3" in done.stdout
     datasets = {o["Key"].split("/")[2] for o in _objects(s3_server, bucket, "archive/datasets/")}
     [release] = datasets
     done = run_cli("download", release, "--to", str(tmp_path), "--store", store, *s3, timeout=120)
