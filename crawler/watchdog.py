@@ -113,9 +113,13 @@ class Watchdog:
             return
         now = time.monotonic()
         done = sum(self.crawler.stats.get_value(name, 0) for name in PROGRESS_STATS)
-        busy = engine.downloader.active or engine._slot.scheduler.has_pending_requests()
+        waiting = self._waiting(engine)
+        busy = len(engine.downloader.active) > waiting or (
+            not waiting and engine._slot.scheduler.has_pending_requests()
+        )
         if done != self._progress[0] or not busy:
-            # Progress, or nothing to make progress on (an idle worker of a distributed run).
+            # Progress, or nothing to make progress on: only bounded waits (robots.txt retries,
+            # Retry-After holds), or an idle worker of a distributed run.
             self._progress = (done, now)
         elif self.no_progress_timeout and now - self._progress[1] > self.no_progress_timeout:
             logger.error(
@@ -143,7 +147,7 @@ class Watchdog:
             self._idle_since = None
 
     def _only_waiting(self, engine) -> bool:
-        """Nothing is scheduled or transferring: every request in the downloader is one of our waits."""
+        """Nothing is scheduled or transferring: every request in the downloader is waiting."""
         if not self._waits:
             return False
         if engine._slot.scheduler.has_pending_requests() or not engine.scraper.slot.is_idle():
@@ -151,4 +155,13 @@ class Watchdog:
         downloader = engine.downloader
         if any(slot.transferring for slot in downloader.slots.values()):
             return False
-        return len(downloader.active) <= len(self._waits)
+        return len(downloader.active) <= self._waiting(engine)
+
+    def _waiting(self, engine) -> int:
+        """Requests that are waiting on purpose: our waits, and those queued behind a host held
+        back by ``Retry-After`` (crawler.politeness moves its slot's next start into the future)."""
+        now = time.monotonic()
+        held = sum(
+            len(slot.queue) for slot in engine.downloader.slots.values() if slot.lastseen > now
+        )
+        return len(self._waits) + held
