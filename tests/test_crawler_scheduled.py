@@ -62,6 +62,30 @@ def test_an_unreachable_site_is_a_failed_run_with_one_line(tmp_path, base, cause
     assert report["summary"].startswith("FAILED") and "OK" not in report["summary"]
 
 
+def test_a_run_that_archived_no_page_is_a_failed_run(tmp_path):
+    # robots.txt not consulted: every page fails on its own, and nothing is archived.
+    process = run_cli(
+        *crawl_command(tmp_path, "http://www.lifegate.invalid", "-s", "ROBOTSTXT_OBEY=False"),
+        timeout=120,
+    )
+    assert process.returncode == 1
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("lifegate-archive crawl: nothing-archived: no page answered"), last
+    assert _report(tmp_path)["ok"] is False
+
+
+def test_a_site_that_fails_tls_is_a_failed_run(hostile, tmp_path):
+    # An HTTP server asked for HTTPS: the handshake fails on every try.
+    netloc = urlsplit(hostile.base_urls["robots-404"]).netloc
+    process = run_cli(
+        *crawl_command(tmp_path, f"https://{netloc}", "-s", "ARCHIVE_IDLE_WAIT_MAX=3"), timeout=120
+    )
+    assert process.returncode == 1
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"lifegate-archive crawl: site-unreachable {netloc}: TLS handshake failed"
+    )
+
+
 def test_a_site_whose_robots_txt_answers_5xx_on_every_try_is_a_failed_run(hostile, tmp_path):
     base = hostile.base_urls["robots-500"]
     process = run_cli(*crawl_command(tmp_path, base, "-s", "ARCHIVE_IDLE_WAIT_MAX=3"), timeout=120)
