@@ -20,7 +20,20 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ["crawl", "coverage", "fixture_site", "verify", "extract", "reextract", "export", "download", "publish", "index", "replay", "wacz"]
+COMMANDS = [
+    "crawl",
+    "coverage",
+    "fixture_site",
+    "verify",
+    "extract",
+    "reextract",
+    "export",
+    "download",
+    "publish",
+    "index",
+    "replay",
+    "wacz",
+]
 # Commands that run crawls: their console shows progress and errors, the full log goes to a file.
 CRAWL_COMMANDS = {"crawl", "demo"}
 PROG = "lifegate-archive"
@@ -41,7 +54,9 @@ def package_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog=PROG, description="Archive lifegate.it into WARC files and clean text.")
+    parser = ArgumentParser(
+        prog=PROG, description="Archive lifegate.it into WARC files and clean text."
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -106,7 +121,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(command, "interrupted", 130, debug)
     except Exception as exc:  # noqa: BLE001 (a user gets one line; --debug shows the rest)
-        return _fail(command, f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)", 1, debug)
+        return _fail(
+            command,
+            f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)",
+            1,
+            debug,
+        )
 
 
 if __name__ == "__main__":

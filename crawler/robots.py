@@ -51,6 +51,7 @@ class _HostRobots:
     retry_at: float = 0.0
     pending: asyncio.Future | None = None
     given_up: bool = False  # retries abandoned: nothing else was left to do, or the crawl stops
+    stopped: bool = False  # the fetch was cut off by the crawl stopping: says nothing of the host
 
 
 def unreachable_reason(exc: Exception) -> str:
@@ -131,7 +132,8 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             self._stats.inc_value(f"skipped_hosts/{host}")
             self._stats.set_value(f"skipped_hosts_reason/{host}", state.unreachable)
             site = urlsplit(getattr(self.crawler.spider, "base_url", "")).netloc
-            if host == site and self._stats.get_value("run/site_unreachable") is None:
+            first = self._stats.get_value("run/site_unreachable") is None
+            if host == site and not state.stopped and first:
                 self._stats.set_value("run/site_unreachable", f"{host}: {state.unreachable}")
             raise HostileRefusal(
                 "robots-unreachable",
@@ -161,7 +163,8 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                 self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
                 watchdog = self.crawler.get_extension(Watchdog)
                 if watchdog is not None and watchdog.stopped:
-                    state.unreachable, state.given_up = "the crawl stopped first", True
+                    state.unreachable = "the crawl stopped first"
+                    state.given_up = state.stopped = True
                     return
                 self._unreachable(state, url, unreachable_reason(exc))
                 return

@@ -125,10 +125,10 @@ def failure_cause(reason: str, stats: dict[str, Any]) -> str | None:
         return f"store-failed: {waiting} files wait in the spool (run `lifegate-archive publish`)"
     if reason == "shutdown":
         return None  # stopped on request: what was complete is committed
-    if site := stats.get("run/site_unreachable"):
-        return f"site-unreachable {site}"
     if stalled := stats.get("run/no_progress"):
         return f"no-progress: {stalled}"
+    if site := stats.get("run/site_unreachable"):
+        return f"site-unreachable {site}"
     if reason not in SUCCESS_REASONS:
         return f"crawl-failed: finished as {reason}"
     if not stats.get("response_received_count"):

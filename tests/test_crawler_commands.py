@@ -70,7 +70,9 @@ def test_a_bad_setting_or_argument_is_one_line_exit_2_and_writes_nothing(tmp_pat
 
 def test_a_bad_setting_is_refused_by_every_command(tmp_path):
     for command in ("verify", "export", "reextract", "publish", "coverage"):
-        process = run_cli(command, "--store", str(tmp_path), "-s", "EXTRACT_WORKERS=abc", timeout=60)
+        process = run_cli(
+            command, "--store", str(tmp_path), "-s", "EXTRACT_WORKERS=abc", timeout=60
+        )
         assert process.returncode == 2, (command, process.stderr)
         assert "EXTRACT_WORKERS" in _one_line(process, command)
 
@@ -109,7 +111,11 @@ def test_version():
 def test_a_regular_file_as_the_store_is_one_line_exit_2(tmp_path, command):
     store = tmp_path / "a-file"
     store.write_text("not a store\n")
-    args = ["crawl", "--base-url", "http://127.0.0.1:9"] if command == "crawl" else _args(command, tmp_path)
+    args = (
+        ["crawl", "--base-url", "http://127.0.0.1:9"]
+        if command == "crawl"
+        else _args(command, tmp_path)
+    )
     process = run_cli(*args, "--store", str(store), timeout=60)
     if command == "publish":
         assert process.returncode == 0  # nothing spooled for a local store: nothing to do
@@ -176,8 +182,14 @@ def dead_default_endpoint(monkeypatch):
 
 
 @pytest.mark.parametrize("command", [*sorted(STORE_COMMANDS), "crawl"])
-def test_a_missing_bucket_is_one_line_exit_2(s3_server, s3_env, dead_default_endpoint, tmp_path, command):
-    args = ["crawl", "--base-url", "http://127.0.0.1:9"] if command == "crawl" else _args(command, tmp_path)
+def test_a_missing_bucket_is_one_line_exit_2(
+    s3_server, s3_env, dead_default_endpoint, tmp_path, command
+):
+    args = (
+        ["crawl", "--base-url", "http://127.0.0.1:9"]
+        if command == "crawl"
+        else _args(command, tmp_path)
+    )
     process = run_cli(
         *args, "--store", "s3://no-such-bucket-here/archive",
         "-s", f"AWS_ENDPOINT_URL={s3_server.url}", "-s", f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool'}",
@@ -195,7 +207,12 @@ def test_every_command_reads_an_s3_store_with_the_endpoint_setting(
 ):
     _, running = fixture_site
     store = f"s3://{bucket}/archive"
-    s3 = ["-s", f"AWS_ENDPOINT_URL={s3_server.url}", "-s", f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool'}"]
+    s3 = [
+        "-s",
+        f"AWS_ENDPOINT_URL={s3_server.url}",
+        "-s",
+        f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool'}",
+    ]
     crawled = run_cli(
         "crawl", "--store", store, "--base-url", running.base_urls["it"], "--limit", "3",
         "--no-throttle", *TEST_CRAWL_SETTINGS, *s3,

@@ -74,6 +74,22 @@ def test_a_run_that_archived_no_page_is_a_failed_run(tmp_path):
     assert _report(tmp_path)["ok"] is False
 
 
+def test_a_crawl_where_nothing_finishes_ends_as_no_progress(hostile, tmp_path):
+    # robots-timeout accepts and never answers; the download timeout alone would take minutes.
+    started = time.monotonic()
+    process = run_cli(
+        *crawl_command(
+            tmp_path, hostile.base_urls["robots-timeout"],
+            "-s", "DOWNLOAD_TIMEOUT=600", "-s", "ARCHIVE_NO_PROGRESS_TIMEOUT=5",
+        ),
+        timeout=120,
+    )  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert process.returncode == 1
+    last = process.stderr.strip().splitlines()[-1]
+    assert last == "lifegate-archive crawl: no-progress: no request finished in 5s", last
+
+
 def test_a_site_that_fails_tls_is_a_failed_run(hostile, tmp_path):
     # An HTTP server asked for HTTPS: the handshake fails on every try.
     netloc = urlsplit(hostile.base_urls["robots-404"]).netloc
@@ -206,7 +222,9 @@ def test_a_second_signal_exits_at_once_and_the_next_run_recovers(hostile, tmp_pa
     )
     assert "in use" not in again.stderr
     assert not list(tmp_path.rglob("*.open"))
-    statuses = [json.loads(p.read_text())["status"] for p in tmp_path.glob("crawls/*/manifest.json")]
+    statuses = [
+        json.loads(p.read_text())["status"] for p in tmp_path.glob("crawls/*/manifest.json")
+    ]
     assert len(statuses) == 2
 
 

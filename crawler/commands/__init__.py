@@ -51,15 +51,20 @@ def project_settings(overrides: dict[str, Any] | None = None):
         try:
             settings.setmodule(importlib.import_module(module), priority="project")
         except ImportError as exc:
-            raise SettingsError(f"SCRAPY_SETTINGS_MODULE={module}: cannot import it ({exc})") from None
+            raise SettingsError(
+                f"SCRAPY_SETTINGS_MODULE={module}: cannot import it ({exc})"
+            ) from None
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="cmdline")
     return settings
 
 
 def _whole(minimum: int, maximum: int | None = None) -> Callable[[Any], str | None]:
-    accepts = f"a whole number from {minimum} to {maximum}" if maximum is not None else (
-        f"a whole number, {minimum} or more")
+    accepts = (
+        f"a whole number from {minimum} to {maximum}"
+        if maximum is not None
+        else (f"a whole number, {minimum} or more")
+    )
 
     def check(value: Any) -> str | None:
         try:
@@ -82,7 +87,16 @@ def _seconds(value: Any) -> str | None:
 
 
 def _boolean(value: Any) -> str | None:
-    if isinstance(value, bool) or str(value).lower() in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+    if isinstance(value, bool) or str(value).lower() in (
+        "0",
+        "1",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+    ):
         return None
     return "true or false"
 
@@ -152,7 +166,8 @@ def store_settings(settings) -> tuple[tuple[str, Any], ...]:
         sorted(
             (name, value)
             for name, value in settings.items()
-            if name.startswith(STORE_SETTING_PREFIXES) and isinstance(value, (str, int, float, bool))
+            if name.startswith(STORE_SETTING_PREFIXES)
+            and isinstance(value, (str, int, float, bool))
         )
     )
 
