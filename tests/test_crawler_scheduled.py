@@ -236,14 +236,14 @@ def test_a_signal_while_publishing_to_a_store_gone_down_stops_promptly(
     _, running = fixture_site
     proxy = FlakyProxy(s3_server.port)
     spool = tmp_path / "spool"
+    process = _start(
+        tmp_path / "unused", running.base_urls["republisher"], "--spider", "republications",
+        "--store", f"s3://{bucket}/archive",
+        "-s", f"AWS_ENDPOINT_URL={proxy.url}", "-s", f"ARCHIVE_SPOOL_DIR={spool}",
+        # Left alone, the uploads would be retried for 10 minutes.
+        "-s", "ARCHIVE_PUBLISH_RETRIES=1000", "-s", "ARCHIVE_PUBLISH_BACKOFF=2",
+    )  # fmt: skip
     try:
-        process = _start(
-            tmp_path / "unused", running.base_urls["republisher"], "--spider", "republications",
-            "--store", f"s3://{bucket}/archive",
-            "-s", f"AWS_ENDPOINT_URL={proxy.url}", "-s", f"ARCHIVE_SPOOL_DIR={spool}",
-            # Left alone, the uploads would be retried for 10 minutes.
-            "-s", "ARCHIVE_PUBLISH_RETRIES=1000", "-s", "ARCHIVE_PUBLISH_BACKOFF=2",
-        )  # fmt: skip
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not list(spool.rglob("crawl.log.open")):
             time.sleep(0.05)
@@ -254,12 +254,10 @@ def test_a_signal_while_publishing_to_a_store_gone_down_stops_promptly(
         time.sleep(2)  # into the uploads' retries
         process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
-        try:
-            _, stderr = process.communicate(timeout=STOP_BOUND + 30)
-        finally:
-            process.kill()
+        _, stderr = process.communicate(timeout=STOP_BOUND + 30)
         assert time.monotonic() - signalled < STOP_BOUND
     finally:
+        process.kill()
         proxy.close()
     # Not committed, and saying so; everything waits in the spool for `publish`.
     assert process.returncode == 1
