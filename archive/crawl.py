@@ -63,6 +63,10 @@ def ledger_key(crawl_id: str) -> str:
     return f"{crawl_prefix(crawl_id)}ledger.jsonl"
 
 
+def log_key(crawl_id: str) -> str:
+    return f"{crawl_prefix(crawl_id)}crawl.log"
+
+
 def report_key(crawl_id: str) -> str:
     return f"{crawl_prefix(crawl_id)}report.json"
 

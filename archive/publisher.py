@@ -183,6 +183,10 @@ class Publisher:
         self._jobs.put((key, Path(path), records, future))
         return future
 
+    def hurry(self) -> None:
+        """The caller is stopping: from now on each file gets one attempt, no retry backoff."""
+        self._store_down = True
+
     @property
     def outstanding(self) -> int:
         with self._state:

@@ -318,8 +318,9 @@ class S3Storage:
         response = getattr(cause, "response", None) or {}
         return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
 
-    def check(self) -> None:
-        """Raise :class:`StorageError` (one line) unless the bucket answers a listing."""
+    def check(self, write: bool = False) -> None:
+        """Raise :class:`StorageError` (one line) unless the bucket answers a listing (writes are
+        checked when they happen: a failing one waits in the spool)."""
         self._call("list", "", "list_objects_v2", Prefix=self.prefix, MaxKeys=1)
 
     # --- the spool -------------------------------------------------------------------------------

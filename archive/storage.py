@@ -120,6 +120,23 @@ class FileStorage:
     def __repr__(self) -> str:
         return f"FileStorage({self.uri!r})"
 
+    def check(self, write: bool = False) -> None:
+        """Raise StorageError (one line) unless the store's folder can be read (a missing one is
+        an empty store) or, with ``write``, created and written to."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"the store {self.root} is not a folder")
+        try:
+            if write:
+                self.root.mkdir(parents=True, exist_ok=True)
+                probe = self.root / f".write-check-{os.getpid()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            elif self.root.is_dir():
+                with os.scandir(self.root) as entries:
+                    next(entries, None)
+        except OSError as exc:
+            raise StorageError(f"the store {self.root} cannot be used: {exc.strerror or exc}") from None
+
     def _path(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
         if self.root not in path.parents:

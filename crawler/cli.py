@@ -1,7 +1,10 @@
 """``lifegate-archive``: the command line. Each subcommand lives in ``crawler/commands/<name>.py``.
 
 ``main(argv)`` returns the exit status, so tests can call it without a subprocess (except for the
-commands that run a Twisted reactor, which can start only once per process).
+commands that run a Twisted reactor, which can start only once per process). Exit statuses
+(docs/operations.md): 0 done, 1 a failed run or problems found, 2 a bad argument or setting or an
+unusable store, 3 the store is in use by another run. Errors are one line on stderr; ``--debug``
+(or ``-s LOG_LEVEL=DEBUG``) adds the traceback.
 """
 
 from __future__ import annotations
@@ -10,33 +13,120 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 # Command modules, in the order ``--help`` lists them.
-COMMANDS = ["crawl", "coverage", "fixture_site", "verify", "extract", "reextract", "export", "download", "publish", "index", "replay", "wacz"]
-# Commands that run crawls log through Scrapy's own root handler.
-SCRAPY_LOGGING = {"crawl", "demo"}
+COMMANDS = [
+    "crawl",
+    "coverage",
+    "fixture_site",
+    "verify",
+    "extract",
+    "reextract",
+    "export",
+    "download",
+    "publish",
+    "index",
+    "replay",
+    "wacz",
+]
+# Commands that run crawls: their console shows progress and errors, the full log goes to a file.
+CRAWL_COMMANDS = {"crawl", "demo"}
+PROG = "lifegate-archive"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line: ``lifegate-archive crawl: argument --limit: …``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (--help for usage)\n")
+
+
+def package_version() -> str:
+    try:
+        return version(PROG)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lifegate-archive",
-        description="Archive lifegate.it into WARC files and clean text.",
+    parser = ArgumentParser(
+        prog=PROG, description="Archive lifegate.it into WARC files and clean text."
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"crawler.commands.{name}").register(subparsers)
+    for command in subparsers.choices.values():
+        # One configuration for every command: the same settings, the same overrides.
+        command.add_argument(
+            "-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+            help="override a setting (crawler/settings.py); repeatable",
+        )  # fmt: skip
+        command.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser
 
 
+def _fail(command: str, message: str, status: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"{PROG} {command}: {message}", file=sys.stderr)
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from archive.lock import LockHeld
+    from archive.storage import StorageError
+    from crawler.commands import (
+        SettingsError,
+        parse_setting_overrides,
+        project_settings,
+        validate_settings,
+    )
+
+    # pywb's pyamf imports pkg_resources: a warning about a dependency, not for our users.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     args = build_parser().parse_args(argv)
-    if args.command not in SCRAPY_LOGGING:
-        logging.basicConfig(
-            level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    command = args.command
+    try:
+        args.overrides = parse_setting_overrides(args.set)
+        debug = args.debug or str(args.overrides.get("LOG_LEVEL", "")).upper() == "DEBUG"
+        args.overrides.setdefault("LOG_LEVEL", args.log_level.upper())
+        args.settings = project_settings(args.overrides)
+        validate_settings(args.settings)
+    except SettingsError as exc:
+        return _fail(command, str(exc), 2, False)
+    level = args.settings.get("LOG_LEVEL").upper()
+    if args.command not in CRAWL_COMMANDS:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug:
+        # boto3 announces where it found credentials at INFO: not news for a user.
+        logging.getLogger("botocore").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        return _fail(command, str(exc), 2, debug)
+    except LockHeld as exc:
+        return _fail(command, f"the store is in use: {exc}", 3, debug)
+    except StorageError as exc:
+        return _fail(command, str(exc), 2, debug)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(command, f"{exc.strerror or exc}{where}", 2, debug)
+    except KeyboardInterrupt:
+        return _fail(command, "interrupted", 130, debug)
+    except Exception as exc:  # noqa: BLE001 (a user gets one line; --debug shows the rest)
+        return _fail(
+            command,
+            f"unexpected error: {type(exc).__name__}: {exc} (--debug for details)",
+            1,
+            debug,
         )
-    return args.func(args)
 
 
 if __name__ == "__main__":

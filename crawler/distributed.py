@@ -169,7 +169,7 @@ class DistributedRun:
     def __init__(self, crawler) -> None:
         settings = crawler.settings
         if not settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured("not a distributed crawl")
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
         self.crawler = crawler
         self.run_id = settings.get("ARCHIVE_RUN_ID")
         self.worker_id = settings.get("ARCHIVE_WORKER_ID")
@@ -341,7 +341,7 @@ class InflightSpiderMiddleware:
 
     def __init__(self, crawler) -> None:
         if not crawler.settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured("not a distributed crawl")
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
         self.crawler = crawler
 
     @classmethod
@@ -390,7 +390,7 @@ class SharedHostRateMiddleware:
     def __init__(self, crawler) -> None:
         settings = crawler.settings
         if not settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured("not a distributed crawl")
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
         self.interval = settings.getfloat("ARCHIVE_SHARED_HOST_DELAY")
         if self.interval <= 0:
             raise NotConfigured("ARCHIVE_SHARED_HOST_DELAY is 0")

@@ -30,9 +30,10 @@ RESPONSE_CASES = {
 class HostileRefusal(IgnoreRequest):
     """A request refused because of hostile input; ``case`` is a key of HOSTILE_CASES."""
 
-    def __init__(self, case: str, reason: str) -> None:
+    def __init__(self, case: str, reason: str, **details: Any) -> None:
         super().__init__(reason)
         self.case = case
+        self.details = details
 
 
 def note_case(crawler, case: str, url: str, reason: str) -> None:

@@ -14,11 +14,25 @@ back long before the next request and only one is ever opened.
 
 from __future__ import annotations
 
+import asyncio
+
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+
+from crawler.watchdog import stopping
+
+
+class CrawlStopping(IgnoreRequest):
+    """A download not started, or cut off, because the crawl is stopping (SIGINT/SIGTERM)."""
 
 
 class KeepAliveDownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 handler with a connection pool that keeps enough idle connections."""
+    """Scrapy's HTTP/1.1 handler with a connection pool that keeps enough idle connections.
+
+    When the crawl stops, downloads in flight are cut off and no new one starts: a slow server
+    cannot hold a stopping crawl open, and nothing is requested after the stop began.
+    """
 
     def __init__(self, crawler) -> None:
         super().__init__(crawler)
@@ -29,3 +43,25 @@ class KeepAliveDownloadHandler(HTTP11DownloadHandler):
             settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
             1,
         )
+        self._stopping = False
+        self._inflight: set[asyncio.Task] = set()
+        crawler.signals.connect(self._stop, signal=stopping)
+
+    def _stop(self) -> None:
+        self._stopping = True
+        for download in list(self._inflight):
+            download.cancel()
+
+    async def download_request(self, request: Request) -> Response:
+        if self._stopping:
+            raise CrawlStopping("the crawl is stopping: not fetched")
+        download = asyncio.ensure_future(super().download_request(request))
+        self._inflight.add(download)
+        try:
+            return await asyncio.shield(download)
+        except asyncio.CancelledError:
+            if download.cancelled() and self._stopping:
+                raise CrawlStopping("the crawl stopped during the download") from None
+            raise
+        finally:
+            self._inflight.discard(download)

@@ -17,6 +17,8 @@ from scrapy import Request
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
+from crawler.watchdog import Watchdog
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_STATUSES = {429, 503}
@@ -51,16 +53,31 @@ class RetryAfterMiddleware:
     def from_crawler(cls, crawler) -> RetryAfterMiddleware:
         return cls(crawler)
 
-    def _hold_host(self, request: Request, seconds: float) -> None:
+    def _slot(self, request: Request):
         try:
             downloader = self.crawler.engine.downloader
-        except RuntimeError:  # no engine: the middleware is used outside a running crawl
-            return
-        slot = downloader.slots.get(downloader.get_slot_key(request))
+        except (RuntimeError, AttributeError):  # no engine: used outside a running crawl
+            return None, None
+        return downloader, downloader.slots.get(downloader.get_slot_key(request))
+
+    def _hold_host(self, request: Request, seconds: float) -> None:
+        _, slot = self._slot(request)
         if slot is not None:
             # The slot computes its next start from lastseen + delay: moving lastseen forward
             # holds every queued request for this host back.
             slot.lastseen = max(slot.lastseen, time.monotonic() + seconds)
+
+    def _release_host(self, request: Request) -> None:
+        """End a hold early (the wait was given up): the host's queued requests go on now."""
+        downloader, slot = self._slot(request)
+        if slot is None:
+            return
+        slot.lastseen = min(slot.lastseen, time.monotonic())
+        # Scrapy's slot has a delayed call pending for the old hold; it is replaced by one now.
+        if slot.latercall is not None:
+            slot.latercall.cancel()
+        slot.latercall = None
+        downloader._process_queue(slot)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in RETRY_AFTER_STATUSES or request.meta.get("dont_retry"):
@@ -92,5 +109,13 @@ class RetryAfterMiddleware:
         stats.inc_value("politeness/retry_after_seconds", round(wait))
         logger.info("%s: %d, waiting %.0fs as the server asked", request.url, response.status, wait)
         self._hold_host(request, wait)
-        await asyncio.sleep(wait)
+        watchdog = self.crawler.get_extension(Watchdog)
+        if watchdog is None:
+            await asyncio.sleep(wait)
+        elif not await watchdog.wait(wait):
+            # Nothing else was left to do (or the crawl stops): not retried, archived as it is.
+            self._release_host(request)
+            stats.inc_value("politeness/retry_after_refused")
+            request.meta["dont_retry"] = True
+            return response
         return retry

@@ -1,9 +1,12 @@
-"""Progress lines during a crawl: pages, articles, bytes archived and rates
-(``ARCHIVE_PROGRESS_INTERVAL`` seconds apart)."""
+"""What a crawl shows on the console: progress lines (pages, articles, bytes archived and rates,
+``ARCHIVE_PROGRESS_INTERVAL`` seconds apart) and errors; the full log goes to the crawl's
+``crawl.log`` (``pipelines.archive_session``), or to the console too with ``--verbose``."""
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import sys
 import time
 
 from scrapy import signals
@@ -11,6 +14,37 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 logger = logging.getLogger(__name__)
+
+
+# Loggers of this project: their warnings are for the user; Scrapy's go to crawl.log only.
+OWN_LOGGERS = ("crawler.", "pipelines.", "archive.")
+
+
+class _QuietConsole(logging.Filter):
+    """Progress lines, warnings of this project, and errors from anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR or record.name == __name__:
+            return True
+        return record.levelno >= logging.WARNING and record.name.startswith(OWN_LOGGERS)
+
+
+def console_logging(level: str, *, verbose: bool = False) -> None:
+    """Route the crawl's log: the root logger at ``level``; the console quiet unless ``verbose``."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level.upper())
+    console.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+    if not verbose:
+        console.setFormatter(logging.Formatter("%(message)s"))
+        console.addFilter(_QuietConsole())
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    root.addHandler(console)
+    # The lines logged before the crawl has a folder (Scrapy's start-up, settings, components)
+    # wait here; the archive session hands them to crawl.log when it opens it.
+    waiting = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 1)
+    waiting.setLevel(level.upper())
+    root.addHandler(waiting)
 
 
 class ProgressReporter:

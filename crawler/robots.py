@@ -4,6 +4,10 @@ Scrapy reads a 5xx or a timeout as "allow all"; RFC 9309 §2.3.1.4 says the oppo
 robots.txt means complete disallow. Here requests to such a host wait while robots.txt is fetched
 again after ``ARCHIVE_ROBOTS_RETRY_DELAY`` seconds, up to ``ARCHIVE_ROBOTS_RETRIES`` times, and are
 refused if it never answers. A 4xx allows all (§2.3.1.3); only the first 500 KiB are parsed (§2.5).
+
+The retries wait only while the rest of the crawl has work: once those waits are all that is left
+(``crawler.watchdog``), the host's requests are skipped as ``robots-unreachable`` with the reason,
+and the next run tries again. The crawled site's own robots.txt unreachable makes a failed run.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -23,6 +28,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from crawler.hostile import HostileRefusal, record_case
+from crawler.warc_capture import ArchiveWriteError
+from crawler.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,23 @@ class _HostRobots:
     fetches: int = 0
     retry_at: float = 0.0
     pending: asyncio.Future | None = None
+    given_up: bool = False  # retries abandoned: nothing else was left to do, or the crawl stops
+    stopped: bool = False  # the fetch was cut off by the crawl stopping: says nothing of the host
+
+
+def unreachable_reason(exc: Exception) -> str:
+    """A short cause for a failed fetch, as a user would name it."""
+    name = type(exc).__name__
+    text = str(exc)
+    if name in ("CannotResolveHostError", "DNSLookupError"):
+        return "DNS lookup failed"
+    if name in ("DownloadConnectionRefusedError", "ConnectionRefusedError"):
+        return "connection refused"
+    if "SSL" in text or "TLS" in text or "certificate" in text:
+        return "TLS handshake failed"
+    if "Timeout" in name:
+        return f"timed out ({name})"
+    return f"{name}: {text}" if text else name
 
 
 def malformed_lines(body: bytes) -> int:
@@ -88,22 +112,35 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                 continue
             if state.fetches and state.unreachable is None:
                 return state.parser
-            if state.fetches > self.retries:
+            if state.fetches > self.retries or state.given_up:
                 return None  # unreachable for good: process_request_2 refuses
             wait = state.retry_at - time.monotonic()
             if state.fetches and wait > 0:
-                await asyncio.sleep(wait)
+                watchdog = self.crawler.get_extension(Watchdog)
+                if watchdog is None:
+                    await asyncio.sleep(wait)
+                elif not await watchdog.wait(wait):
+                    state.given_up = True
                 continue
             await self._fetch(state, f"{parts.scheme}://{parts.netloc}/robots.txt", parts.netloc)
 
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
-        state = self._hosts.get(urlparse_cached(request).netloc)
+        host = urlparse_cached(request).netloc
+        state = self._hosts.get(host)
         if state is not None and state.unreachable is not None:
             self._stats.inc_value("robotstxt/unreachable_refused")
+            self._stats.inc_value(f"skipped_hosts/{host}")
+            self._stats.set_value(f"skipped_hosts_reason/{host}", state.unreachable)
+            site = urlsplit(getattr(self.crawler.spider, "base_url", "")).netloc
+            first = self._stats.get_value("run/site_unreachable") is None
+            if host == site and not state.stopped and first:
+                self._stats.set_value("run/site_unreachable", f"{host}: {state.unreachable}")
             raise HostileRefusal(
                 "robots-unreachable",
-                f"robots.txt unreachable after {state.fetches} attempts ({state.unreachable}): "
-                "complete disallow (RFC 9309 §2.3.1.4)",
+                f"robots.txt of {host} unreachable after {state.fetches} attempts "
+                f"({state.unreachable}): complete disallow (RFC 9309 §2.3.1.4); skipped, "
+                "the next run tries again",
+                host=host,
             )
         super().process_request_2(rp, request)
 
@@ -120,9 +157,16 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             )
             try:
                 response = await self.crawler.engine.download_async(request)
+            except ArchiveWriteError:
+                raise  # the archive failed, not the host
             except Exception as exc:  # noqa: BLE001 (any failure to fetch is "unreachable")
                 self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
-                self._unreachable(state, url, f"{type(exc).__name__}: {exc}")
+                watchdog = self.crawler.get_extension(Watchdog)
+                if watchdog is not None and watchdog.stopped:
+                    state.unreachable = "the crawl stopped first"
+                    state.given_up = state.stopped = True
+                    return
+                self._unreachable(state, url, unreachable_reason(exc))
                 return
             await self._read(state, url, response)
         finally:
@@ -134,7 +178,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         # 429 is "unreachable" too: the server is overloaded, not telling us it has no rules.
         if response.status >= 500 or response.status == 429:
-            self._unreachable(state, url, f"HTTP {response.status}")
+            self._unreachable(state, url, f"robots.txt answered HTTP {response.status}")
             return
         if state.unreachable is not None:
             logger.info(

@@ -90,6 +90,8 @@ EXTENSIONS = {
     # Only with ARCHIVE_REDIS_URL: worker membership, heartbeats, requeueing a dead worker's work.
     "crawler.distributed.DistributedRun": 10,
     "crawler.progress.ProgressReporter": 500,
+    # Bounded idle waits, the no-progress limit, prompt stops on SIGINT/SIGTERM.
+    "crawler.watchdog.Watchdog": 20,
     "scrapy.extensions.logstats.LogStats": None,
 }
 ITEM_PIPELINES = {
@@ -128,6 +130,15 @@ ARCHIVE_REPLAY_MAX_DECODED_BYTES = 32 * 1024 * 1024
 # Decoded bytes all replay requests may hold at once; a request that cannot get its share within
 # a few seconds gets 503. The replay server's memory bound (docs/replay.md).
 ARCHIVE_REPLAY_DECODE_BUDGET_BYTES = 256 * 1024 * 1024
+# The crawl's full log (at LOG_LEVEL) is kept as crawls/<id>/crawl.log; the console shows progress
+# lines, errors and the summary (``--verbose``: the whole log).
+ARCHIVE_LOG_FILE = True
+# A crawl never idles longer than this (seconds) with only waits left (a robots.txt retry, a
+# Retry-After): they are given up, their requests skipped with the reason, and the run commits.
+ARCHIVE_IDLE_WAIT_MAX = 60.0
+# No request finishing (answered or failed) for this long (seconds) ends the crawl as
+# ``no-progress``, a failed run (docs/operations.md); 0 disables the limit.
+ARCHIVE_NO_PROGRESS_TIMEOUT = 180.0
 
 # --- ARCHIVE_SPOOL_*, ARCHIVE_S3_*, ARCHIVE_PUBLISH_*: stores that are not local folders (S3) ---
 # Endpoint, region and credentials are Scrapy's own AWS_* settings (AWS_ENDPOINT_URL,
@@ -218,6 +229,8 @@ WARC_FSYNC = False
 
 # --- EXTRACT_*: clean text ----------------------------------------------------------------------
 EXTRACT_ENABLED = True
+# Stop after this many article text records (``crawl --limit N``); 0 = no limit.
+ARCHIVE_ARTICLE_LIMIT = 0
 EXTRACT_WORKERS = 0  # processes in the extraction pool; 0 = one per core
 EXTRACT_MAX_BYTES = 10 * 1024 * 1024
 EXTRACT_TIMEOUT = 60.0  # seconds per document, enforced inside the worker

@@ -35,6 +35,10 @@ RESPONSE_RECORD = "warc_response_record"
 CAPTURE_KIND = "warc_capture_kind"
 
 
+class ArchiveWriteError(Exception):
+    """A WARC record could not be written: the archive failed, not the page or its host."""
+
+
 def _header_pairs(headers) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, values in headers.items() for value in values]
 
@@ -101,13 +105,18 @@ class WarcCaptureMiddleware(SessionComponent):
                     refers_to=target,
                     payload_digest=known_digest,
                 )
-        except OSError as exc:
-            # A full or failing disk must stop the crawl, not silently drop captures.
+        except Exception as exc:
+            # A full or failing disk (or any failing write) must stop the crawl, not silently
+            # drop captures; it is the archive's failure, never the page's.
             logger.critical("Cannot write WARC record for %s: %s", request.url, exc)
-            self._closing = asyncio.ensure_future(
-                self.crawler.engine.close_spider_async(reason="warc-write-failed")
-            )
-            raise
+            if self.crawler.stats.get_value("run/store_failed") is None:
+                self.crawler.stats.set_value(
+                    "run/store_failed", f"cannot write WARC records: {type(exc).__name__}: {exc}"
+                )
+                self._closing = asyncio.ensure_future(
+                    self.crawler.engine.close_spider_async(reason="warc-write-failed")
+                )
+            raise ArchiveWriteError(f"{type(exc).__name__}: {exc}") from exc
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()
             if kind == "response" and payloads is not None and not exchange.truncated:

@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--articles", type=int, default=CORE_IT_ARTICLES,
                         help=f"total lifegate.it articles (default {CORE_IT_ARTICLES}; more are "
                              "generated archive articles)")
-    parser.add_argument("--no-faults", action="store_true",
-                        help="do not link the fault paths from the home page")
+    parser.add_argument("--faults", action="store_true",
+                        help="serve and link the fault paths (a slow page, a truncated one, a "
+                             "redirect loop, a flaky 500); without them a crawl takes seconds")
     return parser
 
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--articles must not be negative", file=sys.stderr)
         return 2
     site = FixtureSite(it_articles=args.articles, en_articles=CORE_EN_ARTICLES,
-                       include_faults=not args.no_faults)
+                       include_faults=args.faults)
     stop = threading.Event()
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():

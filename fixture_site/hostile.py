@@ -26,6 +26,8 @@ HOSTS = (
     "main", "offsite", "robots-404", "robots-500", "robots-flaky", "robots-timeout", "robots-huge",
     "robots-malformed", "bulk", "heavy",
 )  # fmt: skip
+# An image host whose name never resolves (RFC 2606 reserves .invalid): its robots.txt is unreachable.
+UNRESOLVABLE_IMAGE = "http://cdn.lifegate.invalid/img/pixel.png"
 GOOD_ARTICLES = ("good-1", "good-2", "good-3", "good-4", "good-5")
 UNICODE_ARTICLE = "/articles/città-verde"
 # Different spellings of UNICODE_ARTICLE that all canonicalize to it (tracking and session
@@ -254,6 +256,8 @@ class HostileApp:
                 f'<img src="{self.bases[host]}/blocked/pixel.png" alt="">'
                 for host in ("robots-huge", "robots-malformed")
             )
+            extra += f'<img src="{UNRESOLVABLE_IMAGE}" alt="">'
+
         title = "Città verde" if slug.endswith("verde") else f"Articolo buono {slug[-1]}"
         return article_html(title, extra=extra)
 
@@ -668,4 +672,7 @@ class RunningHostile(ServerGroup):
         return self.base_urls[host] + quote(path, safe="/?=&%#:;")
 
 
-__all__ = ["CASES", "FLAGGED_PAGES", "GOOD_ARTICLES", "HOSTS", "HostileSite", "RunningHostile"]
+__all__ = [
+    "CASES", "FLAGGED_PAGES", "GOOD_ARTICLES", "HOSTS", "UNRESOLVABLE_IMAGE", "HostileSite",
+    "RunningHostile",
+]  # fmt: skip

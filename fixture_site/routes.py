@@ -126,7 +126,7 @@ class SiteApp:
             found = assets.image_for(path)
             if found is not None:
                 return self.asset(found[0], found[1], False)
-        if path.startswith("/fault/"):
+        if path.startswith("/fault/") and self.site.include_faults:
             return self.fault(path)
         return None
 

@@ -41,7 +41,7 @@ class FixtureSite:
     """
 
     def __init__(self, it_articles: int = CORE_IT_ARTICLES, en_articles: int = CORE_EN_ARTICLES,
-                 extra_articles: int = 0, include_faults: bool = True, *,
+                 extra_articles: int = 0, include_faults: bool = False, *,
                  sitemap_page_size: int | None = None) -> None:
         if min(it_articles, en_articles, extra_articles) < 0:
             raise ValueError("article counts must not be negative")

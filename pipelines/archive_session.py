@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.handlers
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -26,6 +28,7 @@ from archive.crawl import (
     ManifestEntry,
     events_key,
     ledger_key,
+    log_key,
     manifest_key,
     new_crawl_id,
     report_key,
@@ -57,6 +60,9 @@ from archive.warc import (
 from pipelines.run_report import build_run_report
 
 logger = logging.getLogger(__name__)
+
+# Seconds a stopping crawl waits for its uploads: a scheduler's grace period is short (systemd: 90 s).
+STOP_PUBLISH_TIMEOUT = 15.0
 
 
 def _json_setting(settings, name: str) -> Any:
@@ -135,6 +141,9 @@ class ArchiveSession:
             "http-header-user-agent": settings.get("USER_AGENT"),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         }
+        self.log_file = settings.getbool("ARCHIVE_LOG_FILE")
+        self.log_level = settings.get("LOG_LEVEL")
+        self._log_handler: logging.Handler | None = None
         self.crawl_id: str | None = None
         self.started: datetime | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -223,7 +232,38 @@ class ArchiveSession:
         self._journal = _LineFile(self.storage.staging_path(ledger_key(self.crawl_id)))
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         self.stats.set_value("archive/store", self.storage.uri)
+        if self.log_file:
+            self._start_log()
         logger.info("Archiving crawl %s into %s", self.crawl_id, self.storage.uri)
+
+    def _start_log(self) -> None:
+        """The crawl's log (Scrapy's and ours) as a file of the crawl, ``crawl.log``."""
+        assert self.crawl_id is not None
+        final = self.storage.staging_path(log_key(self.crawl_id))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(final.with_name(final.name + OPEN_SUFFIX), encoding="utf-8")
+        handler.setLevel(self.log_level)
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        self._log_handler = handler
+        for waiting in list(root.handlers):
+            # Lines logged before this file existed, held by whoever set up logging: written first.
+            if isinstance(waiting, logging.handlers.MemoryHandler) and waiting.target is None:
+                waiting.setTarget(handler)
+                waiting.flush()
+                root.removeHandler(waiting)
+                waiting.close()
+
+    def _stop_log(self) -> None:
+        handler, self._log_handler = self._log_handler, None
+        if handler is None or self.crawl_id is None:
+            return
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+        final = self.storage.staging_path(log_key(self.crawl_id))
+        final.with_name(final.name + OPEN_SUFFIX).replace(final)
+        self._publish(log_key(self.crawl_id), final)
 
     def _warcinfo_fields(self) -> dict[str, str]:
         versions = software_versions(*CRAWL_COMPONENTS)
@@ -245,6 +285,12 @@ class ArchiveSession:
         assert self.crawl_id is not None
         self._publish(warc_key(self.crawl_id, path.name), path, records)
         self.stats.inc_value("warc/files")
+
+    def hurry(self) -> None:
+        """The crawl is stopping (SIGINT/SIGTERM): commit what is complete without long waits.
+        Uploads get one attempt each; what does not make it in time waits in the spool."""
+        self.publish_timeout = min(self.publish_timeout, STOP_PUBLISH_TIMEOUT)
+        self.publisher.hurry()
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.crawl_id is None or self._executor is None:
@@ -287,18 +333,19 @@ class ArchiveSession:
         ):
             if line_file is not None and (closed := line_file.close()) is not None:
                 self._publish(key(self.crawl_id), closed)
+        self._stop_log()
 
     def _commit(self, spider_name: str, reason: str) -> bool:
         """Wait for the uploads, then write the manifest: into the store when every file made it,
         else into the spool, for ``lifegate-archive publish`` to finish. True when committed."""
         assert self.crawl_id is not None and self.started
-        drained = self.publisher.drain(self.publish_timeout)
+        drained = self._drain()
         entries = []
         unpublished = []
+        self.stats.set_value("store/bytes", self._stored_bytes())
         for key, path, records, future in self._pending:
             if future.done() and not future.cancelled() and future.exception() is None:
                 stored = future.result()
-                self.stats.inc_value("store/bytes", stored.size)
             else:
                 unpublished.append(key)
                 stored = StoredObject(key, path.stat().st_size, sha256_file(path))
@@ -414,8 +461,27 @@ class ArchiveSession:
                     event["sitemap_lastmod"] = lastmod
                 self._journal.append(event)
 
+    def _drain(self) -> bool:
+        """Wait for the uploads, up to ``publish_timeout`` (which a stop shortens meanwhile)."""
+        started = time.monotonic()
+        while not self.publisher.drain(1.0):
+            if time.monotonic() - started >= self.publish_timeout:
+                return False
+        return True
+
+    def _stored_bytes(self) -> int:
+        """Bytes the store has received so far for this crawl's files."""
+        return sum(
+            future.result().size
+            for _, _, _, future in self._pending
+            if future.done() and not future.cancelled() and future.exception() is None
+        )
+
     def _write_report(self, reason: str) -> None:
         assert self.crawl_id is not None and self.started is not None
+        # The report counts the bytes the store received: the crawl's files go first.
+        self._drain()
+        self.stats.set_value("store/bytes", self._stored_bytes())
         report = build_run_report(self.crawl_id, self.started, reason, self.stats.get_stats())
         self.stats.set_value("report", report["summary"])
         key = report_key(self.crawl_id)

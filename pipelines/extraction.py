@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
 from pipelines.archive_session import ArchiveSession
 from pipelines.extractor import ExtractorConfig, extract_with_config
@@ -71,6 +71,9 @@ class ExtractionPipeline:
             max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
             timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
         )
+        self.limit = settings.getint("ARCHIVE_ARTICLE_LIMIT")
+        self._reserved = 0  # text records written or being written, against the limit
+        self._closing: asyncio.Future | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._session: ArchiveSession | None = None
 
@@ -157,9 +160,19 @@ class ExtractionPipeline:
             "fetched": adapter.get("fetched"),
             "status": adapter.get("status"),
         }
+        if self.limit and self._reserved >= self.limit:
+            # The crawl is closing at its limit: the page stays in the WARC, and the ledger does not
+            # learn of it, so the next run archives it again with its text.
+            raise DropItem(f"{url}: past ARCHIVE_ARTICLE_LIMIT={self.limit}, text not written")
+        self._reserved += 1
         if self._session is not None:
             await self._session.write_text(record)
         self.stats.inc_value("extract/records")
+        if self.limit and self.stats.get_value("extract/records", 0) == self.limit:
+            logger.info("%d articles written (ARCHIVE_ARTICLE_LIMIT): closing the crawl", self.limit)
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="closespider_itemcount")
+            )
         adapter["text_record_id"] = record.get("id")
         return record
 

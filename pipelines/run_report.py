@@ -104,6 +104,53 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+# Finish reasons of a crawl that ran its course (Scrapy's own, plus the --limit ones); a run
+# stopped by SIGTERM/SIGINT closed its files and committed what was complete: also a success.
+SUCCESS_REASONS = frozenset({"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"})
+
+
+def failure_cause(reason: str, stats: dict[str, Any]) -> str | None:
+    """Why a run failed, in one line (``site-unreachable www.lifegate.it: DNS lookup failed``),
+    or None for a run that did its job (partial failures counted, not fatal).
+
+    A run fails when its store failed, when the crawled site was unreachable (DNS, refused, TLS,
+    robots.txt 5xx or timeout on every try), when no request finished for
+    ARCHIVE_NO_PROGRESS_TIMEOUT, or when it archived no page at all.
+    """
+    if store := stats.get("run/store_failed"):
+        return f"store-failed: {store}"
+    if commit := stats.get("archive/commit_error"):
+        return f"store-failed: {commit}"
+    if waiting := stats.get("archive/unpublished"):
+        return f"store-failed: {waiting} files wait in the spool (run `lifegate-archive publish`)"
+    if reason == "shutdown":
+        return None  # stopped on request: what was complete is committed
+    if stalled := stats.get("run/no_progress"):
+        return f"no-progress: {stalled}"
+    if site := stats.get("run/site_unreachable"):
+        return f"site-unreachable {site}"
+    if reason not in SUCCESS_REASONS:
+        return f"crawl-failed: finished as {reason}"
+    if not stats.get("response_received_count"):
+        failed = stats.get("downloader/exception_count", 0)
+        return f"nothing-archived: no page answered ({failed} download errors)"
+    return None
+
+
+def skipped_hosts(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hosts whose requests were skipped as a whole (robots.txt unreachable), with why."""
+    return [
+        {
+            "host": key.removeprefix("skipped_hosts/"),
+            "case": "robots-unreachable",
+            "reason": stats.get(f"skipped_hosts_reason/{key.removeprefix('skipped_hosts/')}"),
+            "urls": value,
+        }
+        for key, value in sorted(stats.items())
+        if key.startswith("skipped_hosts/")
+    ]
+
+
 def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
     """The report as a JSON-ready dict, built from the crawl's stats."""
     finished = datetime.now(timezone.utc)
@@ -133,12 +180,14 @@ def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[
     }
     bytes_ = {
         "warc_payload": stats.get("warc/payload_bytes", 0),
+        # What the store received for the crawl's files (this report and the manifest excluded).
         "stored": stats.get("store/bytes", 0),
         "received": stats.get("downloader/response_bytes", 0),
     }
-    ok = reason in ("finished", "closespider_itemcount", "closespider_pagecount", "shutdown")
+    failure = failure_cause(reason, stats)
+    ok = failure is None
     summary = (
-        f"{'OK' if ok else 'FAILED'} ({reason}) in {duration:.0f}s: {counts['new']} new, "
+        f"{'OK' if ok else 'FAILED'} ({reason if ok else failure}) in {duration:.0f}s: {counts['new']} new, "
         f"{counts['changed']} changed, {counts['unchanged']} unchanged, {counts['not_due']} not due, "
         f"{counts['gone']} gone, {counts['failed']} failed; {requests} requests "
         f"({politeness['requests_per_minute']}/min), {politeness['http_429']} x 429"
@@ -150,6 +199,8 @@ def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[
         "duration_seconds": round(duration, 3),
         "finish_reason": reason,
         "ok": ok,
+        "failure": failure,
+        "skipped_hosts": skipped_hosts(stats),
         "articles": counts,
         "politeness": politeness,
         "bytes": bytes_,

@@ -342,7 +342,7 @@ def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(
         done = publish_cli(storage.uri, tmp_path / "spool", s3_server.url, log_level="DEBUG")
     finally:
         s3_server.set_auth(float("inf"))
-    assert done.returncode == 1
+    assert done.returncode == 2  # refused credentials: an unusable store
     errors = [
         line for line in done.stderr.splitlines() if line.startswith("lifegate-archive publish:")
     ]
@@ -359,7 +359,7 @@ def test_a_missing_bucket_is_one_clear_line(s3_server, s3_env, tmp_path):
     path = storage.staging_path("crawls/w/events.jsonl")
     path.write_bytes(b"{}\n")
     done = publish_cli(storage.uri, tmp_path / "spool", s3_server.url)
-    assert done.returncode == 1
+    assert done.returncode == 2  # an unusable store
     assert "NoSuchBucket" in done.stderr and "Traceback" not in done.stderr
     assert path.exists()
 

@@ -574,6 +574,10 @@ def test_a_full_disk_stops_the_crawl_with_a_clear_error(full_disk, hostile_site,
     assert process.returncode == 1
     assert "No space left on device" in process.stderr
     assert "warc-write-failed" in process.stdout
+    # The archive failed, not a host: the cause is the store, never a robots.txt "unreachable".
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("lifegate-archive crawl: store-failed: cannot write WARC records"), last
+    assert "robots-unreachable" not in process.stderr
     [crawl_dir] = list((store / "crawls").iterdir())
     assert not (crawl_dir / "manifest.json").exists()
     # Later, with room again: the interrupted crawl is recovered and committed, the rest fetched.

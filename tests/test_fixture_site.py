@@ -57,7 +57,7 @@ def request(base: str, path: str, headers: dict[str, str] | None = None,
 
 @pytest.fixture(scope="module")
 def site() -> FixtureSite:
-    return FixtureSite()
+    return FixtureSite(include_faults=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
     from archive.ledger import Ledger, ledger_path
-    from archive.storage import StorageError
-
-    settings = project_settings()
-    try:
-        storage = configured_storage(settings, args.store)
-    except StorageError as exc:
-        print(f"lifegate-archive coverage: {exc}", file=sys.stderr)
-        return 2
+    settings = args.settings
+    storage = open_store(args)
     ledger = Ledger.open_synced(ledger_path(storage, settings.get("ARCHIVE_STATE_DIR") or None), storage)
     try:
         coverage = ledger.coverage()

@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from crawler.commands import configured_storage, project_settings
-
-# Finish reasons of a crawl that did its job (Scrapy's own, plus the --limit one).
-# A run stopped by SIGTERM/SIGINT closed its files and committed its manifest: that is a success.
-SUCCESS_REASONS = {"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"}
+from crawler.commands import configured_storage, project_settings, validate_settings
 
 
-# Scrapy logs every overridden setting when a crawl starts: secrets must come from the environment.
-SECRET_SETTINGS = {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
-
-
-def _parse_setting_overrides(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"lifegate-archive: -s expects NAME=VALUE, got {pair!r}")
-        if name in SECRET_SETTINGS:
-            raise SystemExit(
-                f"lifegate-archive: set {name} in the environment, not with -s (settings are logged)"
-            )
-        out[name] = value
-    return out
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expects a whole number of articles, 1 or more, got {text!r}")
+    return value
 
 
 def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +28,7 @@ def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.store:
         overrides["ARCHIVE_STORE"] = args.store
     if args.limit:
-        overrides["CLOSESPIDER_ITEMCOUNT"] = args.limit
+        overrides["ARCHIVE_ARTICLE_LIMIT"] = args.limit
     if args.no_throttle:
         overrides.update(
             AUTOTHROTTLE_ENABLED=False,
@@ -52,8 +40,7 @@ def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
         worker = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
         overrides.update(distributed_settings(args.redis_url, args.run_id, worker))
-    overrides["LOG_LEVEL"] = args.log_level.upper()
-    overrides.update(_parse_setting_overrides(args.set))
+    overrides.update(args.overrides)  # -s NAME=VALUE wins
     return overrides
 
 
@@ -71,18 +58,42 @@ def _spider_args(args: argparse.Namespace) -> tuple[str, dict[str, str]]:
 def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[str, Any]]:
     """Run spiders one after another in one reactor; returns each crawl's final stats.
 
-    SIGINT/SIGTERM stop the running crawl gracefully (files closed, manifest written) and skip the
-    rest; a second signal stops at once.
+    SIGINT/SIGTERM stop the running crawl within seconds (waits given up, downloads cut off, files
+    closed, what is complete committed) and skip the rest; a second signal exits at once, leaving
+    ``.open`` files that the next crawl recovers.
     """
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.utils.defer import deferred_from_coro
+    from scrapy.utils.ossignal import install_shutdown_handlers
 
-    process = AsyncCrawlerProcess(settings, install_root_handler=True)
+    from crawler.watchdog import Watchdog
+
+    # The console and crawl.log handlers are ours (crawler.progress, the archive session).
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    process = AsyncCrawlerProcess(settings)
     results: list[dict[str, Any]] = []
+    signals_seen: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals_seen.append(signum)
+        if len(signals_seen) > 1:
+            print(
+                "lifegate-archive: second signal, exiting now; the next crawl recovers the unfinished files",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(128 + signum)
+        print(
+            "lifegate-archive: stopping, committing what is complete (again to exit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+        for crawler in process.crawlers:
+            if (watchdog := crawler.get_extension(Watchdog)) is not None:
+                watchdog.interrupt()
+        reactor.callFromThread(process._graceful_stop_reactor)
 
     async def run_all() -> None:
-        from twisted.internet import reactor
-
         try:
             for spider, spider_args in jobs:
                 crawler = process.create_crawler(spider)
@@ -90,16 +101,18 @@ def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[st
                     await process.crawl(crawler, **spider_args)
                 finally:
                     results.append(dict(crawler.stats.get_stats()))
-                if results[-1].get("finish_reason") == "shutdown":
+                if signals_seen or results[-1].get("finish_reason") == "shutdown":
                     break
         finally:
-            if reactor.running:
+            # A signal's graceful stop may have stopped the reactor already.
+            with contextlib.suppress(RuntimeError):
                 reactor.stop()
 
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: deferred_from_coro(run_all()))
-    process.start(stop_after_crawl=False, install_signal_handlers=True)
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
+    process.start(stop_after_crawl=False, install_signal_handlers=False)
     return results
 
 
@@ -118,8 +131,21 @@ def _summary(stats: dict[str, Any]) -> str:
     )
 
 
-def _crawl_ok(stats: dict[str, Any]) -> bool:
-    return stats.get("finish_reason") in SUCCESS_REASONS and stats.get("archive/crawl_id") is not None
+def _failure(stats: dict[str, Any]) -> str | None:
+    """Why this crawl failed, in one line, or None (pipelines.run_report defines a failed run)."""
+    from pipelines.run_report import failure_cause
+
+    if stats.get("archive/crawl_id") is None:
+        return "store-failed: the archive could not be opened (see the log)"
+    return failure_cause(stats.get("finish_reason", "not finished"), stats)
+
+
+def _report_failures(command: str, results: list[dict[str, Any]]) -> int:
+    """Print one line per failed crawl on stderr; the exit status (1 when any failed)."""
+    failures = [cause for stats in results if (cause := _failure(stats))]
+    for cause in failures:
+        print(f"lifegate-archive {command}: {cause}", file=sys.stderr)
+    return 1 if failures or not results else 0
 
 
 def _check_store(settings) -> tuple[int, str] | None:
@@ -129,8 +155,15 @@ def _check_store(settings) -> tuple[int, str] | None:
 
     try:
         storage = configured_storage(settings)
+        check = getattr(storage, "check", None)
+        if check is not None:
+            check(write=True)
     except StorageError as exc:
-        return 2, str(exc)
+        if type(exc).__name__ != "StoreUnavailable":
+            return 2, str(exc)
+        # Unreachable for now (not missing): the crawl spools, `publish` uploads later.
+        print(f"lifegate-archive crawl: warning: {exc}; files wait in the spool", file=sys.stderr)
+        return None
     lock = StoreLock(storage, "check", stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")))
     holder = lock.current()
     joining = settings.get("ARCHIVE_REDIS_URL") and holder is not None and holder.run_id == settings.get("ARCHIVE_RUN_ID")
@@ -139,17 +172,33 @@ def _check_store(settings) -> tuple[int, str] | None:
     return None
 
 
+def _check_base_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"--base-url expects http(s)://host[:port], got {url!r}"
+    return None
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     settings = project_settings(_crawl_overrides(args))
+    validate_settings(settings)
+    if message := _check_base_url(args.base_url):
+        print(f"lifegate-archive crawl: {message}", file=sys.stderr)
+        return 2
     if problem := _check_store(settings):
         status, message = problem
         print(f"lifegate-archive crawl: {message}", file=sys.stderr)
         return status
+    from crawler.progress import console_logging
+
+    console_logging(settings.get("LOG_LEVEL"), verbose=args.verbose)
     results = run_crawls([_spider_args(args)], settings)
     for stats in results:
         print(_summary(stats))
     print(f"store: {settings.get('ARCHIVE_STORE')}")
-    return 0 if results and all(_crawl_ok(s) for s in results) else 1
+    return _report_failures("crawl", results)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -166,9 +215,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "AUTOTHROTTLE_ENABLED": False,
                 "DOWNLOAD_DELAY": 0,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
-                "LOG_LEVEL": args.log_level.upper(),
+                **args.overrides,
             }
         )
+        validate_settings(settings)
+        from crawler.progress import console_logging
+
+        console_logging(settings.get("LOG_LEVEL"), verbose=args.verbose)
         jobs = [
             ("lifegate", {"site": "it", "base_url": urls["it"]}),
             ("lifegate", {"site": "com", "base_url": urls["en"]}),
@@ -195,7 +248,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"  lifegate-archive export --store {store}\n"
         f"  lifegate-archive fixture-site   # then: lifegate-archive crawl --base-url URL --no-throttle"
     )
-    return 0 if results and all(_crawl_ok(s) for s in results) else 1
+    return _report_failures("demo", results)
 
 
 def register(subparsers) -> None:
@@ -210,7 +263,9 @@ def register(subparsers) -> None:
         default=[],
         help="republications: extra base URL whose links count as a lifegate credit (repeatable)",
     )
-    crawl.add_argument("--limit", type=int, help="stop after N articles")
+    crawl.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="stop after N article text records"
+    )
     crawl.add_argument(
         "--no-throttle",
         action="store_true",
@@ -222,10 +277,15 @@ def register(subparsers) -> None:
     )
     crawl.add_argument("--run-id", default="main", help="distributed run name (default: main)")
     crawl.add_argument("--worker-id", help="this worker's name (default: host-pid)")
-    crawl.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting")
+    crawl.add_argument(
+        "--verbose", action="store_true", help="the whole log on the console (always in crawl.log)"
+    )
     crawl.set_defaults(func=cmd_crawl)
 
     demo = subparsers.add_parser("demo", help="serve the fixture site and crawl it, offline")
     demo.add_argument("--store", help="store path or URI (default ./demo-store)")
+    demo.add_argument(
+        "--verbose", action="store_true", help="the whole log on the console (always in crawl.log)"
+    )
     demo.set_defaults(func=cmd_demo)
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -14,8 +14,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     from archive.release import download_release
     from archive.storage import StorageError
 
+    storage = open_store(args)
     try:
-        storage = configured_storage(project_settings(), args.store)
         report = download_release(
             storage, args.release, Path(args.to),
             progress=lambda m: print(m, file=sys.stderr, flush=True),

@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import date, datetime, timezone
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def _day(value: str) -> date:
@@ -45,13 +45,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from archive.storage import StorageError
     from crawler.commands.reextract import extractor_config
 
-    settings = project_settings()
+    settings = args.settings
     say = lambda message: print(message, file=sys.stderr, flush=True)
-    try:
-        storage = configured_storage(settings, args.store)
-    except StorageError as exc:
-        print(f"lifegate-archive export: {exc}", file=sys.stderr)
-        return 2
+    storage = open_store(args)
     hosts = frozenset(h.lower().removeprefix("www.") for h in settings.getlist("LIFEGATE_HOSTS"))
     try:
         options = ExportOptions(

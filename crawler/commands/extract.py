@@ -20,10 +20,9 @@ def read_page(page: str, limit: int) -> bytes | None:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from crawler.commands import project_settings
     from pipelines.extractor import ArticleExtractor, ExtractorConfig
 
-    limit = project_settings().getint("EXTRACT_MAX_BYTES")
+    limit = args.settings.getint("EXTRACT_MAX_BYTES")
     try:
         body = read_page(args.page, limit)
     except OSError as exc:

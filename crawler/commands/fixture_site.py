@@ -11,6 +11,8 @@ def cmd_fixture_site(args: argparse.Namespace) -> int:
     argv = ["--host", args.host, "--port", str(args.port)]
     if args.articles is not None:
         argv += ["--articles", str(args.articles)]
+    if args.faults:
+        argv.append("--faults")
     return fixture_main(argv)
 
 
@@ -19,5 +21,8 @@ def register(subparsers) -> None:
     fixture.add_argument("--host", default="127.0.0.1")
     fixture.add_argument("--port", type=int, default=0)
     fixture.add_argument("--articles", type=int, help="number of lifegate.it articles")
+    fixture.add_argument(
+        "--faults", action="store_true", help="also serve the fault pages (slow, truncated, loops)"
+    )
     fixture.set_defaults(func=cmd_fixture_site)
 

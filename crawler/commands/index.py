@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from archive.index import INDEX_KEY, build_indexes
     from archive.storage import StorageError
 
+    storage = open_store(args)
     try:
-        storage = configured_storage(project_settings(), args.store)
         report = build_indexes(
             storage, progress=lambda line: print(line, file=sys.stderr, flush=True)
         )

@@ -6,15 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.commands import configured_storage, project_settings
-from crawler.commands.crawl import _parse_setting_overrides
+from crawler.commands import configured_storage
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from archive.publisher import RetryPolicy, publish_spool
     from archive.storage import StorageError
 
-    settings = project_settings(_parse_setting_overrides(args.set))
+    settings = args.settings
     try:
         storage = configured_storage(settings, args.store)
         waiting = sum(1 for _ in storage.pending())
@@ -40,7 +39,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         )
     except StorageError as exc:
         print(f"lifegate-archive publish: {exc} ({waiting} files kept in {spool})", file=sys.stderr)
-        return 1
+        # Unreachable for now: try again later (1); missing, or refusing us: unusable (2).
+        return 1 if type(exc).__name__ == "StoreUnavailable" else 2
     for path in report.unfinished:
         print(
             f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)"
@@ -63,7 +63,4 @@ def register(subparsers) -> None:
         "publish", help="upload what the spool still holds to the store, manifests last"
     )
     publish.add_argument("--store", help="store URI (default: ARCHIVE_STORE)")
-    publish.add_argument(
-        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any setting"
-    )
     publish.set_defaults(func=cmd_publish)

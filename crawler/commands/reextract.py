@@ -25,7 +25,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store, store_settings
 
 logger = logging.getLogger(__name__)
 # Pages per task: enough to amortise the round trip to a worker, small enough to balance the pool.
@@ -43,17 +43,18 @@ def extractor_config(settings):
 
 
 @lru_cache(maxsize=2)
-def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...]):
+def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...], settings: tuple = ()):
     from archive.storage import open_storage
 
-    return open_storage(uri, dict(storages))
+    return open_storage(uri, dict(storages), dict(settings))
 
 
 def reextract_batch(
-    uri: str, storages: tuple, config, items: list[dict], max_decoded: int | None = None
+    uri: str, storages: tuple, settings: tuple, config, items: list[dict], max_decoded: int | None = None
 ) -> list[tuple[dict | None, str | None]]:
     """Re-extract a batch of text records in a worker: (new record, None) or (None, reason).
 
+    The worker opens the store with ``settings`` (endpoint, spool: the command's store settings).
     Damaged records (gzip or digest check failed) and bodies that cannot be decoded within
     ``max_decoded`` bytes are reasons too, ``record-damaged: <where>`` naming the record.
     """
@@ -63,7 +64,7 @@ def reextract_batch(
     from archive.storage import StorageError
     from pipelines.extractor import extract_with_config
 
-    storage = _worker_storage(uri, storages)
+    storage = _worker_storage(uri, storages, settings)
     out: list[tuple[dict | None, str | None]] = []
     for item in items:
         old, prov = item["record"], item["provenance"]
@@ -127,6 +128,7 @@ def reextract_store(
     *,
     workers: int,
     storages: Mapping[str, str] | None = None,
+    store_config: tuple[tuple[str, Any], ...] = (),
     force: bool = False,
     only: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -157,7 +159,7 @@ def reextract_store(
     report = ReextractReport(config_hash)
     say = progress or (lambda message: None)
     started = last = time.monotonic()
-    storage_args = (storage.uri, tuple(sorted((storages or {}).items())))
+    storage_args = (storage.uri, tuple(sorted((storages or {}).items())), tuple(store_config))
     # spawn, as the crawl pipeline does: a forked worker would inherit whatever threads hold.
     context = multiprocessing.get_context("spawn")
     owned = executor is None
@@ -281,9 +283,9 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     from archive.dataset import committed_crawls
     from archive.storage import StorageError
 
-    settings = project_settings()
+    settings = args.settings
+    storage = open_store(args)
     try:
-        storage = configured_storage(settings, args.store)
         if not committed_crawls(storage):
             print(f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr)
             return 1
@@ -295,6 +297,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         with cluster_executor(args.dask_scheduler) as executor:
             report = reextract_store(
                 storage, config, workers=workers, storages=storages, force=args.force,
+                store_config=store_settings(settings),
                 progress=lambda m: print(m, file=sys.stderr, flush=True),
                 interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
                 executor=executor,

@@ -13,12 +13,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from archive.content_coding import map_large_buffers
     from archive.replay import ReplayApp
     from archive.storage import StorageError
-    from crawler.commands import configured_storage, project_settings
+    from crawler.commands import open_store
 
-    settings = project_settings()
+    settings = args.settings
+    storage = open_store(args)
     map_large_buffers()  # RSS follows the decoding budget (docs/replay.md)
     try:
-        storage = configured_storage(settings, args.store)
         app = ReplayApp(
             storage,
             base_url=settings.get("ARCHIVE_REPLAY_BASE_URL") or "",

@@ -5,18 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from archive.storage import StorageError
     from archive.verify import verify_store
 
-    try:
-        storage = configured_storage(project_settings(), args.store)
-    except StorageError as exc:
-        print(f"lifegate-archive verify: {exc}", file=sys.stderr)
-        return 2
+    storage = open_store(args)
     report = verify_store(storage, progress=lambda c: print(f"checking {c}", file=sys.stderr))
     if report.crawls == 0 and report.ok:
         print(f"lifegate-archive verify: no crawls in {storage.uri}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler.commands import configured_storage, project_settings
+from crawler.commands import open_store
 
 
 def cmd_wacz(args: argparse.Namespace) -> int:
@@ -17,8 +17,8 @@ def cmd_wacz(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         print(f"lifegate-archive wacz: no such folder: {out.parent}", file=sys.stderr)
         return 2
+    storage = open_store(args)
     try:
-        storage = configured_storage(project_settings(), args.store)
         report = write_wacz(
             storage,
             out,

@@ -384,6 +384,7 @@ class ArchiveSpider(SitemapSpider):
             # The same one event, named after the hostile case and saying what was done about it.
             case, reason = hostile
             details["case"] = case
+            details.update(getattr(failure.value, "details", {}))
             note_case(self.crawler, case, request.url, reason)
             # Only a response that is itself the problem is flagged: after a redirect the meta
             # still names the record of the previous hop.
