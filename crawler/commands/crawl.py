@@ -9,6 +9,7 @@ import socket
 import sys
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from crawler.commands import configured_storage, project_settings, validate_settings
 
