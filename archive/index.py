@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,7 +25,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from urllib.parse import urlsplit
 
 import surt
-from cdxj_indexer.main import CDXJIndexer, SortingWriter
+
+with warnings.catch_warnings():
+    # cdxj-indexer imports pyamf, which imports pkg_resources and warns about it on every run.
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from cdxj_indexer.main import CDXJIndexer, SortingWriter
 
 from archive.crawl import crawl_ids, crawl_prefix, manifest_key, read_manifest
 from archive.storage import Storage, StorageError, StoredObject

@@ -20,11 +20,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from cdxj_indexer.main import SortingWriter
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.crawl import crawl_ids, iter_text_records, manifest_key, read_manifest
-from archive.index import SORT_BUFFER, CaptureEntry, crawl_index_key, index_warc, iter_entries
+from archive.index import (
+    SORT_BUFFER,
+    CaptureEntry,
+    SortingWriter,
+    crawl_index_key,
+    index_warc,
+    iter_entries,
+)
 from archive.software import PROJECT, project_version
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList

@@ -180,6 +180,8 @@ class DistributedRun:
         self.scheduler: DistributedScheduler | None = None
         self._joined = False
         self._closing: asyncio.Future | None = None
+        # One worker of a run may find nothing to do (the others took it all): not a failed run.
+        crawler.stats.set_value("distributed/run_id", self.run_id)
 
     @classmethod
     def from_crawler(cls, crawler) -> DistributedRun:

@@ -98,6 +98,11 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self.max_bytes = settings.getint("ARCHIVE_ROBOTS_MAX_BYTES")
         self.retry_delay = settings.getfloat("ARCHIVE_ROBOTS_RETRY_DELAY")
         self.retries = settings.getint("ARCHIVE_ROBOTS_RETRIES")
+        # robots.txt is a small file: a host that cannot send it in this time is unreachable, and
+        # every request to it is waiting meanwhile (pages keep DOWNLOAD_TIMEOUT).
+        self.timeout = min(
+            settings.getfloat("ARCHIVE_ROBOTS_TIMEOUT"), settings.getfloat("DOWNLOAD_TIMEOUT")
+        )
         self._hosts: dict[str, _HostRobots] = {}
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
@@ -152,7 +157,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             request = Request(
                 url,
                 priority=self.DOWNLOAD_PRIORITY,
-                meta={"dont_obey_robotstxt": True},
+                meta={"dont_obey_robotstxt": True, "download_timeout": self.timeout},
                 callback=NO_CALLBACK,
             )
             try:

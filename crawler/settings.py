@@ -182,6 +182,8 @@ ARCHIVE_LOCK_STALE_AFTER = 1800
 ARCHIVE_ROBOTS_MAX_BYTES = 500 * 1024
 ARCHIVE_ROBOTS_RETRY_DELAY = 300.0
 ARCHIVE_ROBOTS_RETRIES = 2
+# Seconds one robots.txt fetch may take (a small file; at most DOWNLOAD_TIMEOUT).
+ARCHIVE_ROBOTS_TIMEOUT = 20.0
 # The sitemaps.org limits for one sitemap: 50 MiB uncompressed (a gzip bomb stops here), 50,000 URLs.
 ARCHIVE_SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 ARCHIVE_SITEMAP_MAX_URLS = 50_000

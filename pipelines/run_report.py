@@ -131,10 +131,18 @@ def failure_cause(reason: str, stats: dict[str, Any]) -> str | None:
         return f"site-unreachable {site}"
     if reason not in SUCCESS_REASONS:
         return f"crawl-failed: finished as {reason}"
-    if not stats.get("response_received_count"):
+    if not stats.get("response_received_count") and not stats.get("distributed/run_id"):
         failed = stats.get("downloader/exception_count", 0)
         return f"nothing-archived: no page answered ({failed} download errors)"
     return None
+
+
+def crawl_failure(stats: dict[str, Any]) -> str | None:
+    """Why a finished crawl failed (its final stats), or None: what ``lifegate-archive crawl`` and
+    ``scrapy crawl`` both exit non-zero on."""
+    if stats.get("archive/crawl_id") is None:
+        return "store-failed: the archive could not be opened (see the log)"
+    return failure_cause(stats.get("finish_reason", "not finished"), stats)
 
 
 def skipped_hosts(stats: dict[str, Any]) -> list[dict[str, Any]]:

@@ -135,6 +135,7 @@ SETTING_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ARCHIVE_NO_PROGRESS_TIMEOUT": _seconds,
     "ARCHIVE_ROBOTS_RETRY_DELAY": _seconds,
     "ARCHIVE_ROBOTS_RETRIES": _whole(0),
+    "ARCHIVE_ROBOTS_TIMEOUT": _seconds,
     "ARCHIVE_ROBOTS_MAX_BYTES": _whole(1),
     "ARCHIVE_RETRY_AFTER_MAX": _seconds,
     "ARCHIVE_PUBLISH_RETRIES": _whole(1),

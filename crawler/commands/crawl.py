@@ -132,18 +132,11 @@ def _summary(stats: dict[str, Any]) -> str:
     )
 
 
-def _failure(stats: dict[str, Any]) -> str | None:
-    """Why this crawl failed, in one line, or None (pipelines.run_report defines a failed run)."""
-    from pipelines.run_report import failure_cause
-
-    if stats.get("archive/crawl_id") is None:
-        return "store-failed: the archive could not be opened (see the log)"
-    return failure_cause(stats.get("finish_reason", "not finished"), stats)
-
-
 def _report_failures(command: str, results: list[dict[str, Any]]) -> int:
     """Print one line per failed crawl on stderr; the exit status (1 when any failed)."""
-    failures = [cause for stats in results if (cause := _failure(stats))]
+    from pipelines.run_report import crawl_failure
+
+    failures = [cause for stats in results if (cause := crawl_failure(stats))]
     for cause in failures:
         print(f"lifegate-archive {command}: {cause}", file=sys.stderr)
     return 1 if failures or not results else 0
