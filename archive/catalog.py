@@ -18,7 +18,7 @@ from archive.crawl import crawl_ids, iter_text_records, manifest_key, unreadable
 from archive.storage import Storage
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 

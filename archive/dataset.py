@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,8 +124,8 @@ def utc_time(value: str | None, where: str = "") -> tuple[str | None, str | None
         return None, None
     offset = moment.utcoffset()
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if offset is None:
         return utc, None
     minutes = int(offset.total_seconds()) // 60
@@ -146,7 +146,7 @@ def captured_at(record: Mapping[str, Any], crawl_id: str) -> str:
     fetched = (record.get("crawl") or {}).get("fetched")
     if fetched:
         return fetched
-    stamp = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    stamp = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     return stamp.isoformat()
 
 

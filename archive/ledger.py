@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def _parse_time(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +268,7 @@ class Ledger:
         kind = event.get("type")
         url = event["url"]
         self._urls = None
-        time = event.get("time") or event.get("fetched") or datetime.now(timezone.utc).isoformat()
+        time = event.get("time") or event.get("fetched") or datetime.now(UTC).isoformat()
         self.db.execute(
             "INSERT INTO articles (url, first_seen, last_seen) VALUES (?, ?, ?) "
             "ON CONFLICT(url) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from archive.storage import Storage, StorageError
 
@@ -40,7 +40,7 @@ class LockInfo:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -327,7 +327,7 @@ def export_release(
     releases = [m for m in list_releases(storage) if m.name != name]
     previous = releases[-1] if releases else None
     previous_ids = release_ids(storage, previous) if previous else {}
-    created = (options.created or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (options.created or datetime.now(UTC)).astimezone(UTC)
 
     with tempfile.TemporaryDirectory(prefix=f"release-{name}-", dir=workdir) as tmp:
         root = Path(tmp)

@@ -63,7 +63,7 @@ from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 

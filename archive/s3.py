@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -436,7 +436,7 @@ class S3Storage:
                 "size": stored.size,
                 "sha256": stored.sha256,
                 "mtime_ns": stat.st_mtime_ns,  # a file rewritten since is not this record's
-                "published": datetime.now(timezone.utc).isoformat(),
+                "published": datetime.now(UTC).isoformat(),
             }
             _write_json(path.with_name(path.name + PUBLISHED_SUFFIX), record)
         elif spooled:

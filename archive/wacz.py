@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -191,7 +191,7 @@ def _pages(storage: Storage, crawls: list[str], takedowns: TakedownList) -> list
                 moment = datetime.fromisoformat(fetched.replace("Z", "+00:00"))
             except ValueError:
                 continue
-            stamp = moment.astimezone(timezone.utc)
+            stamp = moment.astimezone(UTC)
             pages.append(
                 {
                     "id": f"{record.get('id', '')}-{stamp:%Y%m%d%H%M%S}",
@@ -209,7 +209,7 @@ def write_wacz(
     crawls: Iterable[str] | None = None,
     *,
     title: str | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] | None = None,
     takedowns: TakedownList | None = None,
 ) -> WaczReport:
@@ -224,7 +224,7 @@ def write_wacz(
     if not chosen:
         raise StorageError(f"no committed crawls in {storage.uri}")
     names = _archive_names(storage, chosen)
-    now = clock().astimezone(timezone.utc)
+    now = clock().astimezone(UTC)
     stamp = (now.year, now.month, now.day, now.hour, now.minute, now.second)
     out = Path(out)
     part = out.with_name(out.name + ".part")

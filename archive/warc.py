@@ -18,7 +18,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
@@ -105,7 +105,7 @@ def payload_digest(body: bytes) -> str:
 
 def warc_date(moment: datetime) -> str:
     """WARC-Date in UTC with microseconds (WARC 1.1 §5.4 allows fractional seconds)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -161,7 +161,7 @@ class WarcRecordFactory:
         self,
         *,
         make_record_id: Callable[[], str] = make_record_id,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._builder = RecordBuilder(warc_version=WARC_VERSION)
         self.make_record_id = make_record_id
@@ -288,11 +288,11 @@ class WarcFileNamer:
 
     prefix: str
     hostname: str = field(default_factory=socket.gethostname)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     gzip: bool = True
 
     def name(self, serial: int) -> str:
-        stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         host = "".join(c if c.isalnum() or c in "-." else "-" for c in self.hostname) or "host"
         return f"{self.prefix}-{stamp}-{serial:05d}-{host}.warc" + (".gz" if self.gzip else "")
 

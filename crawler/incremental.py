@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request
@@ -39,7 +39,7 @@ class RecrawlFilterMiddleware(SessionComponent):
         lastmod = request.meta.get("sitemap_lastmod")
         self.session.seen(request.url, source, lastmod)
         state = self.session.ledger.get(request.url)
-        if state is None or state.due(datetime.now(timezone.utc), self.session.policy, lastmod):
+        if state is None or state.due(datetime.now(UTC), self.session.policy, lastmod):
             return True
         self.crawler.stats.inc_value("incremental/not_due")
         return False
@@ -71,7 +71,7 @@ class ConditionalRequestMiddleware(SessionComponent):
         if state is None or not state.archived:
             return
         # Redirects bypass the spider middleware's filter: an old URL leading to a known article.
-        if request.meta.get("redirect_urls") and not state.due(datetime.now(timezone.utc), self.session.policy):
+        if request.meta.get("redirect_urls") and not state.due(datetime.now(UTC), self.session.policy):
             self.crawler.stats.inc_value("incremental/not_due")
             raise NotDue(f"{request.url} is not due for a recheck")
         request.meta[LEDGER_STATE] = state

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -58,7 +58,7 @@ class WarcCaptureMiddleware(SessionComponent):
 
     def process_request(self, request: Request) -> None:
         # WARC-Date is when the capture began (WARC 1.1 §5.4), the same on request and response.
-        request.meta[FETCH_STARTED] = datetime.now(timezone.utc)
+        request.meta[FETCH_STARTED] = datetime.now(UTC)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if "cached" in response.flags or self.session is None:
@@ -72,7 +72,7 @@ class WarcCaptureMiddleware(SessionComponent):
             status=response.status,
             response_headers=_header_pairs(response.headers),
             body=response.body,
-            fetch_started=request.meta.get(FETCH_STARTED) or datetime.now(timezone.utc),
+            fetch_started=request.meta.get(FETCH_STARTED) or datetime.now(UTC),
             ip_address=str(response.ip_address) if response.ip_address else None,
             truncated="disconnect" if "dataloss" in response.flags else None,
         )

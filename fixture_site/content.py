@@ -10,7 +10,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from threading import Lock
 from typing import Any, NamedTuple
@@ -48,7 +48,7 @@ _SEQ_EN_EXTRAS = 2_000_000
 SEQ_ADDED = 5_000_000
 
 # Benchmark articles are dated back from just before the oldest core article.
-EXTRAS_NEWEST = datetime(2024, 3, 1, 6, 0, tzinfo=timezone.utc)
+EXTRAS_NEWEST = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
 EXTRAS_STEP = timedelta(hours=6)
 
 
@@ -153,7 +153,7 @@ def image_base(slug: str, published: datetime) -> str:
 
 
 def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _assign_post_ids(site: str, articles: list[ArticleFixture]) -> list[ArticleFixture]:
@@ -287,7 +287,7 @@ def _english_extras(count: int) -> list[ArticleFixture]:
     """English originals beyond the curated ten, for callers asking for more en articles."""
     authors = catalogue()["authors"]["en"]
     out = []
-    oldest = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+    oldest = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     for k in range(count):
         focus, template, cycle = _mixed_radix(k * 7 + 3)
         published = oldest - timedelta(days=k + 1)

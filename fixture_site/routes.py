@@ -12,7 +12,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs
 
@@ -32,15 +32,15 @@ PINNED_ARCHIVE_STORY = "/russia-corea-del-nord-putin"
 # paginate even on the thirty-article default catalogue.
 NEWS_CATEGORY = "news"
 NEWS_LABEL = {"it": "Ultime notizie", "en": "Latest news"}
-ASSETS_MODIFIED = datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)
-STATIC_MODIFIED = datetime(2024, 1, 15, 10, 0, tzinfo=timezone.utc)
+ASSETS_MODIFIED = datetime(2024, 5, 2, 9, 30, tzinfo=UTC)
+STATIC_MODIFIED = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 SLOW_BODY = (b"<!doctype html><html><head><title>Slow</title></head><body><p>"
              + b"." * 62 + b"</p></body></html>\n")
 _IMAGE = re.compile(r"^/(?:app|wp-content)/[\w/.-]+\.(?:jpe?g|png)$", re.IGNORECASE)
 
 
 def http_date(when: datetime) -> str:
-    return format_datetime(when.astimezone(timezone.utc).replace(microsecond=0), usegmt=True)
+    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
 def not_modified(request: Request, etag: str, modified: datetime) -> bool:
@@ -56,7 +56,7 @@ def not_modified(request: Request, etag: str, modified: datetime) -> bool:
         except (TypeError, ValueError):
             return False
         if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
         return modified.replace(microsecond=0) <= since
     return False
 

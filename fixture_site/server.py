@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from fixture_site import codings
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 log = logging.getLogger("fixture_site")
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fixture_site.content import (
@@ -28,7 +28,7 @@ Entry = ArticleFixture | ArticleStub
 CORE_IT_ARTICLES = len(catalogue()["it"])
 CORE_EN_ARTICLES = len(catalogue()["en"])
 # Publication date of the first added article on an otherwise empty site.
-FIRST_ADDED_PUBLISHED = datetime(2024, 6, 25, 8, 0, tzinfo=timezone.utc)
+FIRST_ADDED_PUBLISHED = datetime(2024, 6, 25, 8, 0, tzinfo=UTC)
 SMALL_SITEMAP_PAGE = 20
 LARGE_SITEMAP_PAGE = 1000
 

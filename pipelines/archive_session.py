@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -186,7 +186,7 @@ class ArchiveSession:
             raise
 
     def _open(self, spider_name: str) -> None:
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         run_id = f"{spider_name}@{self.started.isoformat()}"
         self.lock = StoreLock(self.storage, self.run_id or run_id, stale_after=self.lock_stale_after)
         self.lock.acquire(join=self.run_id is not None)  # LockHeld: another run is using this store
@@ -211,7 +211,7 @@ class ArchiveSession:
         self.crawl_id = new_crawl_id(name, self.started)
         while self.storage.exists(manifest_key(self.crawl_id)):
             # Two runs in one second: the later one waits for a fresh id rather than mixing files.
-            self.started = datetime.now(timezone.utc)
+            self.started = datetime.now(UTC)
             self.crawl_id = new_crawl_id(name, self.started)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         warc_dir = self.storage.staging_path(warc_key(self.crawl_id, "x")).parent
@@ -355,7 +355,7 @@ class ArchiveSession:
             crawl_id=self.crawl_id,
             spider=spider_name,
             started=self.started.isoformat(),
-            finished=datetime.now(timezone.utc).isoformat(),
+            finished=datetime.now(UTC).isoformat(),
             status=reason,
             objects=sorted(entries, key=lambda e: e.key),
             stats=stats,
@@ -447,13 +447,13 @@ class ArchiveSession:
             self._captured.add(event["url"])
         if self._executor is None or self._journal is None:
             raise RuntimeError("the archive session is not open")
-        event.setdefault("time", datetime.now(timezone.utc).isoformat())
+        event.setdefault("time", datetime.now(UTC).isoformat())
         self._executor.submit(self._journal.append, event)
 
     def _write_seen(self) -> None:
         # Only articles go in the ledger: URLs it knows, or that this run captured as articles.
         assert self._journal is not None and self.ledger is not None
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         for url, (sources, lastmod) in sorted(self._seen.items()):
             if url in self._captured or self.ledger.get(url) is not None:
                 event = {"type": "seen", "url": url, "sources": sorted(sources), "time": now}
@@ -518,7 +518,7 @@ class ArchiveSession:
             logger.warning("%s %s: %s", kind, url, reason)
             return
         event = {
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
             "kind": kind,
             "url": url,
             "reason": reason,

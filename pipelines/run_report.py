@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import resource
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Every hostile case the pipeline recognises -> what it does about it (README, "Hostile input").
@@ -153,7 +153,7 @@ def skipped_hosts(stats: dict[str, Any]) -> list[dict[str, Any]]:
 
 def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
     """The report as a JSON-ready dict, built from the crawl's stats."""
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     duration = max((finished - started).total_seconds(), 1e-9)
     requests = stats.get("downloader/request_count", 0)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from crawler.commands import open_store
 
@@ -36,7 +36,7 @@ def _alias(value: str) -> tuple[str, str]:
 
 def default_release_name(today: date | None = None) -> str:
     """``v2026.11.28``: the day of the export (UTC)."""
-    return f"v{(today or datetime.now(timezone.utc).date()):%Y.%m.%d}"
+    return f"v{(today or datetime.now(UTC).date()):%Y.%m.%d}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -244,7 +244,7 @@ def _write_index(storage, key: str, config, report: ReextractReport) -> None:
         extractor_version=EXTRACTOR_VERSION,
         trafilatura_version=trafilatura.__version__,
         config=json.loads(json.dumps(asdict(config), default=str)),
-        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     index.setdefault("crawls", {}).update(report.crawls)
     storage.put_bytes(key, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -97,7 +97,7 @@ class ArchiveSpider(SitemapSpider):
             yield Request(url, callback, errback=self.on_error, meta={"discovered_via": source})
         session = self.crawler.get_extension(ArchiveSession)
         if session is not None and session.ledger is not None:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for url in session.ledger.due_urls(now, session.policy):
                 if self.in_scope(url):
                     self.crawler.stats.inc_value("discovery/ledger_rechecks")
@@ -282,7 +282,7 @@ class ArchiveSpider(SitemapSpider):
             body=response.body if kind != "not-modified" else None,
             status=response.status,
             content_type=header("Content-Type"),
-            fetched=(started or datetime.now(timezone.utc)).isoformat(),
+            fetched=(started or datetime.now(UTC)).isoformat(),
             discovered_via=via,
             warc_record=response.meta.get(RESPONSE_RECORD),
             sitemap_lastmod=self.sitemap_lastmod.get(response.url),
