@@ -160,8 +160,11 @@ class ArticleCatalog:
                 fetched,
                 captures,
                 str(record.get("standfirst") or ""),
-                json.dumps([str(a) for a in record.get("authors") or []]
-                           if isinstance(record.get("authors"), list) else []),
+                json.dumps(
+                    [str(a) for a in record.get("authors") or []]
+                    if isinstance(record.get("authors"), list)
+                    else []
+                ),
                 crawl_id,
             ),
         )

@@ -56,7 +56,9 @@ def stacked_bars(
                 f"<title>{escape(x)} · {escape(name)}: {value}</title></rect>"
             )
         if i % label_every == 0:
-            parts.append(f'<text x="{x0 + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(x)}</text>')
+            parts.append(
+                f'<text x="{x0 + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(x)}</text>'
+            )
     for i, name in enumerate(series):
         lx = left + (i % 4) * 112
         ly = height + 4 + 18 * (i // 4)

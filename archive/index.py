@@ -486,9 +486,8 @@ def build_indexes(
             continue
         manifest_sha = _sha256_object(storage, manifest_key(crawl_id))
         known = old["crawls"].get(crawl_id) or {}
-        if (
-            known.get("manifest_sha256") == manifest_sha
-            and known.get("size") == sizes.get(crawl_index_key(crawl_id))
+        if known.get("manifest_sha256") == manifest_sha and known.get("size") == sizes.get(
+            crawl_index_key(crawl_id)
         ):
             state["crawls"][crawl_id] = known
             report.unchanged.append(crawl_id)

@@ -56,7 +56,9 @@ def _pid_alive(pid: int) -> bool:
 class StoreLock:
     """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message."""
 
-    def __init__(self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)):
+    def __init__(
+        self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)
+    ):
         self.storage = storage
         self.run_id = run_id
         self.stale_after = stale_after

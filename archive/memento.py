@@ -43,7 +43,9 @@ def parse_accept_datetime(value: str) -> datetime:
 class MementoUrls:
     """Where an archive at ``host_url`` serves mementos (URI-M), its TimeGate and TimeMaps."""
 
-    host_url: str  # scheme and authority, no trailing slash (http://127.0.0.1:8080); "" for relative
+    host_url: (
+        str  # scheme and authority, no trailing slash (http://127.0.0.1:8080); "" for relative
+    )
 
     def memento(self, timestamp: str, url: str, modifier: str = "") -> str:
         return f"{self.host_url}/web/{timestamp}{modifier}/{url}"

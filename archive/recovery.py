@@ -114,7 +114,11 @@ def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | No
         records = record_counts.get(name)
         if records is None and object_kind(obj.key) == "warc":
             records, _ = check_warc(storage, obj.key, obj.size)
-        entries.append(ManifestEntry(obj.key, obj.size, sha256_object(storage, obj.key), object_kind(obj.key), records))
+        entries.append(
+            ManifestEntry(
+                obj.key, obj.size, sha256_object(storage, obj.key), object_kind(obj.key), records
+            )
+        )
     now = datetime.now(UTC).isoformat()
     started = crawl_id.split("-", 1)[0]
     manifest = CrawlManifest(

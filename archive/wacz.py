@@ -134,7 +134,10 @@ def _skip(stream: BinaryIO, n: int) -> None:
 
 
 def _crawl_index_lines(
-    storage: Storage, crawl_id: str, keys: list[str], tmp: Path,
+    storage: Storage,
+    crawl_id: str,
+    keys: list[str],
+    tmp: Path,
     replaced: dict[str, Path] | None = None,
 ) -> Iterable[str]:
     """The crawl's CDXJ lines: its stored index when there is one and none of its WARC files was
@@ -155,8 +158,12 @@ def _crawl_index_lines(
 
 
 def _write_index(
-    storage: Storage, crawls: list[str], names: dict[str, str], path: Path,
-    replaced: dict[str, Path], takedowns: TakedownList,
+    storage: Storage,
+    crawls: list[str],
+    names: dict[str, str],
+    path: Path,
+    replaced: dict[str, Path],
+    takedowns: TakedownList,
 ) -> int:
     """A sorted CDXJ of the selected crawls whose ``filename`` is the name inside ``archive/``."""
     lines = 0
@@ -243,9 +250,10 @@ def write_wacz(
         )  # fmt: skip
 
     try:
-        with tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp, zipfile.ZipFile(
-            part, "w", allowZip64=True
-        ) as zf:
+        with (
+            tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp,
+            zipfile.ZipFile(part, "w", allowZip64=True) as zf,
+        ):
             replaced: dict[str, Path] = {}
             for key, name in names.items():
                 say(f"adding {key}")

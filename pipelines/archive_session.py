@@ -120,7 +120,9 @@ class ArchiveSession:
         # Uploads run on their own thread so a slow or unreachable store never stalls the crawl;
         # a local store publishes in place, so only remote ones pay for re-checking each file.
         self.publisher = Publisher(
-            self.storage, policy=self.publish_policy, verify=not isinstance(self.storage, FileStorage)
+            self.storage,
+            policy=self.publish_policy,
+            verify=not isinstance(self.storage, FileStorage),
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
         self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")
@@ -181,14 +183,20 @@ class ArchiveSession:
             self._open(spider_name)
         except Exception:
             # Crawling on without an archive would fetch pages only to lose them.
-            logger.critical("Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True)
-            self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="archive-failed"))
+            logger.critical(
+                "Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True
+            )
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="archive-failed")
+            )
             raise
 
     def _open(self, spider_name: str) -> None:
         self.started = datetime.now(UTC)
         run_id = f"{spider_name}@{self.started.isoformat()}"
-        self.lock = StoreLock(self.storage, self.run_id or run_id, stale_after=self.lock_stale_after)
+        self.lock = StoreLock(
+            self.storage, self.run_id or run_id, stale_after=self.lock_stale_after
+        )
         self.lock.acquire(join=self.run_id is not None)  # LockHeld: another run is using this store
         self._heartbeat = task.LoopingCall(self.lock.heartbeat)
         self._heartbeat.start(max(self.lock_stale_after.total_seconds() / 10, 1), now=False)
@@ -198,8 +206,14 @@ class ArchiveSession:
         if self.recover_on_start:
             # A distributed run's own crawls may belong to live workers: its reconciliation recovers
             # those of dead workers, so they are left alone here.
-            same_run = (lambda crawl_id: f".{self.run_id}." in crawl_id) if self.run_id else (lambda crawl_id: False)
-            for crawl_id in recover_store(self.storage, software_versions(*CRAWL_COMPONENTS), skip=same_run):
+            same_run = (
+                (lambda crawl_id: f".{self.run_id}." in crawl_id)
+                if self.run_id
+                else (lambda crawl_id: False)
+            )
+            for crawl_id in recover_store(
+                self.storage, software_versions(*CRAWL_COMPONENTS), skip=same_run
+            ):
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
@@ -299,7 +313,9 @@ class ArchiveSession:
         try:
             self._close(spider, reason)
         except OSError as exc:
-            logger.error("Crawl %s not committed: %s (the next run recovers it)", self.crawl_id, exc)
+            logger.error(
+                "Crawl %s not committed: %s (the next run recovers it)", self.crawl_id, exc
+            )
             self.stats.set_value("archive/commit_error", str(exc))
 
     def _close(self, spider, reason: str) -> None:
@@ -369,7 +385,9 @@ class ArchiveSession:
             except (StorageError, OSError) as exc:
                 logger.error("Cannot publish the manifest of crawl %s: %s", self.crawl_id, exc)
             else:
-                logger.info("Committed crawl %s: %d objects, manifest %s", self.crawl_id, len(entries), key)
+                logger.info(
+                    "Committed crawl %s: %d objects, manifest %s", self.crawl_id, len(entries), key
+                )
                 return True
         # Not committed: the manifest waits beside the files in the spool.
         self.storage.staging_path(key).write_bytes(manifest.to_json())
@@ -489,7 +507,9 @@ class ArchiveSession:
         path.write_bytes(json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n")
         self._publish(key, path)
 
-    def write_metadata(self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]) -> None:
+    def write_metadata(
+        self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]
+    ) -> None:
         """Append a metadata record about an archived record (a flag, a note) on the writer thread."""
         if not self.warc_enabled or self._warc is None or self._executor is None:
             return
@@ -497,11 +517,14 @@ class ArchiveSession:
 
         def written(done) -> None:
             if done.exception() is not None:
-                logger.error("Cannot write a metadata record for %s: %s", target_uri, done.exception())
+                logger.error(
+                    "Cannot write a metadata record for %s: %s", target_uri, done.exception()
+                )
 
         try:
             future = self._executor.submit(
-                writer.write, lambda info_id: [writer.factory.metadata(target_uri, concurrent_to, fields)]
+                writer.write,
+                lambda info_id: [writer.factory.metadata(target_uri, concurrent_to, fields)],
             )
         except RuntimeError:  # the session already closed
             logger.warning("Cannot flag %s (%s): the archive is closed", target_uri, fields)

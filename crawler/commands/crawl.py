@@ -20,7 +20,9 @@ def _positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expects a whole number of articles, 1 or more, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expects a whole number of articles, 1 or more, got {text!r}"
+        )
     return value
 
 
@@ -165,9 +167,17 @@ def _check_store(settings) -> tuple[int, str] | None:
         # Unreachable for now (not missing): the crawl spools, `publish` uploads later.
         print(f"lifegate-archive crawl: warning: {exc}; files wait in the spool", file=sys.stderr)
         return None
-    lock = StoreLock(storage, "check", stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")))
+    lock = StoreLock(
+        storage,
+        "check",
+        stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")),
+    )
     holder = lock.current()
-    joining = settings.get("ARCHIVE_REDIS_URL") and holder is not None and holder.run_id == settings.get("ARCHIVE_RUN_ID")
+    joining = (
+        settings.get("ARCHIVE_REDIS_URL")
+        and holder is not None
+        and holder.run_id == settings.get("ARCHIVE_RUN_ID")
+    )
     if holder is not None and not joining and not lock.stale(holder):
         return 3, f"the store {storage.uri} is in use by {holder.describe()}"
     return None
@@ -209,7 +219,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     site = FixtureSite(include_faults=False)
     with site.serve(host="127.0.0.1") as running:
         urls = running.base_urls
-        print(f"Fixture site: lifegate.it {urls['it']}, lifegate.com {urls['en']}, republisher {urls['republisher']}")
+        print(
+            f"Fixture site: lifegate.it {urls['it']}, lifegate.com {urls['en']}, republisher {urls['republisher']}"
+        )
         settings = project_settings(
             {
                 "ARCHIVE_STORE": store,
@@ -228,7 +240,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ("lifegate", {"site": "com", "base_url": urls["en"]}),
             (
                 "republications",
-                {"base_url": urls["republisher"], "lifegate_base_urls": f"{urls['it']},{urls['en']}"},
+                {
+                    "base_url": urls["republisher"],
+                    "lifegate_base_urls": f"{urls['it']},{urls['en']}",
+                },
             ),
         ]
         results = run_crawls(jobs, settings)
@@ -254,10 +269,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     crawl = subparsers.add_parser("crawl", help="crawl a site into the store (the main job)")
-    crawl.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE, ./archive-store)")
+    crawl.add_argument(
+        "--store", help="store path or URI (default: ARCHIVE_STORE, ./archive-store)"
+    )
     crawl.add_argument("--spider", default="lifegate", choices=["lifegate", "republications"])
     crawl.add_argument("--site", default="it", choices=["it", "com"], help="which lifegate site")
-    crawl.add_argument("--base-url", help="crawl this base URL instead (a mirror, the fixture site)")
+    crawl.add_argument(
+        "--base-url", help="crawl this base URL instead (a mirror, the fixture site)"
+    )
     crawl.add_argument(
         "--lifegate-base-url",
         action="append",
@@ -289,4 +308,3 @@ def register(subparsers) -> None:
         "--verbose", action="store_true", help="the whole log on the console (always in crawl.log)"
     )
     demo.set_defaults(func=cmd_demo)
-

@@ -40,7 +40,9 @@ class RepublicationSpider(ArchiveSpider):
         name = kwargs.get("republisher") or "gratisforgratis"
         if not kwargs.get("base_url"):
             if name not in republishers:
-                raise ValueError(f"unknown republisher {name!r}; LIFEGATE_REPUBLISHERS has {sorted(republishers)}")
+                raise ValueError(
+                    f"unknown republisher {name!r}; LIFEGATE_REPUBLISHERS has {sorted(republishers)}"
+                )
             kwargs["base_url"] = republishers[name]
         spider = super().from_crawler(crawler, *args, **kwargs)
         if name in republishers:
@@ -61,7 +63,9 @@ class RepublicationSpider(ArchiveSpider):
                 return url
         return None
 
-    def article_item(self, response, via: str, page: PageOutline | None = None) -> ArticlePage | None:
+    def article_item(
+        self, response, via: str, page: PageOutline | None = None
+    ) -> ArticlePage | None:
         credited = self.credited_lifegate_url(page)
         if credited is None:
             self.crawler.stats.inc_value("republications/not_crediting_lifegate")
