@@ -14,7 +14,7 @@ from scrapy import Spider
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
 
-from crawler.commands.crawl import _crawl_ok
+from crawler.commands.crawl import _failure
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +32,6 @@ class Command(ScrapyCrawl):
         super().run(args, opts)
         for crawler in self._crawlers:
             stats = crawler.stats.get_stats()
-            if not _crawl_ok(stats):
-                logger.error(
-                    "Crawl failed (finish reason %s): exit status 1",
-                    stats.get("finish_reason", "not finished"),
-                )
+            if cause := _failure(stats):
+                logger.error("Crawl failed (%s): exit status 1", cause)
                 self.exitcode = self.exitcode or 1
