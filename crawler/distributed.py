@@ -38,6 +38,11 @@ INFLIGHT_KEY = "inflight_key"
 REDIS_RETRY_SECONDS = 30.0
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client is not told to decode replies, so they are bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def run_keys(run_id: str) -> dict[str, str]:
     base = f"lifegate-archive:{run_id}"
     return {
@@ -222,7 +227,7 @@ class DistributedRun:
             logger.warning("Heartbeat not sent (Redis unreachable: %s)", exc)
 
     def live_workers(self) -> set[str]:
-        members = {m.decode() for m in self.server.smembers(self.keys["workers"])}
+        members = {_text(m) for m in self.server.smembers(self.keys["workers"])}
         return {
             w
             for w in members
@@ -284,16 +289,17 @@ class DistributedRun:
 
     def finish_key(self, key: str) -> None:
         try:
-            self.server.pipeline().hdel(self.keys["inflight"], key).hdel(
-                self.keys["owner"], key
-            ).execute()
+            pipe = self.server.pipeline()
+            pipe.hdel(self.keys["inflight"], key)
+            pipe.hdel(self.keys["owner"], key)
+            pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             logger.warning("Could not mark a request done (%s)", exc)
 
     # --- reconciliation --------------------------------------------------------------------------
 
     def dead_workers(self) -> list[str]:
-        members = [m.decode() for m in self.server.smembers(self.keys["workers"])]
+        members = [_text(m) for m in self.server.smembers(self.keys["workers"])]
         return [
             w
             for w in members
@@ -306,9 +312,7 @@ class DistributedRun:
         for worker in self.dead_workers():
             committed = self._recover_worker_output(worker)
             owned = [
-                k
-                for k, w in self.server.hgetall(self.keys["owner"]).items()
-                if w.decode() == worker
+                k for k, w in self.server.hgetall(self.keys["owner"]).items() if _text(w) == worker
             ]
             queue = self.scheduler.queue if self.scheduler is not None else None
             for key in owned:
@@ -321,9 +325,10 @@ class DistributedRun:
                         # still be filtered against what the run has fetched.
                         queue.push(request)
                         requeued += 1
-                self.server.pipeline().hdel(self.keys["inflight"], key).hdel(
-                    self.keys["owner"], key
-                ).execute()
+                pipe = self.server.pipeline()
+                pipe.hdel(self.keys["inflight"], key)
+                pipe.hdel(self.keys["owner"], key)
+                pipe.execute()
             self.server.srem(self.keys["workers"], worker)
             logger.warning(
                 "Worker %s of run %s is dead: %d of its %d requests in flight requeued",
@@ -363,13 +368,14 @@ class DistributedRun:
         try:
             if self.reconcile():
                 raise DontCloseSpider("requeued requests of a dead worker")
-            owners = {k: w.decode() for k, w in self.server.hgetall(self.keys["owner"]).items()}
+            owners = {k: _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()}
             # Idle means nothing of ours is in progress: entries still under our name are leftovers.
             mine = [k for k, w in owners.items() if w == self.worker_id]
             if mine:
-                self.server.pipeline().hdel(self.keys["inflight"], *mine).hdel(
-                    self.keys["owner"], *mine
-                ).execute()
+                pipe = self.server.pipeline()
+                pipe.hdel(self.keys["inflight"], *mine)
+                pipe.hdel(self.keys["owner"], *mine)
+                pipe.execute()
                 self.crawler.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
             if any(w != self.worker_id for w in owners.values()):
                 # Another worker is still busy: stay, to pick up its work if it dies.

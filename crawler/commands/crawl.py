@@ -109,12 +109,15 @@ def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[st
         finally:
             # A signal's graceful stop may have stopped the reactor already.
             with contextlib.suppress(RuntimeError):
-                reactor.stop()
+                # Twisted types the reactor by its zope interfaces, whose methods mypy reads as
+                # lacking self without the mypy-zope plugin.
+                reactor.stop()  # type: ignore[misc]
 
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: deferred_from_coro(run_all()))
-    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
+    # A zope interface method, as above (mypy takes "after" for self).
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)  # type: ignore[arg-type]
     process.start(stop_after_crawl=False, install_signal_handlers=False)
     return results
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -51,11 +51,19 @@ def site_name(url: str) -> str:
 class ArchiveSpider(SitemapSpider):
     """A spider that archives one site: give it ``base_url``; subclasses decide what is an item."""
 
-    sitemap_rules: ClassVar[list[tuple[str, str]]] = [("", "parse_page")]
+    sitemap_rules: Sequence[tuple[str, str]] = [("", "parse_page")]
 
     # The name of the site a crawl is for, recorded on its articles whatever host serves them (a
     # mirror, the offline fixture on loopback); subclasses set it from their site setting.
     site_name: str | None = None
+
+    # Set by from_crawler, from the settings.
+    follow_links: bool
+    fetch_resources: bool
+    srcset_limit: int
+    sitemap_limits: SitemapLimits
+    scope_rules: ScopeRules
+    page_guard: PageGuard
 
     def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

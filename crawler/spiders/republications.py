@@ -20,6 +20,8 @@ class RepublicationSpider(ArchiveSpider):
 
     name = "republications"
 
+    lifegate_hosts: set[str]  # set by from_crawler: LIFEGATE_HOSTS and lifegate_base_urls' hosts
+
     def __init__(
         self,
         base_url: str,
@@ -71,6 +73,8 @@ class RepublicationSpider(ArchiveSpider):
             self.crawler.stats.inc_value("republications/not_crediting_lifegate")
             return None
         item = super().article_item(response, via, page)
+        if item is None:
+            return None
         item.translation_of = credited
         self.crawler.stats.inc_value("republications/crediting_lifegate")
         return item
