@@ -319,6 +319,7 @@ class ArchiveSession:
             self.stats.set_value("archive/commit_error", str(exc))
 
     def _close(self, spider, reason: str) -> None:
+        assert self._executor is not None  # spider_closed checked it
         try:
             self._executor.shutdown(wait=True)
             self._write_seen()

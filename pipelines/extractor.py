@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlsplit
 
 import charset_normalizer
@@ -24,6 +25,9 @@ import trafilatura
 from lxml import etree, html
 from trafilatura.settings import Extractor
 from trafilatura.utils import repair_faulty_html
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 from pipelines import site_rules
 from pipelines.site_rules import GENERIC_PRUNE, BoilerplateRules, SiteRule, norm, select
@@ -392,6 +396,13 @@ _TRAF = _Markup(
 )
 
 
+class _WalkState(TypedDict):
+    prefix: str
+    link_chars: int
+    in_link: int
+    cells: int
+
+
 def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
     """Text blocks of ``root``, one per block element, as (text, share of it inside links).
 
@@ -399,7 +410,7 @@ def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
     """
     lines: list[tuple[str, float]] = []
     buf: list[str] = []
-    state = {"prefix": "", "link_chars": 0, "in_link": 0, "cells": 0}
+    state: _WalkState = {"prefix": "", "link_chars": 0, "in_link": 0, "cells": 0}
 
     def add(text: str | None) -> None:
         if text:
@@ -413,7 +424,7 @@ def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
             ratio = min(1.0, state["link_chars"] / max(1, len(text)))
             lines.append((state["prefix"] + text, ratio))
         buf.clear()
-        state.update(prefix="", link_chars=0, cells=0)
+        state.update({"prefix": "", "link_chars": 0, "cells": 0})
 
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, el in walker:
@@ -528,7 +539,8 @@ class ArticleExtractor:
             if rule:
                 flags.append("site-rule-fallback")
                 site_rules.prune(tree, rule.prune + GENERIC_PRUNE)
-            doc = trafilatura.bare_extraction(tree, options=self._options)
+            # A Document without as_dict=True (trafilatura's signature has no overload for it).
+            doc = cast("Document | None", trafilatura.bare_extraction(tree, options=self._options))
             lines = _walk(doc.body, _TRAF) if doc is not None and doc.body is not None else []
         kept, license_line = self._clean(lines, head, rule)
         text = "\n".join(kept)

@@ -208,9 +208,9 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
     <title>): a text line equal to one of them repeats the title.
     """
     h1s = [text_of(h) for h in tree.xpath("(//h1)[position() <= 3]")]
-    named = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title")]
-    named.append(tree.findtext(".//title"))
-    named = [norm(n) for n in named if isinstance(n, str) and n.strip()]
+    candidates = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title")]
+    candidates.append(tree.findtext(".//title"))
+    named = [norm(n) for n in candidates if isinstance(n, str) and n.strip()]
     title = _first_text(tree, rule.title) if rule else ""
     if not title:
         title = next((h for h in h1s if h and any(h.casefold() in n.casefold() for n in named)), "")
