@@ -136,9 +136,9 @@ class ArticleCatalog:
         with self._lock, self._db:
             for crawl_id in committed:
                 for number, record in enumerate(iter_text_records(storage, crawl_id)):
-                    article_id = chosen.get((crawl_id, number))
-                    if article_id is not None:
-                        self._insert(record, article_id, counts[article_id], crawl_id)
+                    chosen_id = chosen.get((crawl_id, number))
+                    if chosen_id is not None:
+                        self._insert(record, chosen_id, counts[chosen_id], crawl_id)
                 if progress:
                     progress(f"catalogue: {crawl_id}")
         return len(latest)

@@ -43,7 +43,7 @@ def stacked_bars(
     parts.append(f'<text x="{left - 4}" y="{base}" text-anchor="end">0</text>')
     label_every = max(1, len(xs) // 12)
     for i, x in enumerate(xs):
-        offset = base
+        offset: float = base
         x0 = left + i * step
         for name in series:
             value = data[x].get(name, 0)

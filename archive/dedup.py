@@ -160,7 +160,7 @@ def deduplicate(rows: list[dict], config: DedupConfig | None = None) -> DedupRes
             if member is keeper:
                 continue
             kind = "exact" if member["text_sha256"] == keeper["text_sha256"] else "near"
-            similarity = 1.0
+            similarity: float | None = 1.0
             if kind == "near":
                 mine = signatures.get(keeper["id"])
                 theirs = signatures.get(text_winner[member["text_sha256"]]["id"])

@@ -148,8 +148,8 @@ def ascii_int(text: str, max_digits: int = 15) -> int | None:
 
 def _timestamp_filter(iso: str) -> str:
     try:
-        return format_timestamp(datetime.fromisoformat(iso.replace("Z", "+00:00")))
-    except (ValueError, AttributeError):
+        return format_timestamp(datetime.fromisoformat(iso))
+    except (ValueError, TypeError):  # not ISO 8601, or not a string at all
         return "9999"  # unknown: a partial timestamp, which resolves to the latest capture
 
 

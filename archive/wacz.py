@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from cdxj_indexer.main import SortingWriter
 from warcio.archiveiterator import ArchiveIterator
@@ -49,7 +49,7 @@ class WaczReport:
 class _HashingWriter:
     """Counts and hashes what passes through to a ZIP member."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         self.out = out
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -195,7 +195,7 @@ def _pages(storage: Storage, crawls: list[str], takedowns: TakedownList) -> list
                 continue
             fetched = str((record.get("crawl") or {}).get("fetched") or "")
             try:
-                moment = datetime.fromisoformat(fetched.replace("Z", "+00:00"))
+                moment = datetime.fromisoformat(fetched)
             except ValueError:
                 continue
             stamp = moment.astimezone(UTC)
