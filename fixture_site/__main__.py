@@ -9,7 +9,9 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
 
 from fixture_site.site import CORE_EN_ARTICLES, CORE_IT_ARTICLES, FixtureSite
 
@@ -52,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         it_articles=args.articles, en_articles=CORE_EN_ARTICLES, include_faults=args.faults
     )
     stop = threading.Event()
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM from a harness stops as cleanly as Ctrl-C; SIGINT is claimed explicitly
         # because shells start background jobs with it ignored.

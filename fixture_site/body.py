@@ -25,7 +25,7 @@ def _link_span(text: str, salt: int) -> tuple[int, int] | None:
 
 def paragraph_html(text: str, href: str | None, salt: int) -> str:
     span = _link_span(text, salt) if href else None
-    if span is None:
+    if span is None or href is None:
         return esc(text)
     start, end = span
     return f'{esc(text[:start])}<a href="{attr(href)}">{esc(text[start:end])}</a>{esc(text[end:])}'

@@ -223,7 +223,7 @@ def _sidebar(theme: Theme, most_read: Sequence[ArticleFixture]) -> str:
     )
     lead = next((a for a in most_read if a.hero), None)
     thumb = ""
-    if lead is not None:
+    if lead is not None and lead.hero is not None:
         src = lead.hero["src"]
         thumb = (
             f'<a class="most-read__image" href="{attr(links.to(lead.path))}" tabindex="-1">'

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from fixture_site import assets, pages
@@ -254,7 +255,7 @@ class LifegateApp(SiteApp):
         )
 
     def _menu(self) -> list[tuple[str, str, list[str]]]:
-        menu = []
+        menu: list[tuple[str, str, list[str]]] = []
         for slug, label in self.categories.items():
             if slug == NEWS_CATEGORY:
                 menu.append((slug, label, []))
@@ -577,6 +578,7 @@ class LifegateApp(SiteApp):
         return self.xml(urlset(self.base, urls), headers=[("X-Robots-Tag", "noindex, follow")])
 
     def wp_json(self, path: str) -> Response:
+        body: dict[str, Any]
         if path in ("/wp-json", "/wp-json/"):
             body = {
                 "name": "LifeGate",

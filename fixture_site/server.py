@@ -135,7 +135,7 @@ class FixtureHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
-    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+    def finish_request(self, request, client_address) -> None:
         with self._conn_lock:
             self._connections[request] = threading.current_thread()
             if self.stopping.is_set():
@@ -146,7 +146,7 @@ class FixtureHTTPServer(ThreadingHTTPServer):
             with self._conn_lock:
                 self._connections.pop(request, None)
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+    def handle_error(self, request, client_address) -> None:
         # Clients dropping connections is routine for a crawler's test server; anything
         # else is a bug worth a traceback, through logging rather than bare stderr.
         if isinstance(sys.exc_info()[1], OSError):
