@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixture_site import FixtureSite  # noqa: E402
+from fixture_site import FixtureSite
 
 ALWAYS_DUE = ["-s", 'ARCHIVE_RECRAWL_INTERVALS=[["100000d", "0s"]]']
 

@@ -6,7 +6,7 @@ import gzip
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ def exchange(n: int) -> HttpExchange:
         status=200,
         response_headers=[(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")],
         body=gzip.compress(f"<p>articolo {n}</p>".encode() * 50, mtime=0),
-        fetch_started=datetime.now(timezone.utc),
+        fetch_started=datetime.now(UTC),
     )
 
 

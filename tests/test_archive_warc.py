@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from archive.warc import (
 )
 
 GOLDEN = Path(__file__).parent / "data" / "golden" / "exchange.warc"
-FIXED_TIME = datetime(2026, 11, 28, 9, 0, 0, 123456, tzinfo=timezone.utc)
+FIXED_TIME = datetime(2026, 11, 28, 9, 0, 0, 123456, tzinfo=UTC)
 
 
 def fixed_factory() -> WarcRecordFactory:
