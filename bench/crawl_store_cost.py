@@ -31,6 +31,7 @@ def crawl(store: str, base: str, env: dict, *extra: str) -> float:
         [sys.executable, "-m", "crawler.cli", "--log-level", "WARNING", "crawl", "--store", store,
          "--base-url", base, "--no-throttle", "-s", "ARCHIVE_PROGRESS_INTERVAL=0", *extra],
         cwd=ROOT, capture_output=True, text=True, env=env,
+        check=False,
     )
     seconds = time.monotonic() - started
     if result.returncode:
