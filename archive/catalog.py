@@ -18,7 +18,7 @@ from archive.crawl import crawl_ids, iter_text_records, manifest_key, unreadable
 from archive.storage import Storage
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -136,9 +136,9 @@ class ArticleCatalog:
         with self._lock, self._db:
             for crawl_id in committed:
                 for number, record in enumerate(iter_text_records(storage, crawl_id)):
-                    article_id = chosen.get((crawl_id, number))
-                    if article_id is not None:
-                        self._insert(record, article_id, counts[article_id], crawl_id)
+                    chosen_id = chosen.get((crawl_id, number))
+                    if chosen_id is not None:
+                        self._insert(record, chosen_id, counts[chosen_id], crawl_id)
                 if progress:
                     progress(f"catalogue: {crawl_id}")
         return len(latest)
@@ -160,8 +160,11 @@ class ArticleCatalog:
                 fetched,
                 captures,
                 str(record.get("standfirst") or ""),
-                json.dumps([str(a) for a in record.get("authors") or []]
-                           if isinstance(record.get("authors"), list) else []),
+                json.dumps(
+                    [str(a) for a in record.get("authors") or []]
+                    if isinstance(record.get("authors"), list)
+                    else []
+                ),
                 crawl_id,
             ),
         )

@@ -43,7 +43,7 @@ def stacked_bars(
     parts.append(f'<text x="{left - 4}" y="{base}" text-anchor="end">0</text>')
     label_every = max(1, len(xs) // 12)
     for i, x in enumerate(xs):
-        offset = base
+        offset: float = base
         x0 = left + i * step
         for name in series:
             value = data[x].get(name, 0)
@@ -56,7 +56,9 @@ def stacked_bars(
                 f"<title>{escape(x)} · {escape(name)}: {value}</title></rect>"
             )
         if i % label_every == 0:
-            parts.append(f'<text x="{x0 + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(x)}</text>')
+            parts.append(
+                f'<text x="{x0 + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">{escape(x)}</text>'
+            )
     for i, name in enumerate(series):
         lx = left + (i % 4) * 112
         ly = height + 4 + 18 * (i // 4)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import brotli
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 if sys.version_info >= (3, 14):
     from compression import zstd

@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from archive.storage import Storage, StorageError, StoredObject
@@ -32,7 +32,7 @@ _CRAWL_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9_.-]+$")
 
 def new_crawl_id(spider: str, now: datetime | None = None) -> str:
     """``20261128T091500Z-lifegate``: sortable by start time, names the spider."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", spider) or "crawl"
     return f"{now:%Y%m%dT%H%M%SZ}-{safe}"
 

@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,8 +42,21 @@ ORIGINAL_SITES = frozenset({"lifegate.it", "lifegate.com"})
 SOURCE_NAMES = {"lifegate.it": "LifeGate", "lifegate.com": "LifeGate"}
 # Fields that make up what a reader sees; a change in any of them makes a row "changed" in a delta.
 CONTENT_FIELDS = (
-    "url", "canonical_url", "site", "language", "title", "kicker", "standfirst", "authors",
-    "date_published", "date_modified", "tags", "license", "translation_of", "images", "text",
+    "url",
+    "canonical_url",
+    "site",
+    "language",
+    "title",
+    "kicker",
+    "standfirst",
+    "authors",
+    "date_published",
+    "date_modified",
+    "tags",
+    "license",
+    "translation_of",
+    "images",
+    "text",
 )
 
 
@@ -101,7 +114,9 @@ def attribution(row: Mapping[str, Any]) -> str:
 
 
 def content_sha256(row: Mapping[str, Any]) -> str:
-    payload = json.dumps({k: row.get(k) for k in CONTENT_FIELDS}, sort_keys=True, ensure_ascii=False)
+    payload = json.dumps(
+        {k: row.get(k) for k in CONTENT_FIELDS}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -124,8 +139,8 @@ def utc_time(value: str | None, where: str = "") -> tuple[str | None, str | None
         return None, None
     offset = moment.utcoffset()
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    utc = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if offset is None:
         return utc, None
     minutes = int(offset.total_seconds()) // 60
@@ -146,11 +161,13 @@ def captured_at(record: Mapping[str, Any], crawl_id: str) -> str:
     fetched = (record.get("crawl") or {}).get("fetched")
     if fetched:
         return fetched
-    stamp = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    stamp = datetime.strptime(crawl_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     return stamp.isoformat()
 
 
-def to_row(record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] | None = None) -> dict:
+def to_row(
+    record: Mapping[str, Any], crawl_id: str, aliases: Mapping[str, str] | None = None
+) -> dict:
     """A dataset row from a clean-text record: its fields, attribution, and exact provenance."""
     prov = record.get("provenance") or {}
     extractor = record.get("extractor") or {}
@@ -297,7 +314,9 @@ def select_rows(
                 newest[row["id"]] = row
         if progress:
             progress(f"read {crawl_id}: {captures} captures, {len(newest)} articles so far")
-    counts = dict.fromkeys(("taken_down", "filtered_language", "filtered_site", "filtered_since"), 0)
+    counts = dict.fromkeys(
+        ("taken_down", "filtered_language", "filtered_site", "filtered_since"), 0
+    )
     since = options.since.isoformat() if options.since else None
     for row_id, row in sorted(newest.items()):
         if takedowns is not None and takedowns.blocks_record(row):
@@ -341,7 +360,11 @@ class ArchivedResponse:
 
 def read_record_bytes(storage: Storage, provenance: Mapping[str, Any]) -> bytes:
     """The exact bytes of a row's WARC record (one gzip member): one ranged read of its WARC."""
-    key, offset, length = provenance.get("warc_key"), provenance.get("offset"), provenance.get("length")
+    key, offset, length = (
+        provenance.get("warc_key"),
+        provenance.get("offset"),
+        provenance.get("length"),
+    )
     if not key or offset is None or not length:
         raise DatasetError(f"no WARC location in provenance {dict(provenance)!r}")
     data = storage.read_range(key, int(offset), int(length))
@@ -456,7 +479,9 @@ class ReleaseManifest:
         return int(self.counts.get("rows", 0))
 
     def to_json(self) -> bytes:
-        return (json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        return (
+            json.dumps(asdict(self), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        ).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ReleaseManifest:

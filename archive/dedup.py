@@ -75,7 +75,13 @@ def _identity(value: int) -> int:
 
 def _rank(row: dict, config: DedupConfig) -> tuple:
     newest = row.get("date_modified") or row.get("date_published") or ""
-    return (is_original(row, config.original_sites), newest, row["fetched"], len(row["text"]), row["id"])
+    return (
+        is_original(row, config.original_sites),
+        newest,
+        row["fetched"],
+        len(row["text"]),
+        row["id"],
+    )
 
 
 class _Groups:
@@ -154,17 +160,23 @@ def deduplicate(rows: list[dict], config: DedupConfig | None = None) -> DedupRes
             if member is keeper:
                 continue
             kind = "exact" if member["text_sha256"] == keeper["text_sha256"] else "near"
-            similarity = 1.0
+            similarity: float | None = 1.0
             if kind == "near":
                 mine = signatures.get(keeper["id"])
                 theirs = signatures.get(text_winner[member["text_sha256"]]["id"])
                 similarity = round(mine.jaccard(theirs), 3) if mine and theirs else None
             counts[kind] += 1
-            duplicates.append({
-                "id": member["id"], "url": member["url"], "site": member["site"],
-                "language": member["language"], "kind": kind, "similarity": similarity,
-                "crawl_id": member["crawl_id"],
-            })
+            duplicates.append(
+                {
+                    "id": member["id"],
+                    "url": member["url"],
+                    "site": member["site"],
+                    "language": member["language"],
+                    "kind": kind,
+                    "similarity": similarity,
+                    "crawl_id": member["crawl_id"],
+                }
+            )
             merged[member["id"]] = keeper["id"]
         keeper["duplicates"] = duplicates
         kept.append(keeper)

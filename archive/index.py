@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from urllib.parse import urlsplit
@@ -35,7 +35,7 @@ from archive.crawl import crawl_ids, crawl_prefix, manifest_key, read_manifest
 from archive.storage import Storage, StorageError, StoredObject
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,13 @@ def pad_timestamp(timestamp: str) -> str:
 def parse_timestamp(timestamp: str) -> datetime:
     """A 14-digit ``YYYYMMDDhhmmss`` timestamp as an aware UTC datetime."""
     try:
-        return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError as exc:
         raise ValueError(f"not a timestamp: {timestamp[:40]!r}") from exc
 
 
 def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 def _seconds(timestamp: str) -> float:
@@ -491,9 +491,8 @@ def build_indexes(
             continue
         manifest_sha = _sha256_object(storage, manifest_key(crawl_id))
         known = old["crawls"].get(crawl_id) or {}
-        if (
-            known.get("manifest_sha256") == manifest_sha
-            and known.get("size") == sizes.get(crawl_index_key(crawl_id))
+        if known.get("manifest_sha256") == manifest_sha and known.get("size") == sizes.get(
+            crawl_index_key(crawl_id)
         ):
             state["crawls"][crawl_id] = known
             report.unchanged.append(crawl_id)

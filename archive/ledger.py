@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,10 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,9 @@ class Ledger:
             ledger.sync(storage)
             return ledger
         except sqlite3.DatabaseError as exc:
-            logger.warning("Ledger cache %s is damaged (%s); rebuilding it from the store", path, exc)
+            logger.warning(
+                "Ledger cache %s is damaged (%s); rebuilding it from the store", path, exc
+            )
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             ledger = cls(path)
@@ -268,7 +270,7 @@ class Ledger:
         kind = event.get("type")
         url = event["url"]
         self._urls = None
-        time = event.get("time") or event.get("fetched") or datetime.now(timezone.utc).isoformat()
+        time = event.get("time") or event.get("fetched") or datetime.now(UTC).isoformat()
         self.db.execute(
             "INSERT INTO articles (url, first_seen, last_seen) VALUES (?, ?, ?) "
             "ON CONFLICT(url) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
@@ -277,10 +279,13 @@ class Ledger:
         if kind == "seen":
             row = self.db.execute("SELECT sources FROM articles WHERE url=?", (url,)).fetchone()
             sources = set(filter(None, row[0].split(","))) | set(event.get("sources", []))
-            self.db.execute("UPDATE articles SET sources=? WHERE url=?", (",".join(sorted(sources)), url))
+            self.db.execute(
+                "UPDATE articles SET sources=? WHERE url=?", (",".join(sorted(sources)), url)
+            )
             if event.get("sitemap_lastmod"):
                 self.db.execute(
-                    "UPDATE articles SET sitemap_lastmod=? WHERE url=?", (event["sitemap_lastmod"], url)
+                    "UPDATE articles SET sitemap_lastmod=? WHERE url=?",
+                    (event["sitemap_lastmod"], url),
                 )
         elif kind == "capture":
             self._apply_capture(crawl_id, url, time, event)
@@ -292,9 +297,13 @@ class Ledger:
             )
 
     def _apply_capture(self, crawl_id: str, url: str, time: str, event: dict[str, Any]) -> None:
-        previous = self.db.execute("SELECT text_sha256, versions FROM articles WHERE url=?", (url,)).fetchone()
+        previous = self.db.execute(
+            "SELECT text_sha256, versions FROM articles WHERE url=?", (url,)
+        ).fetchone()
         text_sha = event.get("text_sha256") or previous["text_sha256"]
-        text_changed = bool(event.get("text_sha256")) and event["text_sha256"] != previous["text_sha256"]
+        text_changed = (
+            bool(event.get("text_sha256")) and event["text_sha256"] != previous["text_sha256"]
+        )
         warc = event.get("warc") or {}
         self.db.execute(
             "INSERT INTO captures VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -353,7 +362,9 @@ class Ledger:
     def due_urls(self, now: datetime, policy: RecrawlPolicy) -> Iterator[str]:
         """Archived articles due for a recheck, whether or not this run's discovery finds them
         (an article dropped from every listing must still be noticed when it goes)."""
-        rows = self.db.execute("SELECT url FROM articles WHERE record_id IS NOT NULL ORDER BY url").fetchall()
+        rows = self.db.execute(
+            "SELECT url FROM articles WHERE record_id IS NOT NULL ORDER BY url"
+        ).fetchall()
         for row in rows:
             state = self.get(row[0])
             if state is not None and state.due(now, policy):
@@ -392,5 +403,8 @@ def ledger_path(storage: Storage, state_dir: str | None) -> Path:
     elif isinstance(storage, FileStorage):
         return storage.root / ".state" / "ledger.sqlite"
     else:
-        base = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "lifegate-archive"
+        base = (
+            Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
+            / "lifegate-archive"
+        )
     return base / hashlib.sha256(storage.uri.encode()).hexdigest()[:16] / "ledger.sqlite"

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from archive.storage import Storage, StorageError
 
@@ -40,7 +40,7 @@ class LockInfo:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -56,7 +56,9 @@ def _pid_alive(pid: int) -> bool:
 class StoreLock:
     """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message."""
 
-    def __init__(self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)):
+    def __init__(
+        self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)
+    ):
         self.storage = storage
         self.run_id = run_id
         self.stale_after = stale_after

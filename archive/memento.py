@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from archive.index import parse_timestamp
@@ -15,7 +15,7 @@ LINK_FORMAT = "application/link-format"
 
 def http_date(moment: datetime) -> str:
     """RFC 7231 IMF-fixdate, the form Memento-Datetime takes (RFC 7089 §2.1.1)."""
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def timestamp_http_date(timestamp: str) -> str:
@@ -35,15 +35,17 @@ def parse_accept_datetime(value: str) -> datetime:
     except (TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"not an RFC 1123 GMT date: {value[:64]!r}") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class MementoUrls:
     """Where an archive at ``host_url`` serves mementos (URI-M), its TimeGate and TimeMaps."""
 
-    host_url: str  # scheme and authority, no trailing slash (http://127.0.0.1:8080); "" for relative
+    host_url: (
+        str  # scheme and authority, no trailing slash (http://127.0.0.1:8080); "" for relative
+    )
 
     def memento(self, timestamp: str, url: str, modifier: str = "") -> str:
         return f"{self.host_url}/web/{timestamp}{modifier}/{url}"

@@ -332,7 +332,9 @@ def publish_spool(
     def publish(key: str, path: Path) -> StoredObject | None:
         try:
             stored = call_with_retries(
-                partial(publish_file, storage, key, path, verify=verify), policy, f"publishing {key}"
+                partial(publish_file, storage, key, path, verify=verify),
+                policy,
+                f"publishing {key}",
             )
         except (StorageError, OSError) as exc:
             report.failed.append((key, str(exc)))

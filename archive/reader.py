@@ -136,7 +136,7 @@ def allowed_warc_keys(storage: Storage, problems: list[str] | None = None) -> fr
 
     A crawl whose manifest cannot be read is skipped, logged and named in ``problems``.
     """
-    keys = set()
+    keys: set[str] = set()
     for crawl_id in crawl_ids(storage):
         if not storage.exists(manifest_key(crawl_id)):
             continue

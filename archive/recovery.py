@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.crawl import (
@@ -114,13 +114,17 @@ def recover_crawl(storage: Storage, crawl_id: str, software: dict[str, str] | No
         records = record_counts.get(name)
         if records is None and object_kind(obj.key) == "warc":
             records, _ = check_warc(storage, obj.key, obj.size)
-        entries.append(ManifestEntry(obj.key, obj.size, sha256_object(storage, obj.key), object_kind(obj.key), records))
-    now = datetime.now(timezone.utc).isoformat()
+        entries.append(
+            ManifestEntry(
+                obj.key, obj.size, sha256_object(storage, obj.key), object_kind(obj.key), records
+            )
+        )
+    now = datetime.now(UTC).isoformat()
     started = crawl_id.split("-", 1)[0]
     manifest = CrawlManifest(
         crawl_id=crawl_id,
         spider=crawl_id.split("-", 1)[1],
-        started=datetime.strptime(started, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).isoformat(),
+        started=datetime.strptime(started, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).isoformat(),
         finished=now,
         status="recovered",
         objects=entries,

@@ -17,7 +17,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,53 +49,90 @@ _STRING_LIST = pa.list_(pa.string())
 _UTC = pa.timestamp("us", tz="UTC")
 # Every column typed, so that a shard whose rows all have empty lists or no value still says what
 # the column holds (the dataset card lists the same features).
-ROW_SCHEMA = pa.schema([
-    ("id", pa.string()),
-    ("url", pa.string()),
-    ("canonical_url", pa.string()),
-    ("site", pa.string()),
-    ("language", pa.string()),
-    ("declared_language", pa.string()),
-    ("title", pa.string()),
-    ("kicker", pa.string()),
-    ("standfirst", pa.string()),
-    ("authors", _STRING_LIST),
-    ("date_published", _UTC),
-    ("date_published_offset", pa.string()),  # the page's zone, +HH:MM (None: it gave none)
-    ("date_modified", _UTC),
-    ("date_modified_offset", pa.string()),
-    ("tags", _STRING_LIST),
-    ("license", pa.string()),
-    ("attribution", pa.string()),
-    ("translation_of", pa.string()),
-    ("images", pa.list_(pa.struct([
-        ("url", pa.string()), ("caption", pa.string()), ("credit", pa.string()),
-    ]))),
-    ("text", pa.string()),
-    ("word_count", pa.int32()),
-    ("text_sha256", pa.string()),
-    ("content_sha256", pa.string()),
-    ("crawl_id", pa.string()),
-    ("fetched", _UTC),
-    ("provenance", pa.struct([
-        ("warc_key", pa.string()), ("offset", pa.int64()), ("length", pa.int64()),
-        ("record_id", pa.string()), ("payload_digest", pa.string()),
-    ])),
-    ("extractor", pa.struct([
-        ("name", pa.string()), ("version", pa.string()),
-        ("trafilatura_version", pa.string()), ("config_hash", pa.string()),
-    ])),
-    ("flags", _STRING_LIST),
-    ("duplicates", pa.list_(pa.struct([
-        ("id", pa.string()), ("url", pa.string()), ("site", pa.string()),
-        ("language", pa.string()), ("kind", pa.string()), ("similarity", pa.float64()),
+ROW_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("url", pa.string()),
+        ("canonical_url", pa.string()),
+        ("site", pa.string()),
+        ("language", pa.string()),
+        ("declared_language", pa.string()),
+        ("title", pa.string()),
+        ("kicker", pa.string()),
+        ("standfirst", pa.string()),
+        ("authors", _STRING_LIST),
+        ("date_published", _UTC),
+        ("date_published_offset", pa.string()),  # the page's zone, +HH:MM (None: it gave none)
+        ("date_modified", _UTC),
+        ("date_modified_offset", pa.string()),
+        ("tags", _STRING_LIST),
+        ("license", pa.string()),
+        ("attribution", pa.string()),
+        ("translation_of", pa.string()),
+        (
+            "images",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("url", pa.string()),
+                        ("caption", pa.string()),
+                        ("credit", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        ("text", pa.string()),
+        ("word_count", pa.int32()),
+        ("text_sha256", pa.string()),
+        ("content_sha256", pa.string()),
         ("crawl_id", pa.string()),
-    ]))),
-])
+        ("fetched", _UTC),
+        (
+            "provenance",
+            pa.struct(
+                [
+                    ("warc_key", pa.string()),
+                    ("offset", pa.int64()),
+                    ("length", pa.int64()),
+                    ("record_id", pa.string()),
+                    ("payload_digest", pa.string()),
+                ]
+            ),
+        ),
+        (
+            "extractor",
+            pa.struct(
+                [
+                    ("name", pa.string()),
+                    ("version", pa.string()),
+                    ("trafilatura_version", pa.string()),
+                    ("config_hash", pa.string()),
+                ]
+            ),
+        ),
+        ("flags", _STRING_LIST),
+        (
+            "duplicates",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("id", pa.string()),
+                        ("url", pa.string()),
+                        ("site", pa.string()),
+                        ("language", pa.string()),
+                        ("kind", pa.string()),
+                        ("similarity", pa.float64()),
+                        ("crawl_id", pa.string()),
+                    ]
+                )
+            ),
+        ),
+    ]
+)
 # Rows are dicts of JSON values: timestamps are ``YYYY-MM-DDTHH:MM:SSZ`` strings until Parquet.
-_ROW_JSON_SCHEMA = pa.schema([
-    f.with_type(pa.string()) if pa.types.is_timestamp(f.type) else f for f in ROW_SCHEMA
-])
+_ROW_JSON_SCHEMA = pa.schema(
+    [f.with_type(pa.string()) if pa.types.is_timestamp(f.type) else f for f in ROW_SCHEMA]
+)
 
 
 def rows_table(rows: list[dict]) -> pa.Table:
@@ -133,15 +170,19 @@ class _PartitionWriter:
 
     def _paths(self) -> tuple[str, str]:
         where = partition_dir(self.site, self.language)
-        return (f"data/{where}/part-{self._part:05d}.parquet",
-                f"jsonl/{where}/part-{self._part:05d}.jsonl.gz")
+        return (
+            f"data/{where}/part-{self._part:05d}.parquet",
+            f"jsonl/{where}/part-{self._part:05d}.jsonl.gz",
+        )
 
     def _open(self) -> None:
         self.parquet_path, self.jsonl_path = self._paths()
         for rel in self._paths():
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
         self._parquet = pq.ParquetWriter(
-            self.root / self.parquet_path, ROW_SCHEMA, compression="zstd",
+            self.root / self.parquet_path,
+            ROW_SCHEMA,
+            compression="zstd",
             compression_level=ZSTD_LEVEL,
         )
         self._raw = open(self.root / self.jsonl_path, "wb")  # noqa: SIM115 (held across writes)
@@ -169,10 +210,17 @@ class _PartitionWriter:
         if self._rows:
             for rel, kind in ((self.parquet_path, "parquet"), (self.jsonl_path, "jsonl")):
                 path = self.root / rel
-                self.files.append(ReleaseFile(
-                    rel, path.stat().st_size, sha256_file(path), kind, self._rows,
-                    self.site, self.language,
-                ))
+                self.files.append(
+                    ReleaseFile(
+                        rel,
+                        path.stat().st_size,
+                        sha256_file(path),
+                        kind,
+                        self._rows,
+                        self.site,
+                        self.language,
+                    )
+                )
         else:
             for rel in (self.parquet_path, self.jsonl_path):
                 (self.root / rel).unlink()
@@ -216,15 +264,19 @@ def release_counts(rows: list[dict]) -> dict:
         by_site_language[row["site"]][row["language"]] += 1
         licences[row["site"]][row["license"] or "none stated"] += 1
         ex = row["extractor"]
-        extractors[f"{ex['version']} (trafilatura {ex['trafilatura_version']}, "
-                   f"config {str(ex['config_hash'])[:12]})"] += 1
+        extractors[
+            f"{ex['version']} (trafilatura {ex['trafilatura_version']}, "
+            f"config {str(ex['config_hash'])[:12]})"
+        ] += 1
     return {
         "rows": len(rows),
         "words": sum(r["word_count"] for r in rows),
         "by_site": dict(sorted(Counter(r["site"] for r in rows).items())),
         "by_language": dict(sorted(Counter(r["language"] for r in rows).items())),
         "by_month": dict(sorted(Counter(row_date(r)[:7] for r in rows).items())),
-        "by_site_language": {s: dict(sorted(c.items())) for s, c in sorted(by_site_language.items())},
+        "by_site_language": {
+            s: dict(sorted(c.items())) for s, c in sorted(by_site_language.items())
+        },
         "licences": {s: dict(sorted(c.items())) for s, c in sorted(licences.items())},
         "extractors": dict(sorted(extractors.items())),
     }
@@ -246,8 +298,13 @@ def release_ids(storage: Storage, manifest: ReleaseManifest) -> dict[str, str]:
             continue
         with _parquet_source(storage, release_prefix(manifest.name) + entry.path) as source:
             table = pq.read_table(source, columns=["id", "content_sha256"])
-        ids.update(zip(table.column("id").to_pylist(), table.column("content_sha256").to_pylist(),
-                       strict=True))
+        ids.update(
+            zip(
+                table.column("id").to_pylist(),
+                table.column("content_sha256").to_pylist(),
+                strict=True,
+            )
+        )
     return ids
 
 
@@ -320,14 +377,19 @@ def export_release(
             f"{stats['filtered_language'] + stats['filtered_site'] + stats['filtered_since']} filtered)"
         )
     say(f"deduplicating {len(selection.rows)} articles")
-    result = deduplicate(selection.rows, DedupConfig(
-        threshold=options.near_duplicate_threshold, num_perm=options.num_perm,
-        shingle_words=options.shingle_words, original_sites=options.original_sites,
-    ))
+    result = deduplicate(
+        selection.rows,
+        DedupConfig(
+            threshold=options.near_duplicate_threshold,
+            num_perm=options.num_perm,
+            shingle_words=options.shingle_words,
+            original_sites=options.original_sites,
+        ),
+    )
     releases = [m for m in list_releases(storage) if m.name != name]
     previous = releases[-1] if releases else None
     previous_ids = release_ids(storage, previous) if previous else {}
-    created = (options.created or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    created = (options.created or datetime.now(UTC)).astimezone(UTC)
 
     with tempfile.TemporaryDirectory(prefix=f"release-{name}-", dir=workdir) as tmp:
         root = Path(tmp)
@@ -336,8 +398,15 @@ def export_release(
         delta_counts = dict(Counter(e["change"] for e in delta))
         with open(root / "delta.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(e, ensure_ascii=False) + "\n" for e in delta)
-        files.append(ReleaseFile("delta.jsonl", (root / "delta.jsonl").stat().st_size,
-                                 sha256_file(root / "delta.jsonl"), "delta", len(delta)))
+        files.append(
+            ReleaseFile(
+                "delta.jsonl",
+                (root / "delta.jsonl").stat().st_size,
+                sha256_file(root / "delta.jsonl"),
+                "delta",
+                len(delta),
+            )
+        )
         manifest = ReleaseManifest(
             name=name,
             created=created.isoformat(timespec="seconds"),
@@ -345,15 +414,20 @@ def export_release(
             counts={**release_counts(result.rows), "selection": selection.stats},
             dedup=result.stats,
             delta={k: delta_counts.get(k, 0) for k in ("added", "changed", "removed")},
-            sources={"crawls": selection.crawls, "reextracted": selection.reextracted,
-                     "reextract_config_hash": options.reextract_hash,
-                     "takedown_entries": len(takedowns),
-                     "problems": (selection.damaged + selection.bad_lines)[:100]},
+            sources={
+                "crawls": selection.crawls,
+                "reextracted": selection.reextracted,
+                "reextract_config_hash": options.reextract_hash,
+                "takedown_entries": len(takedowns),
+                "problems": (selection.damaged + selection.bad_lines)[:100],
+            },
             options=_options_record(options),
             software=software_versions(*RELEASE_COMPONENTS),
         )
-        for path, text in (("README.md", render_card(manifest, ROW_SCHEMA)),
-                           ("jsonl/README.md", render_jsonl_card(manifest, ROW_SCHEMA))):
+        for path, text in (
+            ("README.md", render_card(manifest, ROW_SCHEMA)),
+            ("jsonl/README.md", render_jsonl_card(manifest, ROW_SCHEMA)),
+        ):
             card = text.encode("utf-8")
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_bytes(card)
@@ -363,7 +437,9 @@ def export_release(
         for done, entry in enumerate(manifest.files, 1):
             stored = storage.put_file(prefix + entry.path, root / entry.path)
             if stored.sha256 not in (None, entry.sha256) or stored.size != entry.size:
-                raise DatasetError(f"{prefix + entry.path}: the store holds different bytes than written")
+                raise DatasetError(
+                    f"{prefix + entry.path}: the store holds different bytes than written"
+                )
             if done % 50 == 0 or done == len(manifest.files):
                 say(f"published {done}/{len(manifest.files)} files")
     # The manifest goes last and only if absent: it is the commit marker and the immutability lock.
@@ -427,7 +503,11 @@ def download_release(
     for done, entry in enumerate(manifest.files, 1):
         target = root / validate_key(entry.path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_file() and target.stat().st_size == entry.size and sha256_file(target) == entry.sha256:
+        if (
+            target.is_file()
+            and target.stat().st_size == entry.size
+            and sha256_file(target) == entry.sha256
+        ):
             report.reused += 1
             continue
         part = target.with_name(target.name + ".part")

@@ -63,7 +63,7 @@ from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -148,8 +148,8 @@ def ascii_int(text: str, max_digits: int = 15) -> int | None:
 
 def _timestamp_filter(iso: str) -> str:
     try:
-        return format_timestamp(datetime.fromisoformat(iso.replace("Z", "+00:00")))
-    except (ValueError, AttributeError):
+        return format_timestamp(datetime.fromisoformat(iso))
+    except (ValueError, TypeError):  # not ISO 8601, or not a string at all
         return "9999"  # unknown: a partial timestamp, which resolves to the latest capture
 
 
@@ -308,7 +308,8 @@ class ReplayApp:
         """502: the archive holds the capture but cannot give it back intact."""
         logger.warning("Not serving %s: %s", url[:500], reason)
         return self.error_page(
-            502, "Record damaged",
+            502,
+            "Record damaged",
             "The archive's copy of this page is damaged or cannot be decoded, so it is not "
             f"shown. ({reason[:300]})",
         )
@@ -358,17 +359,34 @@ class ReplayApp:
         results = self.catalog.search(q, site=site or None, language=lang or None, page=page)
         sites, languages = self.catalog.facets()
         return render_template(
-            "home.html", q=q, site=site, lang=lang, results=results, sites=sites,
-            languages=languages, charts=self.charts, problems=self.problems,
+            "home.html",
+            q=q,
+            site=site,
+            lang=lang,
+            results=results,
+            sites=sites,
+            languages=languages,
+            charts=self.charts,
+            problems=self.problems,
         )
 
     @cached_property
     def charts(self) -> list[Markup]:
         """The home page's pictures: articles per month by site and by language, captures per day."""
         return [
-            Markup(stacked_bars(self.catalog.per_month("site"), title="Articles per month, by site")),
-            Markup(stacked_bars(self.catalog.per_month("language"), title="Articles per month, by language")),
-            Markup(stacked_bars(self.catalog.captures_per_day(), title="Captures per day of the latest fetch")),
+            Markup(
+                stacked_bars(self.catalog.per_month("site"), title="Articles per month, by site")
+            ),
+            Markup(
+                stacked_bars(
+                    self.catalog.per_month("language"), title="Articles per month, by language"
+                )
+            ),
+            Markup(
+                stacked_bars(
+                    self.catalog.captures_per_day(), title="Captures per day of the latest fetch"
+                )
+            ),
         ]
 
     def datasets(self):
@@ -381,8 +399,18 @@ class ReplayApp:
                 {
                     "manifest": manifest,
                     "charts": [
-                        Markup(stacked_bars(by_month, title=f"{manifest.name}: rows per month", height=160)),
-                        Markup(stacked_bars(by_site_language, title=f"{manifest.name}: rows by site and language", height=160)),
+                        Markup(
+                            stacked_bars(
+                                by_month, title=f"{manifest.name}: rows per month", height=160
+                            )
+                        ),
+                        Markup(
+                            stacked_bars(
+                                by_site_language,
+                                title=f"{manifest.name}: rows by site and language",
+                                height=160,
+                            )
+                        ),
                     ],
                 }
             )
@@ -527,7 +555,9 @@ class ReplayApp:
             return self.damaged(url, str(exc))
         except BudgetExhausted:
             return self.error_page(
-                503, "Busy", "The archive is decoding too much at once; try again shortly.",
+                503,
+                "Busy",
+                "The archive is decoding too much at once; try again shortly.",
                 **{"Retry-After": "5"},
             )
         out.headers["Memento-Datetime"] = timestamp_http_date(entry.timestamp)

@@ -16,9 +16,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -208,7 +208,7 @@ class S3Storage:
         ``ARCHIVE_S3_MULTIPART_THRESHOLD``, ``ARCHIVE_S3_MULTIPART_CHUNKSIZE``,
         ``ARCHIVE_S3_CHECKSUM``; unset ones keep the constructor's defaults.
         """
-        names = {
+        names: dict[str, tuple[str, Callable[[Any], Any]]] = {
             "endpoint_url": ("AWS_ENDPOINT_URL", str),
             "region_name": ("AWS_REGION_NAME", str),
             "access_key_id": ("AWS_ACCESS_KEY_ID", str),
@@ -431,14 +431,14 @@ class S3Storage:
             stat = os.fstat(fh.fileno())
             stored = self._upload(key, fh, stat.st_size, spooled)
         if spooled and self.keep_spooled:
-            record = {
+            published = {
                 "key": key,
                 "size": stored.size,
                 "sha256": stored.sha256,
                 "mtime_ns": stat.st_mtime_ns,  # a file rewritten since is not this record's
-                "published": datetime.now(timezone.utc).isoformat(),
+                "published": datetime.now(UTC).isoformat(),
             }
-            _write_json(path.with_name(path.name + PUBLISHED_SUFFIX), record)
+            _write_json(path.with_name(path.name + PUBLISHED_SUFFIX), published)
         elif spooled:
             # No record needed: killed before this unlink, the next run's upload is refused by
             # If-None-Match and the object found identical, which marks it published all the same.
@@ -690,7 +690,7 @@ class S3Storage:
     def open(self, key: str) -> BinaryIO:
         answer = self._get(key)
         raw = _ObjectReader(self, key, answer["Body"], answer.get("ETag"))
-        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(raw, buffer_size=1 << 20)
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if offset < 0 or length < 0:

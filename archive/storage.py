@@ -135,7 +135,9 @@ class FileStorage:
                 with os.scandir(self.root) as entries:
                     next(entries, None)
         except OSError as exc:
-            raise StorageError(f"the store {self.root} cannot be used: {exc.strerror or exc}") from None
+            raise StorageError(
+                f"the store {self.root} cannot be used: {exc.strerror or exc}"
+            ) from None
 
     def _path(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
@@ -235,7 +237,9 @@ def load_object(dotted: str):
 
 
 def open_storage(
-    uri: str, storages: Mapping[str, str | type] | None = None, settings: Mapping[str, Any] | None = None
+    uri: str,
+    storages: Mapping[str, str | type] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Storage:
     """The storage for ``uri``, picked by its scheme from ``storages`` (default: local files).
 

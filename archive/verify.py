@@ -111,7 +111,9 @@ def verify_store(storage: Storage, progress: Callable[[str], None] | None = None
     """Check every crawl in ``storage``; never raises for a bad object, reports it instead."""
     report = VerifyReport()
     for path in storage.unfinished(CRAWLS_PREFIX):
-        report.problems.append(Problem(str(path), "unfinished file (a crawl is running or was killed)"))
+        report.problems.append(
+            Problem(str(path), "unfinished file (a crawl is running or was killed)")
+        )
     for crawl_id in crawl_ids(storage):
         report.crawls += 1
         if progress:

@@ -16,9 +16,9 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -55,7 +55,7 @@ class WaczReport:
 class _HashingWriter:
     """Counts and hashes what passes through to a ZIP member."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         self.out = out
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -140,7 +140,10 @@ def _skip(stream: BinaryIO, n: int) -> None:
 
 
 def _crawl_index_lines(
-    storage: Storage, crawl_id: str, keys: list[str], tmp: Path,
+    storage: Storage,
+    crawl_id: str,
+    keys: list[str],
+    tmp: Path,
     replaced: dict[str, Path] | None = None,
 ) -> Iterable[str]:
     """The crawl's CDXJ lines: its stored index when there is one and none of its WARC files was
@@ -161,8 +164,12 @@ def _crawl_index_lines(
 
 
 def _write_index(
-    storage: Storage, crawls: list[str], names: dict[str, str], path: Path,
-    replaced: dict[str, Path], takedowns: TakedownList,
+    storage: Storage,
+    crawls: list[str],
+    names: dict[str, str],
+    path: Path,
+    replaced: dict[str, Path],
+    takedowns: TakedownList,
 ) -> int:
     """A sorted CDXJ of the selected crawls whose ``filename`` is the name inside ``archive/``."""
     lines = 0
@@ -194,10 +201,10 @@ def _pages(storage: Storage, crawls: list[str], takedowns: TakedownList) -> list
                 continue
             fetched = str((record.get("crawl") or {}).get("fetched") or "")
             try:
-                moment = datetime.fromisoformat(fetched.replace("Z", "+00:00"))
+                moment = datetime.fromisoformat(fetched)
             except ValueError:
                 continue
-            stamp = moment.astimezone(timezone.utc)
+            stamp = moment.astimezone(UTC)
             pages.append(
                 {
                     "id": f"{record.get('id', '')}-{stamp:%Y%m%d%H%M%S}",
@@ -215,7 +222,7 @@ def write_wacz(
     crawls: Iterable[str] | None = None,
     *,
     title: str | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Callable[[str], None] | None = None,
     takedowns: TakedownList | None = None,
 ) -> WaczReport:
@@ -230,7 +237,7 @@ def write_wacz(
     if not chosen:
         raise StorageError(f"no committed crawls in {storage.uri}")
     names = _archive_names(storage, chosen)
-    now = clock().astimezone(timezone.utc)
+    now = clock().astimezone(UTC)
     stamp = (now.year, now.month, now.day, now.hour, now.minute, now.second)
     out = Path(out)
     part = out.with_name(out.name + ".part")
@@ -249,9 +256,10 @@ def write_wacz(
         )  # fmt: skip
 
     try:
-        with tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp, zipfile.ZipFile(
-            part, "w", allowZip64=True
-        ) as zf:
+        with (
+            tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp,
+            zipfile.ZipFile(part, "w", allowZip64=True) as zf,
+        ):
             replaced: dict[str, Path] = {}
             for key, name in names.items():
                 say(f"adding {key}")

@@ -18,7 +18,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
@@ -105,7 +105,7 @@ def payload_digest(body: bytes) -> str:
 
 def warc_date(moment: datetime) -> str:
     """WARC-Date in UTC with microseconds (WARC 1.1 §5.4 allows fractional seconds)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -139,7 +139,9 @@ def _target(exchange: HttpExchange) -> str:
 
 def _http_response(exchange: HttpExchange) -> _Latin1StatusAndHeaders:
     protocol, statusline = _status_line(exchange)
-    return _Latin1StatusAndHeaders(statusline, _decode(exchange.response_headers), protocol=protocol)
+    return _Latin1StatusAndHeaders(
+        statusline, _decode(exchange.response_headers), protocol=protocol
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class WarcRecordFactory:
         self,
         *,
         make_record_id: Callable[[], str] = make_record_id,
-        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._builder = RecordBuilder(warc_version=WARC_VERSION)
         self.make_record_id = make_record_id
@@ -219,7 +221,9 @@ class WarcRecordFactory:
         )
         return record, self._request(exchange, warcinfo_id, revisit_id)
 
-    def _response_headers(self, exchange: HttpExchange, warcinfo_id: str | None, record_id: str) -> dict[str, str]:
+    def _response_headers(
+        self, exchange: HttpExchange, warcinfo_id: str | None, record_id: str
+    ) -> dict[str, str]:
         headers = {"WARC-Date": warc_date(exchange.fetch_started), "WARC-Record-ID": record_id}
         if warcinfo_id:
             headers["WARC-Warcinfo-ID"] = warcinfo_id
@@ -288,11 +292,11 @@ class WarcFileNamer:
 
     prefix: str
     hostname: str = field(default_factory=socket.gethostname)
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     gzip: bool = True
 
     def name(self, serial: int) -> str:
-        stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         host = "".join(c if c.isalnum() or c in "-." else "-" for c in self.hostname) or "host"
         return f"{self.prefix}-{stamp}-{serial:05d}-{host}.warc" + (".gz" if self.gzip else "")
 
@@ -409,12 +413,21 @@ class RollingWarcWriter:
         return self.write(lambda info_id: self.factory.exchange(exchange, info_id))
 
     def write_revisit(
-        self, exchange: HttpExchange, *, profile: str, refers_to: RevisitTarget, payload_digest: str | None
+        self,
+        exchange: HttpExchange,
+        *,
+        profile: str,
+        refers_to: RevisitTarget,
+        payload_digest: str | None,
     ) -> list[RecordLocation]:
         """Revisit and request records of one exchange; the revisit's location comes first."""
         return self.write(
             lambda info_id: self.factory.revisit(
-                exchange, info_id, profile=profile, refers_to=refers_to, payload_digest=payload_digest
+                exchange,
+                info_id,
+                profile=profile,
+                refers_to=refers_to,
+                payload_digest=payload_digest,
             )
         )
 
@@ -435,7 +448,9 @@ class RollingWarcWriter:
         self._file.close()
         final = self._path.with_name(self._path.name[: -len(OPEN_SUFFIX)])
         os.replace(self._path, final)
-        logger.info("Closed WARC file %s (%d records, %d bytes)", final, self._records_in_file, size)
+        logger.info(
+            "Closed WARC file %s (%d records, %d bytes)", final, self._records_in_file, size
+        )
         records = self._records_in_file
         self._file = None
         self._path = None

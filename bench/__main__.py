@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import crawls, report
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    results = {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results = {"generated": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": report.machine(), "runs_per_size": args.runs, "variants": variants,
                "sizes": {}}
     out = Path(args.out)

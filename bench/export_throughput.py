@@ -24,7 +24,7 @@ import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def say(message: str) -> None:
 
 
 def _fetch(url: str) -> tuple[str, int, list[tuple[bytes, bytes]], bytes, datetime]:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with urllib.request.urlopen(url, timeout=30) as response:
         body = response.read()
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()]
@@ -85,7 +85,7 @@ def build_synthetic(root: Path, articles: int, crawl_size: int) -> FileStorage:
     with site.serve(host="127.0.0.1") as running:
         base = running.base_urls["it"]
         entries = site.entries("it")[:articles]
-        first = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        first = datetime(2026, 1, 1, tzinfo=UTC)
         with ThreadPoolExecutor(8) as pool:
             for start in range(0, len(entries), crawl_size):
                 batch = entries[start : start + crawl_size]

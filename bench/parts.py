@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -55,7 +55,7 @@ def load(warc_dir: Path) -> tuple[list[HttpExchange], list[tuple[str, bytes]]]:
                                       int(http.get_statuscode()), list(http.headers),
                                       record.raw_stream.read()))  # as stored: content-coded
     exchanges, articles = [], []
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     for record_id, url, status, headers, body in responses:
         exchanges.append(HttpExchange(
             url=url, method="GET",

@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ from archive.storage import FileStorage, open_storage
 from archive.warc import HttpExchange, RollingWarcWriter, WarcFileNamer
 
 CRAWL = "20250101T000000Z-bench"
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 PAGE = (
     "<!doctype html><html><head><title>Articolo {n}</title>"
     '<link rel="stylesheet" href="/style.css"></head><body><h1>Articolo {n}</h1>'

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixture_site import FixtureSite  # noqa: E402
+from fixture_site import FixtureSite
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_warc(directory: Path, size: int) -> Path:
     """A WARC of about ``size`` bytes of 64 KB text-like responses (compressible, as pages are)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from archive.warc import HttpExchange, RollingWarcWriter, WarcFileNamer
 
@@ -185,7 +186,7 @@ def write_warc(directory: Path, size: int) -> Path:
                 status=200,
                 response_headers=[(b"Content-Type", b"text/html")],
                 body=body,
-                fetch_started=datetime.now(timezone.utc),
+                fetch_started=datetime.now(UTC),
             )
         )
         n += 1

@@ -38,6 +38,11 @@ INFLIGHT_KEY = "inflight_key"
 REDIS_RETRY_SECONDS = 30.0
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (the client is not told to decode replies, so they are bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def run_keys(run_id: str) -> dict[str, str]:
     base = f"lifegate-archive:{run_id}"
     return {
@@ -78,7 +83,9 @@ def _with_redis_retries(call, what: str):
             return call()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if time.monotonic() >= deadline:
-                raise RedisUnavailable(f"Redis unreachable for {REDIS_RETRY_SECONDS:.0f}s while {what}: {exc}") from exc
+                raise RedisUnavailable(
+                    f"Redis unreachable for {REDIS_RETRY_SECONDS:.0f}s while {what}: {exc}"
+                ) from exc
             logger.warning("Redis unreachable while %s (%s); retrying", what, exc)
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -111,7 +118,9 @@ class DistributedScheduler(RedisScheduler):
         if self.redis_lost:
             return False
         try:
-            return _with_redis_retries(lambda: super(DistributedScheduler, self).enqueue_request(request), "queueing")
+            return _with_redis_retries(
+                lambda: super(DistributedScheduler, self).enqueue_request(request), "queueing"
+            )
         except RedisUnavailable as exc:
             self._stop(exc)
             return False
@@ -120,13 +129,17 @@ class DistributedScheduler(RedisScheduler):
         if self.redis_lost:
             return None
         try:
-            request = _with_redis_retries(lambda: super(DistributedScheduler, self).next_request(), "dequeuing")
+            request = _with_redis_retries(
+                lambda: super(DistributedScheduler, self).next_request(), "dequeuing"
+            )
             if request is None:
                 return None
             key = self.df.request_fingerprint(request)
             encoded = self.queue._encode_request(request)
             pipe = self.server.pipeline()
-            pipe.hset(self.keys["inflight"], key, encoded).hset(self.keys["owner"], key, self.worker_id)
+            pipe.hset(self.keys["inflight"], key, encoded).hset(
+                self.keys["owner"], key, self.worker_id
+            )
             _with_redis_retries(pipe.execute, "recording a request in flight")
         except RedisUnavailable as exc:
             self._stop(exc)
@@ -150,7 +163,9 @@ class DistributedScheduler(RedisScheduler):
         self.redis_lost = True
         logger.critical("%s; stopping this worker", exc)
         self.crawler.stats.set_value("distributed/redis_error", str(exc))
-        self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="redis-unavailable"))
+        self._closing = asyncio.ensure_future(
+            self.crawler.engine.close_spider_async(reason="redis-unavailable")
+        )
 
 
 class DistributedDupeFilter(RedisDupeFilter):
@@ -200,23 +215,35 @@ class DistributedRun:
             if self._joined and not self.server.sismember(self.keys["workers"], self.worker_id):
                 # Another worker took this one for dead and requeued its work: carrying on would
                 # write into files it has already recovered.
-                logger.critical("Worker %s was declared dead by run %s; stopping", self.worker_id, self.run_id)
-                self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="fenced"))
+                logger.critical(
+                    "Worker %s was declared dead by run %s; stopping", self.worker_id, self.run_id
+                )
+                self._closing = asyncio.ensure_future(
+                    self.crawler.engine.close_spider_async(reason="fenced")
+                )
                 return
-            self.server.set(self.keys["heartbeat"] + self.worker_id, str(time.time()), px=int(self.ttl * 1000))
+            self.server.set(
+                self.keys["heartbeat"] + self.worker_id, str(time.time()), px=int(self.ttl * 1000)
+            )
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             logger.warning("Heartbeat not sent (Redis unreachable: %s)", exc)
 
     def live_workers(self) -> set[str]:
-        members = {m.decode() for m in self.server.smembers(self.keys["workers"])}
-        return {w for w in members if w == self.worker_id or self.server.exists(self.keys["heartbeat"] + w)}
+        members = {_text(m) for m in self.server.smembers(self.keys["workers"])}
+        return {
+            w
+            for w in members
+            if w == self.worker_id or self.server.exists(self.keys["heartbeat"] + w)
+        }
 
     def spider_opened(self, spider) -> None:
         session = self.crawler.get_extension(ArchiveSession)
         if session is not None:
             # Workers of one run share the store: the lock is the run's, released by its last worker.
             session.lock_release_allowed = lambda: self.live_workers() <= {self.worker_id}
-        _with_redis_retries(lambda: self.server.sadd(self.keys["workers"], self.worker_id), "joining the run")
+        _with_redis_retries(
+            lambda: self.server.sadd(self.keys["workers"], self.worker_id), "joining the run"
+        )
         self._joined = True
         self.beat()
         self._heartbeat = task.LoopingCall(self.beat)
@@ -232,7 +259,10 @@ class DistributedRun:
             if reason == "finished" and not self.live_workers() - {self.worker_id}:
                 self._clear_finished_run(spider)
         except (redis.ConnectionError, redis.TimeoutError):
-            logger.warning("Could not leave run %s cleanly; other workers will see this one as dead", self.run_id)
+            logger.warning(
+                "Could not leave run %s cleanly; other workers will see this one as dead",
+                self.run_id,
+            )
 
     def _clear_finished_run(self, spider) -> None:
         # The last worker of a completed run clears its frontier, so the next scheduled run with
@@ -261,22 +291,31 @@ class DistributedRun:
 
     def finish_key(self, key: str) -> None:
         try:
-            self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
+            pipe = self.server.pipeline()
+            pipe.hdel(self.keys["inflight"], key)
+            pipe.hdel(self.keys["owner"], key)
+            pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             logger.warning("Could not mark a request done (%s)", exc)
 
     # --- reconciliation --------------------------------------------------------------------------
 
     def dead_workers(self) -> list[str]:
-        members = [m.decode() for m in self.server.smembers(self.keys["workers"])]
-        return [w for w in members if w != self.worker_id and not self.server.exists(self.keys["heartbeat"] + w)]
+        members = [_text(m) for m in self.server.smembers(self.keys["workers"])]
+        return [
+            w
+            for w in members
+            if w != self.worker_id and not self.server.exists(self.keys["heartbeat"] + w)
+        ]
 
     def reconcile(self) -> int:
         """Requeue what dead workers had in flight and did not commit; returns how many."""
         requeued = 0
         for worker in self.dead_workers():
             committed = self._recover_worker_output(worker)
-            owned = [k for k, w in self.server.hgetall(self.keys["owner"]).items() if w.decode() == worker]
+            owned = [
+                k for k, w in self.server.hgetall(self.keys["owner"]).items() if _text(w) == worker
+            ]
             queue = self.scheduler.queue if self.scheduler is not None else None
             for key in owned:
                 encoded = self.server.hget(self.keys["inflight"], key)
@@ -288,11 +327,17 @@ class DistributedRun:
                         # still be filtered against what the run has fetched.
                         queue.push(request)
                         requeued += 1
-                self.server.pipeline().hdel(self.keys["inflight"], key).hdel(self.keys["owner"], key).execute()
+                pipe = self.server.pipeline()
+                pipe.hdel(self.keys["inflight"], key)
+                pipe.hdel(self.keys["owner"], key)
+                pipe.execute()
             self.server.srem(self.keys["workers"], worker)
             logger.warning(
                 "Worker %s of run %s is dead: %d of its %d requests in flight requeued",
-                worker, self.run_id, requeued, len(owned),
+                worker,
+                self.run_id,
+                requeued,
+                len(owned),
             )
         self.crawler.stats.inc_value("distributed/requeued", requeued)
         return requeued
@@ -311,7 +356,9 @@ class DistributedRun:
                 recover_crawl(storage, crawl_id, software_versions(*CRAWL_COMPONENTS))
             # A request that redirected is covered by the capture of where it led.
             for record in iter_text_records(storage, crawl_id):
-                covered.update(filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url"))))
+                covered.update(
+                    filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url")))
+                )
             if storage.exists(ledger_key(crawl_id)):
                 with storage.open(ledger_key(crawl_id)) as fh:
                     for line in (line for line in fh if line.strip()):
@@ -323,11 +370,14 @@ class DistributedRun:
         try:
             if self.reconcile():
                 raise DontCloseSpider("requeued requests of a dead worker")
-            owners = {k: w.decode() for k, w in self.server.hgetall(self.keys["owner"]).items()}
+            owners = {k: _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()}
             # Idle means nothing of ours is in progress: entries still under our name are leftovers.
             mine = [k for k, w in owners.items() if w == self.worker_id]
             if mine:
-                self.server.pipeline().hdel(self.keys["inflight"], *mine).hdel(self.keys["owner"], *mine).execute()
+                pipe = self.server.pipeline()
+                pipe.hdel(self.keys["inflight"], *mine)
+                pipe.hdel(self.keys["owner"], *mine)
+                pipe.execute()
                 self.crawler.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
             if any(w != self.worker_id for w in owners.values()):
                 # Another worker is still busy: stay, to pick up its work if it dies.

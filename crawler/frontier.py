@@ -87,8 +87,11 @@ class ExtractionPacedPriorityQueue:
         if not self.other:
             return self.articles
         if not self.paced:
-            # Lower numbers are higher priorities (ScrapyPriorityQueue.priority).
-            return self.articles if self.articles.curprio <= self.other.curprio else self.other
+            # Lower numbers are higher priorities (ScrapyPriorityQueue.priority); a queue holding
+            # requests always has a current priority.
+            articles, other = self.articles.curprio, self.other.curprio
+            assert articles is not None and other is not None
+            return self.articles if articles <= other else self.other
         return self.articles if self.articles_in_flight() < self.in_flight_limit else self.other
 
     def pop(self) -> Request | None:

@@ -75,14 +75,14 @@ def failure_case(failure: Failure) -> tuple[str, str] | None:
         return exc.case, str(exc)
     if isinstance(exc, HttpError):
         response = exc.response
-        location = response.headers.get("Location", b"").decode("latin-1")
+        location = (response.headers.get("Location") or b"").decode("latin-1")
         if 300 <= response.status < 400 and location:
             return (
                 "redirect-scheme",
                 f"HTTP {response.status} to {location[:200]}: non-HTTP target not followed",
             )
         if response.status in (429, 503):
-            retry_after = response.headers.get("Retry-After", b"").decode("latin-1")
+            retry_after = (response.headers.get("Retry-After") or b"").decode("latin-1")
             return (
                 "rate-limited",
                 f"HTTP {response.status} (Retry-After: {retry_after or 'none'}) after the retries",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request
@@ -25,6 +25,8 @@ LEDGER_STATE = "ledger_state"
 
 class NotDue(IgnoreRequest):
     """A known article reached through a redirect, not due for a recheck: skipped, not an error."""
+
+
 # Sources that reveal articles; resources and sitemaps themselves are not "seen" as articles.
 ARTICLE_SOURCES = {"sitemap", "feed", "listing", "link"}
 
@@ -39,7 +41,7 @@ class RecrawlFilterMiddleware(SessionComponent):
         lastmod = request.meta.get("sitemap_lastmod")
         self.session.seen(request.url, source, lastmod)
         state = self.session.ledger.get(request.url)
-        if state is None or state.due(datetime.now(timezone.utc), self.session.policy, lastmod):
+        if state is None or state.due(datetime.now(UTC), self.session.policy, lastmod):
             return True
         self.crawler.stats.inc_value("incremental/not_due")
         return False
@@ -55,7 +57,9 @@ class RecrawlFilterMiddleware(SessionComponent):
             if not isinstance(item, Request) or self._keep(item):
                 yield item
 
-    async def process_spider_output_async(self, response, result: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async def process_spider_output_async(
+        self, response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
         async for item in result:
             if not isinstance(item, Request) or self._keep(item):
                 yield item
@@ -71,7 +75,9 @@ class ConditionalRequestMiddleware(SessionComponent):
         if state is None or not state.archived:
             return
         # Redirects bypass the spider middleware's filter: an old URL leading to a known article.
-        if request.meta.get("redirect_urls") and not state.due(datetime.now(timezone.utc), self.session.policy):
+        if request.meta.get("redirect_urls") and not state.due(
+            datetime.now(UTC), self.session.policy
+        ):
             self.crawler.stats.inc_value("incremental/not_due")
             raise NotDue(f"{request.url} is not due for a recheck")
         request.meta[LEDGER_STATE] = state

@@ -80,7 +80,9 @@ class ProgressReporter:
         last_time, last_pages = self._last
         rate = (pages - last_pages) / max(now - last_time, 1e-9)
         self._last = (now, pages)
-        events = sum(v for k, v in self.stats.get_stats().items() if k.startswith("archive/events/"))
+        events = sum(
+            v for k, v in self.stats.get_stats().items() if k.startswith("archive/events/")
+        )
         return (
             f"pages {pages} ({rate:.1f}/s), articles {get('extract/records', 0)}, "
             f"WARC records {get('warc/records', 0)}, payload {get('warc/payload_bytes', 0) / 1e6:.1f} MB, "

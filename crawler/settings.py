@@ -202,8 +202,21 @@ ARCHIVE_SCOPE_MAX_SEGMENT_REPEATS = 2
 # Query parameters that never change the page (case-insensitive, * wildcards): ignored when
 # deciding whether a URL was already fetched. URLs are still fetched and archived as found.
 ARCHIVE_SCOPE_IGNORED_PARAMS = [
-    "utm_*", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_gl", "igshid",
-    "sid", "phpsessid", "jsessionid", "sessionid", "replytocom",
+    "utm_*",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "igshid",
+    "sid",
+    "phpsessid",
+    "jsessionid",
+    "sessionid",
+    "replytocom",
 ]
 # A 200 page whose first ARCHIVE_SOFT_BLOCK_SCAN_BYTES match one of these (bytes regexes,
 # case-insensitive) is a CAPTCHA or bot wall, not the article: archived, flagged, not extracted.

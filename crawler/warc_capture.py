@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -58,7 +58,7 @@ class WarcCaptureMiddleware(SessionComponent):
 
     def process_request(self, request: Request) -> None:
         # WARC-Date is when the capture began (WARC 1.1 §5.4), the same on request and response.
-        request.meta[FETCH_STARTED] = datetime.now(timezone.utc)
+        request.meta[FETCH_STARTED] = datetime.now(UTC)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if "cached" in response.flags or self.session is None:
@@ -72,7 +72,7 @@ class WarcCaptureMiddleware(SessionComponent):
             status=response.status,
             response_headers=_header_pairs(response.headers),
             body=response.body,
-            fetch_started=request.meta.get(FETCH_STARTED) or datetime.now(timezone.utc),
+            fetch_started=request.meta.get(FETCH_STARTED) or datetime.now(UTC),
             ip_address=str(response.ip_address) if response.ip_address else None,
             truncated="disconnect" if "dataloss" in response.flags else None,
         )
@@ -81,7 +81,9 @@ class WarcCaptureMiddleware(SessionComponent):
         digest = payload_digest(response.body)
         known_digest = state.payload_digest if state is not None else None
         if state is not None and state.record_id and not exchange.truncated:
-            target = RevisitTarget(state.record_id, exchange.url.split("#", 1)[0], state.record_date or "")
+            target = RevisitTarget(
+                state.record_id, exchange.url.split("#", 1)[0], state.record_date or ""
+            )
             if response.status == 304:
                 kind = "not-modified"
             elif response.status == 200 and digest == state.payload_digest:
@@ -101,7 +103,9 @@ class WarcCaptureMiddleware(SessionComponent):
             else:
                 locations = await self.session.write_revisit(
                     exchange,
-                    profile=PROFILE_SERVER_NOT_MODIFIED if kind == "not-modified" else PROFILE_IDENTICAL_PAYLOAD,
+                    profile=PROFILE_SERVER_NOT_MODIFIED
+                    if kind == "not-modified"
+                    else PROFILE_IDENTICAL_PAYLOAD,
                     refers_to=target,
                     payload_digest=known_digest,
                 )
@@ -120,11 +124,19 @@ class WarcCaptureMiddleware(SessionComponent):
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()
             if kind == "response" and payloads is not None and not exchange.truncated:
-                payloads.add(digest, exchange.url.split("#", 1)[0], warc_date(exchange.fetch_started),
-                             locations[0].record_id)
+                payloads.add(
+                    digest,
+                    exchange.url.split("#", 1)[0],
+                    warc_date(exchange.fetch_started),
+                    locations[0].record_id,
+                )
         if exchange.truncated:
-            record_case(self.crawler, "truncated", request.url,
-                        "connection closed before the end of the body: archived with WARC-Truncated: disconnect")
+            record_case(
+                self.crawler,
+                "truncated",
+                request.url,
+                "connection closed before the end of the body: archived with WARC-Truncated: disconnect",
+            )
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:

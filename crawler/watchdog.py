@@ -69,7 +69,7 @@ class Watchdog:
         self._waits.add(woken)
         try:
             await asyncio.wait_for(asyncio.shield(woken), timeout=max(seconds, 0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return True
         finally:
             self._waits.discard(woken)

@@ -9,7 +9,9 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
 
 from fixture_site.site import CORE_EN_ARTICLES, CORE_IT_ARTICLES, FixtureSite
 
@@ -17,17 +19,29 @@ from fixture_site.site import CORE_EN_ARTICLES, CORE_IT_ARTICLES, FixtureSite
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m fixture_site",
-        description="Serve local imitations of lifegate.it, lifegate.com and a republisher.")
+        description="Serve local imitations of lifegate.it, lifegate.com and a republisher.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0,
-                        help="port of the lifegate.it site; lifegate.com and the republisher use "
-                             "the next two (default 0: all ephemeral)")
-    parser.add_argument("--articles", type=int, default=CORE_IT_ARTICLES,
-                        help=f"total lifegate.it articles (default {CORE_IT_ARTICLES}; more are "
-                             "generated archive articles)")
-    parser.add_argument("--faults", action="store_true",
-                        help="serve and link the fault paths (a slow page, a truncated one, a "
-                             "redirect loop, a flaky 500); without them a crawl takes seconds")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port of the lifegate.it site; lifegate.com and the republisher use "
+        "the next two (default 0: all ephemeral)",
+    )
+    parser.add_argument(
+        "--articles",
+        type=int,
+        default=CORE_IT_ARTICLES,
+        help=f"total lifegate.it articles (default {CORE_IT_ARTICLES}; more are "
+        "generated archive articles)",
+    )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="serve and link the fault paths (a slow page, a truncated one, a "
+        "redirect loop, a flaky 500); without them a crawl takes seconds",
+    )
     return parser
 
 
@@ -36,10 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.articles < 0:
         print("--articles must not be negative", file=sys.stderr)
         return 2
-    site = FixtureSite(it_articles=args.articles, en_articles=CORE_EN_ARTICLES,
-                       include_faults=args.faults)
+    site = FixtureSite(
+        it_articles=args.articles, en_articles=CORE_EN_ARTICLES, include_faults=args.faults
+    )
     stop = threading.Event()
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM from a harness stops as cleanly as Ctrl-C; SIGINT is claimed explicitly
         # because shells start background jobs with it ignored.

@@ -35,7 +35,7 @@ def jpeg_bytes(path: str) -> bytes:
     bits += "1" * (-len(bits) % 8)
     scan = bytearray()
     for i in range(0, len(bits), 8):
-        byte = int(bits[i:i + 8], 2)
+        byte = int(bits[i : i + 8], 2)
         scan.append(byte)
         if byte == 0xFF:  # byte stuffing
             scan.append(0x00)
@@ -45,18 +45,20 @@ def jpeg_bytes(path: str) -> bytes:
 
     comment = path.encode("utf-8")[:60000]
     counts = bytes([1] + [0] * 15)
-    return b"".join([
-        b"\xff\xd8",
-        segment(0xFFE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
-        segment(0xFFFE, comment),
-        segment(0xFFDB, b"\x00" + b"\x01" * 64),
-        segment(0xFFC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00"),
-        segment(0xFFC4, b"\x00" + counts + bytes([size])),
-        segment(0xFFC4, b"\x10" + counts + b"\x00"),
-        segment(0xFFDA, b"\x01\x01\x00\x00\x3f\x00"),
-        bytes(scan),
-        b"\xff\xd9",
-    ])
+    return b"".join(
+        [
+            b"\xff\xd8",
+            segment(0xFFE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+            segment(0xFFFE, comment),
+            segment(0xFFDB, b"\x00" + b"\x01" * 64),
+            segment(0xFFC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00"),
+            segment(0xFFC4, b"\x00" + counts + bytes([size])),
+            segment(0xFFC4, b"\x10" + counts + b"\x00"),
+            segment(0xFFDA, b"\x01\x01\x00\x00\x3f\x00"),
+            bytes(scan),
+            b"\xff\xd9",
+        ]
+    )
 
 
 def png_bytes(path: str, size: int = 8) -> bytes:
@@ -64,17 +66,23 @@ def png_bytes(path: str, size: int = 8) -> bytes:
     colour = bytes.fromhex(_PALETTE[_shade(path) % len(_PALETTE)])
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     rows = b"".join(b"\x00" + colour * size for _ in range(size))
-    return b"".join([
-        b"\x89PNG\r\n\x1a\n",
-        chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)),
-        chunk(b"tEXt", b"Comment\x00" + path.encode("latin-1", "replace")),
-        chunk(b"IDAT", zlib.compress(rows, 9)),
-        chunk(b"IEND", b""),
-    ])
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)),
+            chunk(b"tEXt", b"Comment\x00" + path.encode("latin-1", "replace")),
+            chunk(b"IDAT", zlib.compress(rows, 9)),
+            chunk(b"IEND", b""),
+        ]
+    )
 
 
 def image_for(path: str) -> tuple[bytes, str] | None:
@@ -90,17 +98,68 @@ def image_for(path: str) -> tuple[bytes, str] | None:
 # Component and utility names of the theme; the stylesheet is generated from them so it
 # has the bulk and repetitiveness of a real compiled theme without storing one.
 _COMPONENTS = (
-    "header", "header__logo", "header__nav", "menu", "menu__item", "menu__link", "mega-menu",
-    "mega-menu__column", "search-form", "breadcrumb", "single", "single__header",
-    "single__kicker", "single__title", "single__meta", "single__hero", "post__description",
-    "post__content", "editorial", "figcaption", "read-also", "post__trends", "share",
-    "share__button", "newsletter-box", "related-articles", "card", "card__image", "card__kicker",
-    "card__title", "card__excerpt", "card__meta", "sidebar", "most-read", "most-read__item",
-    "adv-slot", "comments", "comment-form", "captcha", "footer", "footer__column",
-    "footer__bottom", "cookie-banner", "cookie-banner__actions", "cookie-preferences",
-    "vendor-list", "archive", "archive__header", "archive__title", "archive__list",
-    "pagination", "page-numbers", "home", "home__hero", "home__section", "page__title",
-    "error404", "licence", "button", "button--primary", "button--ghost", "icon",
+    "header",
+    "header__logo",
+    "header__nav",
+    "menu",
+    "menu__item",
+    "menu__link",
+    "mega-menu",
+    "mega-menu__column",
+    "search-form",
+    "breadcrumb",
+    "single",
+    "single__header",
+    "single__kicker",
+    "single__title",
+    "single__meta",
+    "single__hero",
+    "post__description",
+    "post__content",
+    "editorial",
+    "figcaption",
+    "read-also",
+    "post__trends",
+    "share",
+    "share__button",
+    "newsletter-box",
+    "related-articles",
+    "card",
+    "card__image",
+    "card__kicker",
+    "card__title",
+    "card__excerpt",
+    "card__meta",
+    "sidebar",
+    "most-read",
+    "most-read__item",
+    "adv-slot",
+    "comments",
+    "comment-form",
+    "captcha",
+    "footer",
+    "footer__column",
+    "footer__bottom",
+    "cookie-banner",
+    "cookie-banner__actions",
+    "cookie-preferences",
+    "vendor-list",
+    "archive",
+    "archive__header",
+    "archive__title",
+    "archive__list",
+    "pagination",
+    "page-numbers",
+    "home",
+    "home__hero",
+    "home__section",
+    "page__title",
+    "error404",
+    "licence",
+    "button",
+    "button--primary",
+    "button--ghost",
+    "icon",
 )
 _PROPS = (
     ("margin", ("0", "0 auto", ".5rem 0", "1rem 0 1.5rem", "2rem 0")),
@@ -296,13 +355,17 @@ def stylesheet(theme: str = "lifegate") -> str:
         for p, (prop, values) in enumerate(_PROPS):
             value = values[(c + p) % len(values)]
             lines.append(f".{name}--{prop}-{p}{{{prop}:{value}}}")
-            lines.append(f"@media (min-width:768px){{.{name}--md{{{prop}:{values[-1 - c % len(values)]}}}}}")
+            lines.append(
+                f"@media (min-width:768px){{.{name}--md{{{prop}:{values[-1 - c % len(values)]}}}}}"
+            )
         lines.append(f".{name}--hover:hover,.{name}--hover:focus-within{{opacity:.92}}")
     for step in range(48 if theme == "lifegate" else 12):
         rem = step * 0.25
-        lines.append(f".u-mt-{step}{{margin-top:{rem}rem!important}}"
-                     f".u-mb-{step}{{margin-bottom:{rem}rem!important}}"
-                     f".u-px-{step}{{padding-left:{rem}rem!important;padding-right:{rem}rem!important}}")
+        lines.append(
+            f".u-mt-{step}{{margin-top:{rem}rem!important}}"
+            f".u-mb-{step}{{margin-bottom:{rem}rem!important}}"
+            f".u-px-{step}{{padding-left:{rem}rem!important;padding-right:{rem}rem!important}}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -317,18 +380,24 @@ def font_bytes(path: str) -> bytes:
 @lru_cache(maxsize=4)
 def script(theme: str = "lifegate") -> str:
     """The theme bundle: a module registry with one small module per component."""
-    parts = [f"/*! {theme} v{THEME_VERSION} */", "(function(){'use strict';var m={};",
-             "function r(n,f){m[n]=f}function q(s){return document.querySelectorAll(s)}"]
+    parts = [
+        f"/*! {theme} v{THEME_VERSION} */",
+        "(function(){'use strict';var m={};",
+        "function r(n,f){m[n]=f}function q(s){return document.querySelectorAll(s)}",
+    ]
     components = _COMPONENTS if theme == "lifegate" else _COMPONENTS[::4]
     for i, name in enumerate(components):
         ident = name.replace("-", "_")
         parts.append(
             f"r('{name}',function(){{var els=q('.{name}');for(var i=0;i<els.length;i++)"
             f"{{els[i].setAttribute('data-ready','{i}');els[i].addEventListener('click',"
-            f"function(e){{window.dataLayer&&window.dataLayer.push({{event:'{ident}_click'}})}})}}}});")
+            f"function(e){{window.dataLayer&&window.dataLayer.push({{event:'{ident}_click'}})}})}}}});"
+        )
     parts.append("document.addEventListener('DOMContentLoaded',function(){for(var k in m)m[k]()});")
-    parts.append("var c=document.getElementById('cookie-banner');if(c&&document.cookie.indexOf"
-                 "('lg_consent=')>-1){c.hidden=true}})();")
+    parts.append(
+        "var c=document.getElementById('cookie-banner');if(c&&document.cookie.indexOf"
+        "('lg_consent=')>-1){c.hidden=true}})();"
+    )
     return "\n".join(parts) + "\n"
 
 
@@ -348,7 +417,7 @@ MAIN_SITEMAP_XSL = (
     'xmlns:xsl="http://www.w3.org/1999/XSL/Transform">\n'
     '<xsl:output method="html" version="1.0" encoding="UTF-8" indent="yes"/>\n'
     '<xsl:template match="/"><html><head><title>XML Sitemap</title></head><body>'
-    '<h1>XML Sitemap</h1><p>Generated by Yoast SEO.</p>'
+    "<h1>XML Sitemap</h1><p>Generated by Yoast SEO.</p>"
     '<xsl:for-each select="sitemap:sitemapindex/sitemap:sitemap|sitemap:urlset/sitemap:url">'
     '<p><xsl:value-of select="sitemap:loc"/></p></xsl:for-each></body></html>'
     "</xsl:template>\n</xsl:stylesheet>\n"

@@ -25,7 +25,7 @@ def _link_span(text: str, salt: int) -> tuple[int, int] | None:
 
 def paragraph_html(text: str, href: str | None, salt: int) -> str:
     span = _link_span(text, salt) if href else None
-    if span is None:
+    if span is None or href is None:
         return esc(text)
     start, end = span
     return f'{esc(text[:start])}<a href="{attr(href)}">{esc(text[start:end])}</a>{esc(text[end:])}'
@@ -33,22 +33,38 @@ def paragraph_html(text: str, href: str | None, salt: int) -> str:
 
 def figure_html(block: dict[str, Any], base: str, style: str) -> str:
     src = block.get("src") or ""
-    img = lazy_img(base + resized(src, 1024, 683), srcset(base, src),
-                   sizes="(max-width: 1024px) 100vw, 1024px", alt=block.get("caption", ""),
-                   width=1024, height=683)
+    img = lazy_img(
+        base + resized(src, 1024, 683),
+        srcset(base, src),
+        sizes="(max-width: 1024px) 100vw, 1024px",
+        alt=block.get("caption", ""),
+        width=1024,
+        height=683,
+    )
     caption, credit = esc(block.get("caption", "")), esc(block.get("credit", ""))
     if style == "republisher":
-        return (f'<figure class="wp-block-image size-large">{img}'
-                f'<figcaption class="wp-element-caption">{caption} <span class="credit">{credit}</span>'
-                "</figcaption></figure>")
-    return (f'<figure class="wp-block-image size-large">{img}<figcaption class="figcaption">'
-            f'<span class="figcaption__caption">{caption}</span> '
-            f'<span class="figcaption__credit">{credit}</span></figcaption></figure>')
+        return (
+            f'<figure class="wp-block-image size-large">{img}'
+            f'<figcaption class="wp-element-caption">{caption} <span class="credit">{credit}</span>'
+            "</figcaption></figure>"
+        )
+    return (
+        f'<figure class="wp-block-image size-large">{img}<figcaption class="figcaption">'
+        f'<span class="figcaption__caption">{caption}</span> '
+        f'<span class="figcaption__credit">{credit}</span></figcaption></figure>'
+    )
 
 
-def blocks_html(blocks: Sequence[dict[str, Any]], *, base: str, post_id: int,
-                link_targets: Sequence[str], style: str = "lifegate",
-                insert_after: int | None = None, insert_html: str = "") -> str:
+def blocks_html(
+    blocks: Sequence[dict[str, Any]],
+    *,
+    base: str,
+    post_id: int,
+    link_targets: Sequence[str],
+    style: str = "lifegate",
+    insert_after: int | None = None,
+    insert_html: str = "",
+) -> str:
     """Render body blocks; every third paragraph carries an inline link to `link_targets`."""
     out: list[str] = []
     paragraphs = 0
@@ -68,7 +84,9 @@ def blocks_html(blocks: Sequence[dict[str, Any]], *, base: str, post_id: int,
             items = "".join(f"<li>{esc(item)}</li>" for item in block["items"])
             out.append(f'<ul class="wp-block-list">{items}</ul>')
         elif kind == "blockquote":
-            out.append(f'<blockquote class="wp-block-quote"><p>{esc(block["text"])}</p></blockquote>')
+            out.append(
+                f'<blockquote class="wp-block-quote"><p>{esc(block["text"])}</p></blockquote>'
+            )
         elif kind == "figure":
             out.append(figure_html(block, base, style))
         if insert_after is not None and index == insert_after:

@@ -10,7 +10,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from threading import Lock
 from typing import Any, NamedTuple
@@ -48,7 +48,7 @@ _SEQ_EN_EXTRAS = 2_000_000
 SEQ_ADDED = 5_000_000
 
 # Benchmark articles are dated back from just before the oldest core article.
-EXTRAS_NEWEST = datetime(2024, 3, 1, 6, 0, tzinfo=timezone.utc)
+EXTRAS_NEWEST = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
 EXTRAS_STEP = timedelta(hours=6)
 
 
@@ -104,9 +104,20 @@ class ArticleFixture:
         model keeps 304s predictable for incremental-crawl tests.
         """
         payload = json.dumps(
-            [self.site, self.path, self.modified.isoformat(), self.title, self.kicker,
-             self.standfirst, self.blocks, self.tags, self.category, self.author],
-            ensure_ascii=False, sort_keys=True,
+            [
+                self.site,
+                self.path,
+                self.modified.isoformat(),
+                self.title,
+                self.kicker,
+                self.standfirst,
+                self.blocks,
+                self.tags,
+                self.category,
+                self.author,
+            ],
+            ensure_ascii=False,
+            sort_keys=True,
         )
         return '"' + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:24] + '"'
 
@@ -153,7 +164,7 @@ def image_base(slug: str, published: datetime) -> str:
 
 
 def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(timezone.utc)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _assign_post_ids(site: str, articles: list[ArticleFixture]) -> list[ArticleFixture]:
@@ -164,8 +175,17 @@ def _assign_post_ids(site: str, articles: list[ArticleFixture]) -> list[ArticleF
     return numbered[::-1]
 
 
-def _generated(entry: dict[str, Any], *, site: str, lang: str, seq: int, focus: Focus,
-               plan_year: int, images: str, credit_style: str) -> dict[str, Any]:
+def _generated(
+    entry: dict[str, Any],
+    *,
+    site: str,
+    lang: str,
+    seq: int,
+    focus: Focus,
+    plan_year: int,
+    images: str,
+    credit_style: str,
+) -> dict[str, Any]:
     writer = ProseWriter(plan_article(focus, seq, plan_year), lang, credit_style)
     return {
         "standfirst": entry.get("standfirst") or writer.standfirst(),
@@ -188,15 +208,38 @@ def build_core(it_count: int, en_count: int) -> dict[str, list[ArticleFixture]]:
     it_articles = []
     for k, entry in enumerate(it_entries[:it_count]):
         published = _when(entry["published"])
-        modified = _when(entry["modified"]) if "modified" in entry else (
-            published + timedelta(hours=(k * 5) % 26))
+        modified = (
+            _when(entry["modified"])
+            if "modified" in entry
+            else (published + timedelta(hours=(k * 5) % 26))
+        )
         images = image_base(entry["slug"], published)
-        body = _generated(entry, site="it", lang="it", seq=k + 1, focus=_focus(entry),
-                          plan_year=published.year, images=images, credit_style="lifegate")
-        it_articles.append(ArticleFixture(
-            site="it", path="/" + entry["slug"], lang="it", post_id=0, title=entry["title"],
-            kicker=entry["kicker"], tags=list(entry["tags"]), category=entry["topic"],
-            author=entry["author"], published=published, modified=modified, **body))
+        body = _generated(
+            entry,
+            site="it",
+            lang="it",
+            seq=k + 1,
+            focus=_focus(entry),
+            plan_year=published.year,
+            images=images,
+            credit_style="lifegate",
+        )
+        it_articles.append(
+            ArticleFixture(
+                site="it",
+                path="/" + entry["slug"],
+                lang="it",
+                post_id=0,
+                title=entry["title"],
+                kicker=entry["kicker"],
+                tags=list(entry["tags"]),
+                category=entry["topic"],
+                author=entry["author"],
+                published=published,
+                modified=modified,
+                **body,
+            )
+        )
 
     en_articles = []
     for k, entry in enumerate(data["en"][:en_count]):
@@ -209,15 +252,34 @@ def build_core(it_count: int, en_count: int) -> dict[str, list[ArticleFixture]]:
         else:
             seq, source_date = _SEQ_EN_ORIGINALS + k, published
             images, focus = image_base(entry["slug"], published), _focus(entry)
-        body = _generated(entry, site="en", lang="en", seq=seq, focus=focus,
-                          plan_year=source_date.year, images=images, credit_style="lifegate")
-        en_articles.append(ArticleFixture(
-            site="en", path="/" + entry["slug"], lang="en", post_id=0, title=entry["title"],
-            kicker=entry["kicker"], tags=list(entry["tags"]),
-            category=category_slug(focus.topic, "en", "en"), author=entry["author"],
-            published=published, modified=published + timedelta(hours=2 + k % 3),
-            license=LIFEGATE_COM_LICENSE,
-            translation_of=("/" + original) if original in present else None, **body))
+        body = _generated(
+            entry,
+            site="en",
+            lang="en",
+            seq=seq,
+            focus=focus,
+            plan_year=source_date.year,
+            images=images,
+            credit_style="lifegate",
+        )
+        en_articles.append(
+            ArticleFixture(
+                site="en",
+                path="/" + entry["slug"],
+                lang="en",
+                post_id=0,
+                title=entry["title"],
+                kicker=entry["kicker"],
+                tags=list(entry["tags"]),
+                category=category_slug(focus.topic, "en", "en"),
+                author=entry["author"],
+                published=published,
+                modified=published + timedelta(hours=2 + k % 3),
+                license=LIFEGATE_COM_LICENSE,
+                translation_of=("/" + original) if original in present else None,
+                **body,
+            )
+        )
     en_articles += _english_extras(max(0, en_count - len(data["en"])))
 
     return {
@@ -239,14 +301,27 @@ def _republications(it_by_slug: dict[str, tuple[int, dict[str, Any]]]) -> list[A
             seed = seed_data()
             source = it_by_slug[original][1]
             figures = [b for b in seed["blocks"] if b["type"] == "figure"]
-            out.append(ArticleFixture(
-                site="republisher", path=seed["url_path"], lang=lang, post_id=0,
-                title=seed["title"], kicker=seed["kicker"], standfirst=list(seed["standfirst"]),
-                blocks=[dict(b) for b in seed["blocks"]], tags=["Russland", "Nordkorea"],
-                category=category_slug(source["topic"], "republisher", lang), author=author,
-                published=published, modified=published + timedelta(hours=1),
-                license=seed["license"], translation_of="/" + original, credits_lifegate=True,
-                hero={"src": figures[0]["src"]} if figures else None))
+            out.append(
+                ArticleFixture(
+                    site="republisher",
+                    path=seed["url_path"],
+                    lang=lang,
+                    post_id=0,
+                    title=seed["title"],
+                    kicker=seed["kicker"],
+                    standfirst=list(seed["standfirst"]),
+                    blocks=[dict(b) for b in seed["blocks"]],
+                    tags=["Russland", "Nordkorea"],
+                    category=category_slug(source["topic"], "republisher", lang),
+                    author=author,
+                    published=published,
+                    modified=published + timedelta(hours=1),
+                    license=seed["license"],
+                    translation_of="/" + original,
+                    credits_lifegate=True,
+                    hero={"src": figures[0]["src"]} if figures else None,
+                )
+            )
             continue
         if original:
             ok, source = it_by_slug[original]
@@ -256,16 +331,36 @@ def _republications(it_by_slug: dict[str, tuple[int, dict[str, Any]]]) -> list[A
         else:
             seq, focus, source_date = _SEQ_REPUBLISHER_ORIGINALS + k, _focus(entry), published
             images = image_base(entry["slug"], published)
-        body = _generated(entry, site="republisher", lang=lang, seq=seq, focus=focus,
-                          plan_year=source_date.year, images=images, credit_style="republisher")
+        body = _generated(
+            entry,
+            site="republisher",
+            lang=lang,
+            seq=seq,
+            focus=focus,
+            plan_year=source_date.year,
+            images=images,
+            credit_style="republisher",
+        )
         body["hero"] = {"src": body["hero"]["src"]}
-        out.append(ArticleFixture(
-            site="republisher", path=f"/{lang}/{entry['slug']}/", lang=lang, post_id=0,
-            title=entry["title"], kicker=entry["kicker"], tags=[entry["kicker"]],
-            category=category_slug(focus.topic, "republisher", lang), author=author,
-            published=published, modified=published + timedelta(hours=1),
-            license=REPUBLISHER_LICENSE, translation_of=("/" + original) if original else None,
-            credits_lifegate=bool(original), **body))
+        out.append(
+            ArticleFixture(
+                site="republisher",
+                path=f"/{lang}/{entry['slug']}/",
+                lang=lang,
+                post_id=0,
+                title=entry["title"],
+                kicker=entry["kicker"],
+                tags=[entry["kicker"]],
+                category=category_slug(focus.topic, "republisher", lang),
+                author=author,
+                published=published,
+                modified=published + timedelta(hours=1),
+                license=REPUBLISHER_LICENSE,
+                translation_of=("/" + original) if original else None,
+                credits_lifegate=bool(original),
+                **body,
+            )
+        )
     return out
 
 
@@ -287,7 +382,7 @@ def _english_extras(count: int) -> list[ArticleFixture]:
     """English originals beyond the curated ten, for callers asking for more en articles."""
     authors = catalogue()["authors"]["en"]
     out = []
-    oldest = datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
+    oldest = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     for k in range(count):
         focus, template, cycle = _mixed_radix(k * 7 + 3)
         published = oldest - timedelta(days=k + 1)
@@ -296,15 +391,34 @@ def _english_extras(count: int) -> list[ArticleFixture]:
             title = f"{title} \u2013 part {cycle + 1}"
         slug = slugify(title)
         seq = _SEQ_EN_EXTRAS + k
-        body = _generated({}, site="en", lang="en", seq=seq, focus=focus,
-                          plan_year=published.year, images=image_base(slug, published),
-                          credit_style="lifegate")
+        body = _generated(
+            {},
+            site="en",
+            lang="en",
+            seq=seq,
+            focus=focus,
+            plan_year=published.year,
+            images=image_base(slug, published),
+            credit_style="lifegate",
+        )
         tags = bank()["topics"][focus.topic]["tags"]["en"]
-        out.append(ArticleFixture(
-            site="en", path="/" + slug, lang="en", post_id=0, title=title,
-            kicker=topic_label(focus.topic, "en"), tags=list(tags),
-            category=category_slug(focus.topic, "en", "en"), author=authors[k % len(authors)],
-            published=published, modified=published, license=LIFEGATE_COM_LICENSE, **body))
+        out.append(
+            ArticleFixture(
+                site="en",
+                path="/" + slug,
+                lang="en",
+                post_id=0,
+                title=title,
+                kicker=topic_label(focus.topic, "en"),
+                tags=list(tags),
+                category=category_slug(focus.topic, "en", "en"),
+                author=authors[k % len(authors)],
+                published=published,
+                modified=published,
+                license=LIFEGATE_COM_LICENSE,
+                **body,
+            )
+        )
     return out
 
 
@@ -333,12 +447,22 @@ class ExtraArticles:
             slug = slugify(title)
             self.index["/" + slug] = len(self.stubs)
             self._focus.append((focus, idx))
-            self.stubs.append(ArticleStub(
-                site="it", path="/" + slug, lang="it", post_id=EXTRA_POST_ID_TOP - 2 * idx,
-                title=title, kicker=place_name(focus.place, "it"),
-                tags=tuple(bank()["topics"][focus.topic]["tags"]["it"]), category=focus.topic,
-                author=authors[(idx // 3) % len(authors)], published=published,
-                modified=modified, hero={"src": image_base(slug, published) + ".jpg"}))
+            self.stubs.append(
+                ArticleStub(
+                    site="it",
+                    path="/" + slug,
+                    lang="it",
+                    post_id=EXTRA_POST_ID_TOP - 2 * idx,
+                    title=title,
+                    kicker=place_name(focus.place, "it"),
+                    tags=tuple(bank()["topics"][focus.topic]["tags"]["it"]),
+                    category=focus.topic,
+                    author=authors[(idx // 3) % len(authors)],
+                    published=published,
+                    modified=modified,
+                    hero={"src": image_base(slug, published) + ".jpg"},
+                )
+            )
 
     def __len__(self) -> int:
         return len(self.stubs)
@@ -352,12 +476,30 @@ class ExtraArticles:
         stub = self.stubs[position]
         focus, idx = self._focus[position]
         images = image_base(stub.path.lstrip("/"), stub.published)
-        body = _generated({}, site="it", lang="it", seq=_SEQ_EXTRAS + idx, focus=focus,
-                          plan_year=stub.published.year, images=images, credit_style="lifegate")
+        body = _generated(
+            {},
+            site="it",
+            lang="it",
+            seq=_SEQ_EXTRAS + idx,
+            focus=focus,
+            plan_year=stub.published.year,
+            images=images,
+            credit_style="lifegate",
+        )
         article = ArticleFixture(
-            site="it", path=stub.path, lang="it", post_id=stub.post_id, title=stub.title,
-            kicker=stub.kicker, tags=list(stub.tags), category=stub.category, author=stub.author,
-            published=stub.published, modified=stub.modified, **body)
+            site="it",
+            path=stub.path,
+            lang="it",
+            post_id=stub.post_id,
+            title=stub.title,
+            kicker=stub.kicker,
+            tags=list(stub.tags),
+            category=stub.category,
+            author=stub.author,
+            published=stub.published,
+            modified=stub.modified,
+            **body,
+        )
         with self._lock:
             self._cache[position] = article
             while len(self._cache) > self.CACHE_SIZE:
@@ -365,8 +507,9 @@ class ExtraArticles:
         return article
 
 
-def new_article(site: str, post_id: int, seq: int, published: datetime,
-                fields: Mapping[str, Any]) -> ArticleFixture:
+def new_article(
+    site: str, post_id: int, seq: int, published: datetime, fields: Mapping[str, Any]
+) -> ArticleFixture:
     """A fresh generated article for `FixtureSite.add_article`, overridable field by field."""
     lang = fields.get("lang") or {"it": "it", "en": "en"}.get(site, "de")
     focus, template, _ = _mixed_radix(seq)
@@ -374,16 +517,28 @@ def new_article(site: str, post_id: int, seq: int, published: datetime,
     slug = slugify(title)
     path = fields.get("path") or (f"/{lang}/{slug}/" if site == "republisher" else "/" + slug)
     images = image_base(slug, published)
-    body = _generated({}, site=site, lang=lang, seq=seq, focus=focus, plan_year=published.year,
-                      images=images,
-                      credit_style="republisher" if site == "republisher" else "lifegate")
+    body = _generated(
+        {},
+        site=site,
+        lang=lang,
+        seq=seq,
+        focus=focus,
+        plan_year=published.year,
+        images=images,
+        credit_style="republisher" if site == "republisher" else "lifegate",
+    )
     defaults: dict[str, Any] = {
-        "site": site, "path": path, "lang": lang, "post_id": post_id, "title": title,
+        "site": site,
+        "path": path,
+        "lang": lang,
+        "post_id": post_id,
+        "title": title,
         "kicker": topic_label(focus.topic, lang),
         "tags": list(bank()["topics"][focus.topic]["tags"]["en" if lang == "en" else "it"]),
         "category": category_slug(focus.topic, site, lang),
         "author": catalogue()["authors"].get(lang, ["Redazione"])[0],
-        "published": published, "modified": published,
+        "published": published,
+        "modified": published,
         "license": {"en": LIFEGATE_COM_LICENSE, "republisher": REPUBLISHER_LICENSE}.get(site),
         **body,
     }

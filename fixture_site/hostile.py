@@ -561,7 +561,9 @@ class HostileRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         started = time.monotonic()
-        reply = self.server.hostile_app(self.server.site_key, self.path)
+        app = self.server.hostile_app
+        assert app is not None, "HostileSite.serve sets the app before serving"
+        reply = app(self.server.site_key, self.path)
         self.server.request_log.append(
             RequestLogEntry(
                 site=self.server.site_key,
@@ -617,7 +619,7 @@ class HostileHTTPServer(FixtureHTTPServer):
     ) -> None:
         super().__init__(address, site_key, log_, stopping)
         self.RequestHandlerClass = HostileRequestHandler
-        self.hostile_app: HostileApp | None = None  # type: ignore[assignment]
+        self.hostile_app: HostileApp | None = None
         self.times: list[tuple[str, str, float]] = []
 
 

@@ -122,11 +122,15 @@ def plan_article(focus: Focus, seq: int, year: int) -> ArticlePlan:
     data = bank()
     rng = random.Random(f"lifegate-fixture:{seq}:{focus.topic}:{focus.place}:{focus.subject}")
     n_facts = len(data["topics"][focus.topic]["facts"])
-    contexts = _Deck(rng, [("context", i) for i in range(len(data["context"]))]
-                     + [("fact", i) for i in range(n_facts)])
+    contexts = _Deck(
+        rng,
+        [("context", i) for i in range(len(data["context"]))]
+        + [("fact", i) for i in range(n_facts)],
+    )
     stats = _Deck(rng, list(range(len(data["stats"]))))
-    headings = _Deck(rng, [("topic", 0), ("topic", 1)]
-                     + [("generic", i) for i in range(len(data["headings"]))])
+    headings = _Deck(
+        rng, [("topic", 0), ("topic", 1)] + [("generic", i) for i in range(len(data["headings"]))]
+    )
 
     def slots() -> dict[str, int]:
         return {
@@ -150,8 +154,12 @@ def plan_article(focus: Focus, seq: int, year: int) -> ArticlePlan:
     blocks += [paragraph() for _ in range(3)]
     blocks.append(("h2", headings.draw()))
     blocks += [paragraph() for _ in range(rng.choice((2, 3)))]
-    blocks.append(("figure", (rng.randrange(len(data["captions"])),
-                              rng.randrange(len(data["photographers"])))))
+    blocks.append(
+        (
+            "figure",
+            (rng.randrange(len(data["captions"])), rng.randrange(len(data["photographers"]))),
+        )
+    )
     blocks.append(paragraph())
     blocks.append(("blockquote", (rng.randrange(len(data["quotes"])), slots())))
     blocks.append(("h2", headings.draw()))
@@ -159,8 +167,9 @@ def plan_article(focus: Focus, seq: int, year: int) -> ArticlePlan:
     if rng.random() < 0.5:
         blocks.append(("h3", headings.draw()))
         blocks.append(paragraph())
-    standfirst = tuple((i, slots()) for i in sorted(rng.sample(range(len(data["standfirst"])),
-                                                                rng.choice((1, 2)))))
+    standfirst = tuple(
+        (i, slots()) for i in sorted(rng.sample(range(len(data["standfirst"])), rng.choice((1, 2))))
+    )
     hero = (0, rng.randrange(len(data["photographers"])))
     return ArticlePlan(focus, seq, year, standfirst, tuple(blocks), hero)
 
@@ -176,7 +185,9 @@ class ProseWriter:
         self._words = plan.focus.words(lang)
         self._topic = self._data["topics"][plan.focus.topic]
 
-    def _fill(self, template: str, slots: dict[str, int] | None = None, n: int | None = None) -> str:
+    def _fill(
+        self, template: str, slots: dict[str, int] | None = None, n: int | None = None
+    ) -> str:
         values: dict[str, str] = dict(self._words)
         if slots:
             person = self._data["people"][slots["person"]]
@@ -204,13 +215,18 @@ class ProseWriter:
         return f"© {name} / Getty Images"
 
     def standfirst(self) -> list[str]:
-        return [self._fill(self._data["standfirst"][i][self.lang], slots)
-                for i, slots in self.plan.standfirst]
+        return [
+            self._fill(self._data["standfirst"][i][self.lang], slots)
+            for i, slots in self.plan.standfirst
+        ]
 
     def hero(self, src: str) -> dict[str, str]:
         caption, photographer = self.plan.hero
-        return {"src": src, "caption": self._fill(self._data["captions"][caption][self.lang]),
-                "credit": self.credit(photographer)}
+        return {
+            "src": src,
+            "caption": self._fill(self._data["captions"][caption][self.lang]),
+            "credit": self.credit(photographer),
+        }
 
     def _heading(self, ref: tuple[str, int]) -> str:
         kind, idx = ref
@@ -225,8 +241,10 @@ class ProseWriter:
             n = self.unique_number(index)
             if kind == "ul":
                 # Each item gets its own figure (n*10+k stays unique site-wide).
-                items = [self._fill(self._data["bullets"][b][self.lang], slots, n * 10 + k)
-                         for k, (b, slots) in enumerate(spec)]
+                items = [
+                    self._fill(self._data["bullets"][b][self.lang], slots, n * 10 + k)
+                    for k, (b, slots) in enumerate(spec)
+                ]
                 out.append({"type": "ul", "items": items})
             elif kind == "p":
                 sentences = []
@@ -243,13 +261,21 @@ class ProseWriter:
                 out.append({"type": kind, "text": self._heading(spec)})
             elif kind == "blockquote":
                 quote, slots = spec
-                out.append({"type": "blockquote",
-                            "text": self._fill(self._data["quotes"][quote][self.lang], slots, n)})
+                out.append(
+                    {
+                        "type": "blockquote",
+                        "text": self._fill(self._data["quotes"][quote][self.lang], slots, n),
+                    }
+                )
             elif kind == "figure":
                 caption, photographer = spec
                 figures += 1
-                out.append({"type": "figure",
-                            "caption": self._fill(self._data["captions"][caption][self.lang]),
-                            "credit": self.credit(photographer),
-                            "src": f"{image_base}-{figures}.jpg"})
+                out.append(
+                    {
+                        "type": "figure",
+                        "caption": self._fill(self._data["captions"][caption][self.lang]),
+                        "credit": self.credit(photographer),
+                        "src": f"{image_base}-{figures}.jpg",
+                    }
+                )
         return out

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from fixture_site import codings
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 log = logging.getLogger("fixture_site")
 
@@ -117,8 +117,9 @@ class FixtureHTTPServer(ThreadingHTTPServer):
     # client left open; stop() closes those sockets itself and joins with a timeout.
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], site_key: str, log_: RequestLog,
-                 stopping: threading.Event) -> None:
+    def __init__(
+        self, address: tuple[str, int], site_key: str, log_: RequestLog, stopping: threading.Event
+    ) -> None:
         super().__init__(address, FixtureRequestHandler)
         self.site_key = site_key
         self.request_log = log_
@@ -134,7 +135,7 @@ class FixtureHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
-    def finish_request(self, request, client_address) -> None:  # type: ignore[override]
+    def finish_request(self, request, client_address) -> None:
         with self._conn_lock:
             self._connections[request] = threading.current_thread()
             if self.stopping.is_set():
@@ -145,7 +146,7 @@ class FixtureHTTPServer(ThreadingHTTPServer):
             with self._conn_lock:
                 self._connections.pop(request, None)
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+    def handle_error(self, request, client_address) -> None:
         # Clients dropping connections is routine for a crawler's test server; anything
         # else is a bug worth a traceback, through logging rather than bare stderr.
         if isinstance(sys.exc_info()[1], OSError):
@@ -215,9 +216,17 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
             nonlocal recorded
             if not recorded:
                 recorded = True
-                self.server.request_log.append(RequestLogEntry(
-                    site=self.server.site_key, method=self.command, path=self.path,
-                    headers=headers, status=response.status, body_sent=sent, chunked=chunked))
+                self.server.request_log.append(
+                    RequestLogEntry(
+                        site=self.server.site_key,
+                        method=self.command,
+                        path=self.path,
+                        headers=headers,
+                        status=response.status,
+                        body_sent=sent,
+                        chunked=chunked,
+                    )
+                )
 
         try:
             self._send(response, head_only, record)
@@ -225,8 +234,9 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             record(getattr(exc, "sent_so_far", b""), False)
 
-    def _send(self, response: Response, head_only: bool,
-              record: Callable[[bytes, bool], None]) -> None:
+    def _send(
+        self, response: Response, head_only: bool, record: Callable[[bytes, bool], None]
+    ) -> None:
         """Write the response; `record` runs just before the write that completes it.
 
         Logging before the final write means a client that has read the whole response
@@ -242,8 +252,12 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
             if body and not bodyless and coding:
                 body = codings.encode(body, coding)
                 headers.append(("Content-Encoding", coding))
-        chunked = (response.chunked and not bodyless and response.fault is None
-                   and self.request_version == "HTTP/1.1")
+        chunked = (
+            response.chunked
+            and not bodyless
+            and response.fault is None
+            and self.request_version == "HTTP/1.1"
+        )
         if response.fault:
             self.close_connection = True
 
@@ -270,7 +284,7 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if chunked:
             for start in range(0, len(body), CHUNK_SIZE):
-                piece = body[start:start + CHUNK_SIZE]
+                piece = body[start : start + CHUNK_SIZE]
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             record(body, True)
             self.wfile.write(b"0\r\n\r\n")
@@ -288,11 +302,11 @@ class FixtureRequestHandler(BaseHTTPRequestHandler):
             if self.server.stopping.wait(TRICKLE_INTERVAL):
                 break
             try:
-                self.wfile.write(body[i:i + 1])
+                self.wfile.write(body[i : i + 1])
             except OSError as exc:
                 exc.sent_so_far = bytes(sent)  # type: ignore[attr-defined]
                 raise
-            sent += body[i:i + 1]
+            sent += body[i : i + 1]
         return bytes(sent)
 
 
@@ -322,16 +336,25 @@ class ServerGroup:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
 class RunningSite(ServerGroup):
     """The three servers of a FixtureSite while they run; a context manager that stops them."""
 
-    def __init__(self, host: str, port: int, keys: Sequence[str],
-                 app_factory: Callable[[str, Mapping[str, str]], App]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        keys: Sequence[str],
+        app_factory: Callable[[str, Mapping[str, str]], App],
+    ) -> None:
         self._log = RequestLog()
         self._stopping = threading.Event()
         self._servers: dict[str, FixtureHTTPServer] = {}
@@ -347,12 +370,17 @@ class RunningSite(ServerGroup):
             raise
         self.base_urls: dict[str, str] = {
             key: f"http://{public_host}:{server.server_address[1]}"
-            for key, server in self._servers.items()}
+            for key, server in self._servers.items()
+        }
         for key, server in self._servers.items():
             server.app = app_factory(key, self.base_urls)
         for key, server in self._servers.items():
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                      name=f"fixture-site-{key}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"fixture-site-{key}",
+                daemon=True,
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -373,4 +401,3 @@ class RunningSite(ServerGroup):
 
     def url(self, site: str, path: str = "/") -> str:
         return self.base_urls[site] + path
-

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fixture_site.content import (
@@ -28,7 +28,7 @@ Entry = ArticleFixture | ArticleStub
 CORE_IT_ARTICLES = len(catalogue()["it"])
 CORE_EN_ARTICLES = len(catalogue()["en"])
 # Publication date of the first added article on an otherwise empty site.
-FIRST_ADDED_PUBLISHED = datetime(2024, 6, 25, 8, 0, tzinfo=timezone.utc)
+FIRST_ADDED_PUBLISHED = datetime(2024, 6, 25, 8, 0, tzinfo=UTC)
 SMALL_SITEMAP_PAGE = 20
 LARGE_SITEMAP_PAGE = 1000
 
@@ -40,16 +40,23 @@ class FixtureSite:
     archive articles whose pages are rendered only when requested.
     """
 
-    def __init__(self, it_articles: int = CORE_IT_ARTICLES, en_articles: int = CORE_EN_ARTICLES,
-                 extra_articles: int = 0, include_faults: bool = False, *,
-                 sitemap_page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        it_articles: int = CORE_IT_ARTICLES,
+        en_articles: int = CORE_EN_ARTICLES,
+        extra_articles: int = 0,
+        include_faults: bool = False,
+        *,
+        sitemap_page_size: int | None = None,
+    ) -> None:
         if min(it_articles, en_articles, extra_articles) < 0:
             raise ValueError("article counts must not be negative")
         self.include_faults = include_faults
         self._lock = threading.RLock()
         core = build_core(min(it_articles, CORE_IT_ARTICLES), en_articles)
         self._core: dict[str, dict[str, ArticleFixture]] = {
-            key: {a.path: a for a in core[key]} for key in SITES}
+            key: {a.path: a for a in core[key]} for key in SITES
+        }
         extra = extra_articles + max(0, it_articles - CORE_IT_ARTICLES)
         self._extras = ExtraArticles(extra)
         self._removed: set[tuple[str, str]] = set()
@@ -58,7 +65,8 @@ class FixtureSite:
         self._cache: dict[tuple[Any, ...], Any] = {}
         total_it = len(self._core["it"]) + len(self._extras)
         self.sitemap_page_size = sitemap_page_size or (
-            SMALL_SITEMAP_PAGE if total_it <= LARGE_SITEMAP_PAGE else LARGE_SITEMAP_PAGE)
+            SMALL_SITEMAP_PAGE if total_it <= LARGE_SITEMAP_PAGE else LARGE_SITEMAP_PAGE
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -105,41 +113,55 @@ class FixtureSite:
 
     def entries(self, site: str) -> list[Entry]:
         """Live articles of a site, newest first (stubs for generated ones)."""
+
         def build() -> list[Entry]:
             live: list[Entry] = list(self._core[site].values())
             if site == "it":
                 live += self._live_extras()
             live = [e for e in live if (site, e.path) not in self._removed]
             return sorted(live, key=lambda e: (e.published, e.post_id), reverse=True)
+
         return self._cached(("entries", site), build)
 
     def by_post_id(self, site: str, post_id: int) -> Entry | None:
-        return self._cached(("post_ids", site),
-                            lambda: {e.post_id: e for e in self.entries(site)}).get(post_id)
+        return self._cached(
+            ("post_ids", site), lambda: {e.post_id: e for e in self.entries(site)}
+        ).get(post_id)
 
     def grouped(self, site: str, facet: str) -> dict[str, tuple[str, list[Entry]]]:
         """Entries by category, tag or author slug: slug -> (display name, newest first)."""
+
         def build() -> dict[str, tuple[str, list[Entry]]]:
             groups: dict[str, tuple[str, list[Entry]]] = {}
             for entry in self.entries(site):
-                names = (entry.tags if facet == "tag" else
-                         [entry.author] if facet == "author" else [entry.category])
+                names = (
+                    entry.tags
+                    if facet == "tag"
+                    else [entry.author]
+                    if facet == "author"
+                    else [entry.category]
+                )
                 for name in names:
                     slug = name if facet == "category" else slugify(name)
                     groups.setdefault(slug, (name, []))[1].append(entry)
             return groups
+
         return self._cached(("grouped", site, facet), build)
 
     def sitemap_entries(self, site: str) -> list[Entry]:
         """Entries oldest-modified first, the order Yoast pages its post sitemaps in."""
-        return self._cached(("sitemap", site), lambda: sorted(
-            self.entries(site), key=lambda e: (e.modified, e.post_id)))
+        return self._cached(
+            ("sitemap", site),
+            lambda: sorted(self.entries(site), key=lambda e: (e.modified, e.post_id)),
+        )
 
     def related(self, article: ArticleFixture, count: int = 4) -> list[ArticleFixture]:
         """The next articles of the same category, wrapping around; never the article itself."""
         group = self.grouped(article.site, "category").get(article.category, ("", []))[1]
-        positions = self._cached(("positions", article.site, article.category),
-                                 lambda: {e.path: i for i, e in enumerate(group)})
+        positions = self._cached(
+            ("positions", article.site, article.category),
+            lambda: {e.path: i for i, e in enumerate(group)},
+        )
         start = positions.get(article.path, -1)
         picked: list[ArticleFixture] = []
         for step in range(1, len(group) + 1):
@@ -152,8 +174,9 @@ class FixtureSite:
 
     def next_older(self, article: ArticleFixture) -> ArticleFixture | None:
         entries = self.entries(article.site)
-        positions = self._cached(("positions", article.site),
-                                 lambda: {e.path: i for i, e in enumerate(entries)})
+        positions = self._cached(
+            ("positions", article.site), lambda: {e.path: i for i, e in enumerate(entries)}
+        )
         if len(entries) < 2:
             return None
         i = positions.get(article.path, -1)
@@ -183,7 +206,9 @@ class FixtureSite:
 
     # -- mutating ----------------------------------------------------------------------
 
-    def update_article(self, path: str, *, site: str | None = None, **changes: Any) -> ArticleFixture:
+    def update_article(
+        self, path: str, *, site: str | None = None, **changes: Any
+    ) -> ArticleFixture:
         """Replace fields of an article; without an explicit `modified`, it moves a day on."""
         if {"site", "path"} & changes.keys():
             raise ValueError("an article's site and path cannot change; remove and add instead")
@@ -207,7 +232,9 @@ class FixtureSite:
             self._bump()
             return current
 
-    def add_article(self, article: ArticleFixture | None = None, /, **fields: Any) -> ArticleFixture:
+    def add_article(
+        self, article: ArticleFixture | None = None, /, **fields: Any
+    ) -> ArticleFixture:
         """Publish a new article: a given ArticleFixture, or a generated one with `fields`.
 
         Generated articles default to the "it" site, the next post id, and a publication
@@ -219,16 +246,21 @@ class FixtureSite:
                 entries = self.entries(site)
                 newest = entries[0].published if entries else None
                 published = fields.pop("published", None) or (
-                    newest + timedelta(days=1) if newest else FIRST_ADDED_PUBLISHED)
+                    newest + timedelta(days=1) if newest else FIRST_ADDED_PUBLISHED
+                )
                 self._added += 1
-                article = new_article(site, self._next_post_id(site), SEQ_ADDED + self._added,
-                                      published, fields)
+                article = new_article(
+                    site, self._next_post_id(site), SEQ_ADDED + self._added, published, fields
+                )
                 if self.lookup(site, article.path) is not None and "path" not in fields:
                     suffix = 2
                     while self.lookup(site, f"{article.path.rstrip('/')}-{suffix}") is not None:
                         suffix += 1
-                    article = replace(article, path=f"{article.path.rstrip('/')}-{suffix}"
-                                      + ("/" if article.path.endswith("/") else ""))
+                    article = replace(
+                        article,
+                        path=f"{article.path.rstrip('/')}-{suffix}"
+                        + ("/" if article.path.endswith("/") else ""),
+                    )
             elif fields:
                 article = replace(article, **fields)
             if article.site not in SITES:
@@ -260,8 +292,11 @@ class FixtureSite:
 
     def _live_extras(self) -> list[ArticleStub]:
         core_it = self._core["it"]
-        return [s for s in self._extras.stubs
-                if s.path not in core_it and ("it", s.path) not in self._removed]
+        return [
+            s
+            for s in self._extras.stubs
+            if s.path not in core_it and ("it", s.path) not in self._removed
+        ]
 
     def _find(self, path: str, site: str | None) -> tuple[str, ArticleFixture]:
         keys = [site] if site else list(SITES)
@@ -286,4 +321,3 @@ class FixtureSite:
     def _bump(self) -> None:
         self._version += 1
         self._cache.clear()
-

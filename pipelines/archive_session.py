@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -120,7 +120,9 @@ class ArchiveSession:
         # Uploads run on their own thread so a slow or unreachable store never stalls the crawl;
         # a local store publishes in place, so only remote ones pay for re-checking each file.
         self.publisher = Publisher(
-            self.storage, policy=self.publish_policy, verify=not isinstance(self.storage, FileStorage)
+            self.storage,
+            policy=self.publish_policy,
+            verify=not isinstance(self.storage, FileStorage),
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
         self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")
@@ -181,14 +183,20 @@ class ArchiveSession:
             self._open(spider_name)
         except Exception:
             # Crawling on without an archive would fetch pages only to lose them.
-            logger.critical("Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True)
-            self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="archive-failed"))
+            logger.critical(
+                "Cannot open the archive in %s; stopping the crawl", self.store_uri, exc_info=True
+            )
+            self._closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="archive-failed")
+            )
             raise
 
     def _open(self, spider_name: str) -> None:
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         run_id = f"{spider_name}@{self.started.isoformat()}"
-        self.lock = StoreLock(self.storage, self.run_id or run_id, stale_after=self.lock_stale_after)
+        self.lock = StoreLock(
+            self.storage, self.run_id or run_id, stale_after=self.lock_stale_after
+        )
         self.lock.acquire(join=self.run_id is not None)  # LockHeld: another run is using this store
         self._heartbeat = task.LoopingCall(self.lock.heartbeat)
         self._heartbeat.start(max(self.lock_stale_after.total_seconds() / 10, 1), now=False)
@@ -198,8 +206,14 @@ class ArchiveSession:
         if self.recover_on_start:
             # A distributed run's own crawls may belong to live workers: its reconciliation recovers
             # those of dead workers, so they are left alone here.
-            same_run = (lambda crawl_id: f".{self.run_id}." in crawl_id) if self.run_id else (lambda crawl_id: False)
-            for crawl_id in recover_store(self.storage, software_versions(*CRAWL_COMPONENTS), skip=same_run):
+            same_run = (
+                (lambda crawl_id: f".{self.run_id}." in crawl_id)
+                if self.run_id
+                else (lambda crawl_id: False)
+            )
+            for crawl_id in recover_store(
+                self.storage, software_versions(*CRAWL_COMPONENTS), skip=same_run
+            ):
                 self.stats.inc_value("archive/recovered_crawls")
                 logger.warning("Recovered interrupted crawl %s", crawl_id)
         self.ledger = Ledger.open_synced(ledger_path(self.storage, self.state_dir), self.storage)
@@ -211,7 +225,7 @@ class ArchiveSession:
         self.crawl_id = new_crawl_id(name, self.started)
         while self.storage.exists(manifest_key(self.crawl_id)):
             # Two runs in one second: the later one waits for a fresh id rather than mixing files.
-            self.started = datetime.now(timezone.utc)
+            self.started = datetime.now(UTC)
             self.crawl_id = new_crawl_id(name, self.started)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         warc_dir = self.storage.staging_path(warc_key(self.crawl_id, "x")).parent
@@ -299,10 +313,13 @@ class ArchiveSession:
         try:
             self._close(spider, reason)
         except OSError as exc:
-            logger.error("Crawl %s not committed: %s (the next run recovers it)", self.crawl_id, exc)
+            logger.error(
+                "Crawl %s not committed: %s (the next run recovers it)", self.crawl_id, exc
+            )
             self.stats.set_value("archive/commit_error", str(exc))
 
     def _close(self, spider, reason: str) -> None:
+        assert self._executor is not None  # spider_closed checked it
         try:
             self._executor.shutdown(wait=True)
             self._write_seen()
@@ -355,7 +372,7 @@ class ArchiveSession:
             crawl_id=self.crawl_id,
             spider=spider_name,
             started=self.started.isoformat(),
-            finished=datetime.now(timezone.utc).isoformat(),
+            finished=datetime.now(UTC).isoformat(),
             status=reason,
             objects=sorted(entries, key=lambda e: e.key),
             stats=stats,
@@ -369,7 +386,9 @@ class ArchiveSession:
             except (StorageError, OSError) as exc:
                 logger.error("Cannot publish the manifest of crawl %s: %s", self.crawl_id, exc)
             else:
-                logger.info("Committed crawl %s: %d objects, manifest %s", self.crawl_id, len(entries), key)
+                logger.info(
+                    "Committed crawl %s: %d objects, manifest %s", self.crawl_id, len(entries), key
+                )
                 return True
         # Not committed: the manifest waits beside the files in the spool.
         self.storage.staging_path(key).write_bytes(manifest.to_json())
@@ -447,13 +466,13 @@ class ArchiveSession:
             self._captured.add(event["url"])
         if self._executor is None or self._journal is None:
             raise RuntimeError("the archive session is not open")
-        event.setdefault("time", datetime.now(timezone.utc).isoformat())
+        event.setdefault("time", datetime.now(UTC).isoformat())
         self._executor.submit(self._journal.append, event)
 
     def _write_seen(self) -> None:
         # Only articles go in the ledger: URLs it knows, or that this run captured as articles.
         assert self._journal is not None and self.ledger is not None
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         for url, (sources, lastmod) in sorted(self._seen.items()):
             if url in self._captured or self.ledger.get(url) is not None:
                 event = {"type": "seen", "url": url, "sources": sorted(sources), "time": now}
@@ -489,7 +508,9 @@ class ArchiveSession:
         path.write_bytes(json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n")
         self._publish(key, path)
 
-    def write_metadata(self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]) -> None:
+    def write_metadata(
+        self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]
+    ) -> None:
         """Append a metadata record about an archived record (a flag, a note) on the writer thread."""
         if not self.warc_enabled or self._warc is None or self._executor is None:
             return
@@ -497,11 +518,14 @@ class ArchiveSession:
 
         def written(done) -> None:
             if done.exception() is not None:
-                logger.error("Cannot write a metadata record for %s: %s", target_uri, done.exception())
+                logger.error(
+                    "Cannot write a metadata record for %s: %s", target_uri, done.exception()
+                )
 
         try:
             future = self._executor.submit(
-                writer.write, lambda info_id: [writer.factory.metadata(target_uri, concurrent_to, fields)]
+                writer.write,
+                lambda info_id: [writer.factory.metadata(target_uri, concurrent_to, fields)],
             )
         except RuntimeError:  # the session already closed
             logger.warning("Cannot flag %s (%s): the archive is closed", target_uri, fields)
@@ -518,7 +542,7 @@ class ArchiveSession:
             logger.warning("%s %s: %s", kind, url, reason)
             return
         event = {
-            "time": datetime.now(timezone.utc).isoformat(),
+            "time": datetime.now(UTC).isoformat(),
             "kind": kind,
             "url": url,
             "reason": reason,

@@ -169,7 +169,9 @@ class ExtractionPipeline:
             await self._session.write_text(record)
         self.stats.inc_value("extract/records")
         if self.limit and self.stats.get_value("extract/records", 0) == self.limit:
-            logger.info("%d articles written (ARCHIVE_ARTICLE_LIMIT): closing the crawl", self.limit)
+            logger.info(
+                "%d articles written (ARCHIVE_ARTICLE_LIMIT): closing the crawl", self.limit
+            )
             self._closing = asyncio.ensure_future(
                 self.crawler.engine.close_spider_async(reason="closespider_itemcount")
             )

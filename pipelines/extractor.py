@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlsplit
 
 import charset_normalizer
@@ -24,6 +25,9 @@ import trafilatura
 from lxml import etree, html
 from trafilatura.settings import Extractor
 from trafilatura.utils import repair_faulty_html
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 from pipelines import site_rules
 from pipelines.site_rules import GENERIC_PRUNE, BoilerplateRules, SiteRule, norm, select
@@ -100,7 +104,9 @@ class _Watchdog:
     def arm(self, seconds: float, target: int) -> None:
         with self._cond:
             if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
-                self._thread = threading.Thread(target=self._run, name="extraction-deadline", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="extraction-deadline", daemon=True
+                )
                 self._thread.start()
             self._due = (time.monotonic() + seconds, target)
             self._cond.notify()
@@ -166,15 +172,34 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 # ---------------------------------------------------------------- bytes -> str
 
 _MAGIC = (
-    b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"\x1f\x8b", b"PK\x03\x04",
-    b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!", b"OggS", b"ID3", b"fLaC", b"\x7fELF",
-    b"wOFF", b"wOF2", b"RIFF", b"\x00\x00\x01\x00", b"\xd0\xcf\x11\xe0",
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"\x1f\x8b",
+    b"PK\x03\x04",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"OggS",
+    b"ID3",
+    b"fLaC",
+    b"\x7fELF",
+    b"wOFF",
+    b"wOF2",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"\xd0\xcf\x11\xe0",
 )
 _BINARY_TYPES = re.compile(r"^(?:image|audio|video|font)/|^application/(?:pdf|zip|(?:x-)?gzip)")
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
@@ -252,8 +277,12 @@ def _decode(body: bytes, content_type: str | None, flags: list[str]) -> str:
 # ------------------------------------------------------------------ str -> tree
 
 _PARSER = html.HTMLParser(
-    collect_ids=False, default_doctype=False, encoding="utf-8",
-    remove_comments=True, remove_pis=True, huge_tree=True,
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=True,
 )
 # libxml2's HTML parser silently drops everything below depth 255 unless huge_tree is set, and
 # even then stops at 2048; trafilatura also loses the text of very deep subtrees. Depth 250 is the
@@ -296,20 +325,65 @@ class _Markup:
 
 
 _HTML = _Markup(
-    blocks=frozenset((
-        "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "h1", "h2",
-        "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote", "pre", "figure",
-        "figcaption", "table", "thead", "tbody", "tfoot", "tr", "address", "details", "summary",
-        "center", "body", "fieldset", "form",
-    )),
+    blocks=frozenset(
+        (
+            "p",
+            "div",
+            "section",
+            "article",
+            "main",
+            "header",
+            "footer",
+            "aside",
+            "nav",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "ul",
+            "ol",
+            "li",
+            "dl",
+            "dt",
+            "dd",
+            "blockquote",
+            "pre",
+            "figure",
+            "figcaption",
+            "table",
+            "thead",
+            "tbody",
+            "tfoot",
+            "tr",
+            "address",
+            "details",
+            "summary",
+            "center",
+            "body",
+            "fieldset",
+            "form",
+        )
+    ),
     items=frozenset({"li"}),
     breaks=frozenset({"br", "hr"}),
     links=frozenset({"a"}),
     cells=frozenset({"td", "th"}),
-    skip=frozenset((
-        "script", "style", "noscript", "template", "svg", "button", "select", "textarea", "iframe",
-        "object",
-    )),
+    skip=frozenset(
+        (
+            "script",
+            "style",
+            "noscript",
+            "template",
+            "svg",
+            "button",
+            "select",
+            "textarea",
+            "iframe",
+            "object",
+        )
+    ),
 )
 # trafilatura's internal XML (see trafilatura/xml.py): head = heading, item = list item, ref = link.
 _TRAF = _Markup(
@@ -322,6 +396,13 @@ _TRAF = _Markup(
 )
 
 
+class _WalkState(TypedDict):
+    prefix: str
+    link_chars: int
+    in_link: int
+    cells: int
+
+
 def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
     """Text blocks of ``root``, one per block element, as (text, share of it inside links).
 
@@ -329,7 +410,7 @@ def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
     """
     lines: list[tuple[str, float]] = []
     buf: list[str] = []
-    state = {"prefix": "", "link_chars": 0, "in_link": 0, "cells": 0}
+    state: _WalkState = {"prefix": "", "link_chars": 0, "in_link": 0, "cells": 0}
 
     def add(text: str | None) -> None:
         if text:
@@ -343,7 +424,7 @@ def _walk(root, markup: _Markup) -> list[tuple[str, float]]:
             ratio = min(1.0, state["link_chars"] / max(1, len(text)))
             lines.append((state["prefix"] + text, ratio))
         buf.clear()
-        state.update(prefix="", link_chars=0, cells=0)
+        state.update({"prefix": "", "link_chars": 0, "cells": 0})
 
     walker = etree.iterwalk(root, events=("start", "end"))
     for event, el in walker:
@@ -458,7 +539,8 @@ class ArticleExtractor:
             if rule:
                 flags.append("site-rule-fallback")
                 site_rules.prune(tree, rule.prune + GENERIC_PRUNE)
-            doc = trafilatura.bare_extraction(tree, options=self._options)
+            # A Document without as_dict=True (trafilatura's signature has no overload for it).
+            doc = cast("Document | None", trafilatura.bare_extraction(tree, options=self._options))
             lines = _walk(doc.body, _TRAF) if doc is not None and doc.body is not None else []
         kept, license_line = self._clean(lines, head, rule)
         text = "\n".join(kept)
@@ -473,8 +555,13 @@ class ArticleExtractor:
         body = found[0]
         site_rules.prune(
             body,
-            rule.prune + GENERIC_PRUNE + rule.figures + rule.standfirst + rule.kicker
-            + rule.source + rule.license,
+            rule.prune
+            + GENERIC_PRUNE
+            + rule.figures
+            + rule.standfirst
+            + rule.kicker
+            + rule.source
+            + rule.license,
         )
         return _walk(body, _HTML)
 

@@ -37,7 +37,9 @@ class LedgerJournalPipeline:
         if kind != "response":
             self.stats.inc_value("incremental/unchanged")
         else:
-            self.stats.inc_value("incremental/changed" if adapter.get("known") else "incremental/new")
+            self.stats.inc_value(
+                "incremental/changed" if adapter.get("known") else "incremental/new"
+            )
         if self._session is not None:
             self._session.journal(self.capture_event(adapter, kind))
         return item

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import resource
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Every hostile case the pipeline recognises -> what it does about it (README, "Hostile input").
@@ -63,8 +63,10 @@ STATS_CASES = {
     "extract/skipped/too-large": "extract-too-large",
     "extract/skipped/timeout": "extract-timeout",
     "extract/skipped/parse-error": "parse-error",
-    **{f"extract/flags/{flag}": flag for flag in (
-        "charset-mismatch", "charset-fallback", "nul-bytes-stripped", "deep-nesting")},
+    **{
+        f"extract/flags/{flag}": flag
+        for flag in ("charset-mismatch", "charset-fallback", "nul-bytes-stripped", "deep-nesting")
+    },
 }
 
 
@@ -77,7 +79,11 @@ def hostile_section(stats: dict[str, Any]) -> list[dict[str, Any]]:
             counts[case] = max(counts.get(case, 0), value)
     section = []
     for case in sorted(counts):
-        entry: dict[str, Any] = {"case": case, "count": counts[case], "handling": HOSTILE_CASES.get(case, "")}
+        entry: dict[str, Any] = {
+            "case": case,
+            "count": counts[case],
+            "handling": HOSTILE_CASES.get(case, ""),
+        }
         example = stats.get(f"hostile-example/{case}")
         if isinstance(example, dict):
             entry.update(url=example.get("url"), reason=example.get("reason"))
@@ -106,7 +112,9 @@ def peak_rss_bytes() -> int:
 
 # Finish reasons of a crawl that ran its course (Scrapy's own, plus the --limit ones); a run
 # stopped by SIGTERM/SIGINT closed its files and committed what was complete: also a success.
-SUCCESS_REASONS = frozenset({"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"})
+SUCCESS_REASONS = frozenset(
+    {"finished", "closespider_itemcount", "closespider_pagecount", "shutdown"}
+)
 
 
 def failure_cause(reason: str, stats: dict[str, Any]) -> str | None:
@@ -159,9 +167,11 @@ def skipped_hosts(stats: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def build_run_report(crawl_id: str, started: datetime, reason: str, stats: dict[str, Any]) -> dict[str, Any]:
+def build_run_report(
+    crawl_id: str, started: datetime, reason: str, stats: dict[str, Any]
+) -> dict[str, Any]:
     """The report as a JSON-ready dict, built from the crawl's stats."""
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     duration = max((finished - started).total_seconds(), 1e-9)
     requests = stats.get("downloader/request_count", 0)
 

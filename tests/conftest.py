@@ -32,6 +32,7 @@ def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 

@@ -12,7 +12,7 @@ import socket
 import threading
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -193,7 +193,7 @@ def exchange(n: int) -> HttpExchange:
         status=200,
         response_headers=[(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")],
         body=gzip.compress(f"<p>articolo {n}</p>".encode() * 50, mtime=0),
-        fetch_started=datetime.now(timezone.utc),
+        fetch_started=datetime.now(UTC),
     )
 
 
@@ -213,7 +213,7 @@ def write_warc(directory: Path, size: int) -> Path:
                 status=200,
                 response_headers=[(b"Content-Type", b"application/octet-stream")],
                 body=body,
-                fetch_started=datetime.now(timezone.utc),
+                fetch_started=datetime.now(UTC),
             )
         )
         n += 1

@@ -10,7 +10,7 @@ import math
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ from archive.warc import (
 )
 from crawler.cli import main
 
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def exchange(url: str, body: bytes, when: datetime, *, status: int = 200, headers=(), gz=True) -> HttpExchange:

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -235,7 +235,7 @@ def test_mementos_carry_memento_datetime_and_links(replay, article):
     for path in (f"/web/{timestamp}/{url}", f"/web/{timestamp}mp_/{url}", f"/web/{timestamp}id_/{url}"):
         status, headers, _ = fetch(base + path)
         assert status == 200 and RFC1123.match(headers["Memento-Datetime"])
-        assert headers["Memento-Datetime"] == http_date(datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc))
+        assert headers["Memento-Datetime"] == http_date(datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC))
         link = headers["Link"]
         assert f'<{url}>; rel="original"' in link
         assert f'<{base}/web/{url}>; rel="timegate"' in link
@@ -251,7 +251,7 @@ def test_timegate_negotiates_accept_datetime(replay, article):
     assert headers["Location"] == f"{base}/web/{timestamp}/{url}"
     assert headers["Vary"] == "accept-datetime"
     assert f'<{url}>; rel="original"' in headers["Link"] and 'rel="timemap"' in headers["Link"]
-    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     assert (
         f'<{base}/web/{timestamp}/{url}>; rel="first last memento"; datetime="{http_date(moment)}"'
         in headers["Link"]
@@ -291,7 +291,7 @@ def test_memento_formats_match_rfc_7089_examples():
     assert lines[4].endswith('; rel="memento"; datetime="Wed, 21 Jun 2000 01:17:31 GMT"')
     assert lines[5].rstrip().endswith('; rel="last memento"; datetime="Tue, 27 Oct 2009 20:49:54 GMT"')
     # §4.1.1: the Accept-Datetime of the example request.
-    assert parse_accept_datetime("Tue, 11 Sep 2001 20:35:00 GMT") == datetime(2001, 9, 11, 20, 35, tzinfo=timezone.utc)
+    assert parse_accept_datetime("Tue, 11 Sep 2001 20:35:00 GMT") == datetime(2001, 9, 11, 20, 35, tzinfo=UTC)
 
 
 def test_raw_mode_returns_original_headers_and_body(it_crawl, replay, article):

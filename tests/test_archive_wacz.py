@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from archive.wacz import write_wacz
 from crawler.cli import main
 from tests.test_archive_index import T0, commit_crawl, exchange, store_copy
 
-CLOCK = lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+CLOCK = lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SECOND = "20270101T000000Z-lifegate"
 
 

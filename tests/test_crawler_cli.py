@@ -119,7 +119,7 @@ def test_verify_of_an_empty_store_fails_clearly(tmp_path, capsys):
 
 def test_extract_command_prints_a_record(tmp_path, capsys):
     page = ROOT / "tests" / "extraction_cases"
-    case = sorted(p for p in page.iterdir() if (p / "page.html").exists())[0]
+    case = min(p for p in page.iterdir() if (p / "page.html").exists())
     meta = json.loads((case / "meta.json").read_text())
     assert main(["extract", str(case / "page.html"), "--url", meta["url"]]) == 0
     record = json.loads(capsys.readouterr().out)

@@ -3,6 +3,7 @@ Redis restarting is survived, and the per-host rate is shared."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -109,7 +110,7 @@ def test_two_workers_archive_every_article_exactly_once(tmp_path, redis_server):
         finally:
             reap(*workers)
         requests = running.requests
-    for process, (out, err) in zip(workers, outputs):
+    for process, (_out, err) in zip(workers, outputs, strict=True):
         assert process.returncode == 0, err[-3000:]
     crawls = sorted(p.name for p in (store / "crawls").iterdir())
     assert sorted(c.rsplit(".", 1)[-1] for c in crawls) == ["w1", "w2"]
@@ -139,7 +140,7 @@ def test_a_killed_worker_loses_nothing(tmp_path, redis_server):
             time.sleep(1.5)
             os.killpg(victim.pid, signal.SIGKILL)
             victim.communicate(timeout=30)
-            out, err = survivor.communicate(timeout=400)
+            _out, err = survivor.communicate(timeout=400)
         finally:
             reap(survivor, victim)
     assert survivor.returncode == 0, err[-3000:]
@@ -166,7 +167,7 @@ def test_redis_restarting_mid_crawl_is_survived(tmp_path, redis_server):
         time.sleep(2)
         redis_server.start()
         try:
-            out, err = process.communicate(timeout=400)
+            _out, err = process.communicate(timeout=400)
         finally:
             reap(process)
     assert process.returncode == 0, err[-3000:]
@@ -214,7 +215,7 @@ def test_the_host_rate_is_shared_across_workers(redis_server):
     for thread in threads:
         thread.join()
     times.sort()
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 30
     assert min(gaps) > interval * 0.6  # sleep granularity, not a second worker, explains any slack
     assert times[-1] - times[0] >= interval * 29 * 0.95

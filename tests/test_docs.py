@@ -30,7 +30,7 @@ def test_every_setting_is_in_the_configuration_page():
 def test_readme_is_a_short_manual_that_starts_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
-    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
     assert "lifegate-archive crawl" in blocks[0]
     assert "python -m pytest" in blocks[1]
     assert any("lifegate-archive demo" in b for b in blocks)

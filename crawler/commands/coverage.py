@@ -11,9 +11,12 @@ from crawler.commands import open_store
 
 def cmd_coverage(args: argparse.Namespace) -> int:
     from archive.ledger import Ledger, ledger_path
+
     settings = args.settings
     storage = open_store(args)
-    ledger = Ledger.open_synced(ledger_path(storage, settings.get("ARCHIVE_STATE_DIR") or None), storage)
+    ledger = Ledger.open_synced(
+        ledger_path(storage, settings.get("ARCHIVE_STATE_DIR") or None), storage
+    )
     try:
         coverage = ledger.coverage()
     finally:
@@ -32,7 +35,9 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    coverage = subparsers.add_parser("coverage", help="what each discovery source revealed, and the gaps")
+    coverage = subparsers.add_parser(
+        "coverage", help="what each discovery source revealed, and the gaps"
+    )
     coverage.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
     coverage.add_argument("--json", action="store_true", help="machine-readable output")
     coverage.add_argument("--show", type=int, default=20, help="gap URLs to list (default 20)")

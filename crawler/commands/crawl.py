@@ -20,7 +20,9 @@ def _positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expects a whole number of articles, 1 or more, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expects a whole number of articles, 1 or more, got {text!r}"
+        )
     return value
 
 
@@ -107,12 +109,15 @@ def run_crawls(jobs: list[tuple[str, dict[str, str]]], settings) -> list[dict[st
         finally:
             # A signal's graceful stop may have stopped the reactor already.
             with contextlib.suppress(RuntimeError):
-                reactor.stop()
+                # Twisted types the reactor by its zope interfaces, whose methods mypy reads as
+                # lacking self without the mypy-zope plugin.
+                reactor.stop()  # type: ignore[misc]
 
     from twisted.internet import reactor
 
     reactor.callWhenRunning(lambda: deferred_from_coro(run_all()))
-    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
+    # A zope interface method, as above (mypy takes "after" for self).
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)  # type: ignore[arg-type]
     process.start(stop_after_crawl=False, install_signal_handlers=False)
     return results
 
@@ -158,9 +163,17 @@ def _check_store(settings) -> tuple[int, str] | None:
         # Unreachable for now (not missing): the crawl spools, `publish` uploads later.
         print(f"lifegate-archive crawl: warning: {exc}; files wait in the spool", file=sys.stderr)
         return None
-    lock = StoreLock(storage, "check", stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")))
+    lock = StoreLock(
+        storage,
+        "check",
+        stale_after=timedelta(seconds=settings.getfloat("ARCHIVE_LOCK_STALE_AFTER")),
+    )
     holder = lock.current()
-    joining = settings.get("ARCHIVE_REDIS_URL") and holder is not None and holder.run_id == settings.get("ARCHIVE_RUN_ID")
+    joining = (
+        settings.get("ARCHIVE_REDIS_URL")
+        and holder is not None
+        and holder.run_id == settings.get("ARCHIVE_RUN_ID")
+    )
     if holder is not None and not joining and not lock.stale(holder):
         return 3, f"the store {storage.uri} is in use by {holder.describe()}"
     return None
@@ -202,7 +215,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     site = FixtureSite(include_faults=False)
     with site.serve(host="127.0.0.1") as running:
         urls = running.base_urls
-        print(f"Fixture site: lifegate.it {urls['it']}, lifegate.com {urls['en']}, republisher {urls['republisher']}")
+        print(
+            f"Fixture site: lifegate.it {urls['it']}, lifegate.com {urls['en']}, republisher {urls['republisher']}"
+        )
         settings = project_settings(
             {
                 "ARCHIVE_STORE": store,
@@ -221,7 +236,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ("lifegate", {"site": "com", "base_url": urls["en"]}),
             (
                 "republications",
-                {"base_url": urls["republisher"], "lifegate_base_urls": f"{urls['it']},{urls['en']}"},
+                {
+                    "base_url": urls["republisher"],
+                    "lifegate_base_urls": f"{urls['it']},{urls['en']}",
+                },
             ),
         ]
         results = run_crawls(jobs, settings)
@@ -247,10 +265,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     crawl = subparsers.add_parser("crawl", help="crawl a site into the store (the main job)")
-    crawl.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE, ./archive-store)")
+    crawl.add_argument(
+        "--store", help="store path or URI (default: ARCHIVE_STORE, ./archive-store)"
+    )
     crawl.add_argument("--spider", default="lifegate", choices=["lifegate", "republications"])
     crawl.add_argument("--site", default="it", choices=["it", "com"], help="which lifegate site")
-    crawl.add_argument("--base-url", help="crawl this base URL instead (a mirror, the fixture site)")
+    crawl.add_argument(
+        "--base-url", help="crawl this base URL instead (a mirror, the fixture site)"
+    )
     crawl.add_argument(
         "--lifegate-base-url",
         action="append",
@@ -282,4 +304,3 @@ def register(subparsers) -> None:
         "--verbose", action="store_true", help="the whole log on the console (always in crawl.log)"
     )
     demo.set_defaults(func=cmd_demo)
-

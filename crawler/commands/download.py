@@ -17,7 +17,9 @@ def cmd_download(args: argparse.Namespace) -> int:
     storage = open_store(args)
     try:
         report = download_release(
-            storage, args.release, Path(args.to),
+            storage,
+            args.release,
+            Path(args.to),
             progress=lambda m: print(m, file=sys.stderr, flush=True),
         )
     except (DatasetError, StorageError) as exc:

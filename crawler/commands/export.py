@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from crawler.commands import open_store
 
@@ -36,7 +36,7 @@ def _alias(value: str) -> tuple[str, str]:
 
 def default_release_name(today: date | None = None) -> str:
     """``v2026.11.28``: the day of the export (UTC)."""
-    return f"v{(today or datetime.now(timezone.utc).date()):%Y.%m.%d}"
+    return f"v{(today or datetime.now(UTC).date()):%Y.%m.%d}"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -96,19 +96,47 @@ def register(subparsers) -> None:
     export.add_argument("--since", type=_day, help="only articles published on or after YYYY-MM-DD")
     export.add_argument("--lang", type=_words, help="detected languages to keep, e.g. it,en")
     export.add_argument("--site", type=_words, help="sites to keep, e.g. lifegate.it,lifegate.com")
-    export.add_argument("--site-alias", type=_alias, action="append", metavar="HOST[:PORT]=SITE",
-                        help="name the site served from HOST[:PORT] (offline copies on loopback)")
-    export.add_argument("--takedowns", default="takedown.txt", metavar="KEY",
-                        help="takedown list in the store (default: takedown.txt)")
-    export.add_argument("--from-reextract", action="store_true",
-                        help="require `reextract` output for the current extractor configuration")
-    export.add_argument("--no-reextract", action="store_true",
-                        help="use the crawl-time text even where re-extracted text exists")
-    export.add_argument("--near-duplicate-threshold", type=float, default=0.8, metavar="JACCARD",
-                        help="MinHash Jaccard estimate above which two texts are one (default 0.8)")
-    export.add_argument("--skip-damaged", action="store_true",
-                        help="leave out a crawl's text file that is missing or unreadable, and list "
-                        "it, instead of failing")
-    export.add_argument("--max-shard-mb", type=float, default=256, metavar="MB",
-                        help="largest shard, in MB (default 256)")
+    export.add_argument(
+        "--site-alias",
+        type=_alias,
+        action="append",
+        metavar="HOST[:PORT]=SITE",
+        help="name the site served from HOST[:PORT] (offline copies on loopback)",
+    )
+    export.add_argument(
+        "--takedowns",
+        default="takedown.txt",
+        metavar="KEY",
+        help="takedown list in the store (default: takedown.txt)",
+    )
+    export.add_argument(
+        "--from-reextract",
+        action="store_true",
+        help="require `reextract` output for the current extractor configuration",
+    )
+    export.add_argument(
+        "--no-reextract",
+        action="store_true",
+        help="use the crawl-time text even where re-extracted text exists",
+    )
+    export.add_argument(
+        "--near-duplicate-threshold",
+        type=float,
+        default=0.8,
+        metavar="JACCARD",
+        help="MinHash Jaccard estimate above which two texts are one (default 0.8)",
+    )
+    export.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="leave out a crawl's text file that is missing or unreadable, and list "
+        "it, instead of failing",
+    )
+    export.add_argument(
+        "--max-shard-mb",
+        type=float,
+        default=256,
+        metavar="MB",
+        help="largest shard, in MB (default 256)",
+    )
     export.set_defaults(func=cmd_export)

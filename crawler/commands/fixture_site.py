@@ -25,4 +25,3 @@ def register(subparsers) -> None:
         "--faults", action="store_true", help="also serve the fault pages (slow, truncated, loops)"
     )
     fixture.set_defaults(func=cmd_fixture_site)
-

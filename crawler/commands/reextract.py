@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,12 @@ def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...], settings: t
 
 
 def reextract_batch(
-    uri: str, storages: tuple, settings: tuple, config, items: list[dict], max_decoded: int | None = None
+    uri: str,
+    storages: tuple,
+    settings: tuple,
+    config,
+    items: list[dict],
+    max_decoded: int | None = None,
 ) -> list[tuple[dict | None, str | None]]:
     """Re-extract a batch of text records in a worker: (new record, None) or (None, reason).
 
@@ -211,8 +216,10 @@ def reextract_store(
                         now = time.monotonic()
                         if now - last >= interval:
                             last = now
-                            say(f"{report.pages} pages, {report.pages / (now - started):.1f} pages/s, "
-                                f"{report.records} records")
+                            say(
+                                f"{report.pages} pages, {report.pages / (now - started):.1f} pages/s, "
+                                f"{report.records} records"
+                            )
                 storage.put_file(key, path)
             report.skipped.update({k: v for k, v in counts.items() if k != "records"})
             report.crawls[crawl_id] = {"pages": len(items), **dict(counts)}
@@ -244,7 +251,7 @@ def _write_index(storage, key: str, config, report: ReextractReport) -> None:
         extractor_version=EXTRACTOR_VERSION,
         trafilatura_version=trafilatura.__version__,
         config=json.loads(json.dumps(asdict(config), default=str)),
-        updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     index.setdefault("crawls", {}).update(report.crawls)
     storage.put_bytes(key, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
@@ -268,7 +275,9 @@ def cluster_executor(address: str | None) -> Iterator[Executor | None]:
     try:
         from distributed import Client
     except ImportError as exc:
-        raise ClusterUnavailable("a Dask cluster needs `pip install 'lifegate-archive[cluster]'`") from exc
+        raise ClusterUnavailable(
+            "a Dask cluster needs `pip install 'lifegate-archive[cluster]'`"
+        ) from exc
     try:
         client = Client(address, timeout=30)
     except OSError as exc:
@@ -287,16 +296,25 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     storage = open_store(args)
     try:
         if not committed_crawls(storage):
-            print(f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr)
+            print(
+                f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr
+            )
             return 1
         config = extractor_config(settings)
         from pipelines.extraction import extraction_workers
 
         workers = args.workers or extraction_workers(settings)
-        storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
+        storages = {
+            **settings.getdict("ARCHIVE_STORAGES_BASE"),
+            **settings.getdict("ARCHIVE_STORAGES"),
+        }
         with cluster_executor(args.dask_scheduler) as executor:
             report = reextract_store(
-                storage, config, workers=workers, storages=storages, force=args.force,
+                storage,
+                config,
+                workers=workers,
+                storages=storages,
+                force=args.force,
                 store_config=store_settings(settings),
                 progress=lambda m: print(m, file=sys.stderr, flush=True),
                 interval=settings.getfloat("ARCHIVE_PROGRESS_INTERVAL") or float("inf"),
@@ -312,8 +330,11 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         return 1
     except BrokenProcessPool:
         # A worker died (out of memory, a crash in libxml2); finished crawls are kept.
-        print("lifegate-archive reextract: an extraction worker died; run it again to resume "
-              "(crawls already done are skipped)", file=sys.stderr)
+        print(
+            "lifegate-archive reextract: an extraction worker died; run it again to resume "
+            "(crawls already done are skipped)",
+            file=sys.stderr,
+        )
         return 1
     for problem in report.problems[:100]:
         print(f"lifegate-archive reextract: skipped {problem}", file=sys.stderr)
@@ -337,13 +358,26 @@ def register(subparsers) -> None:
         "reextract", help="rebuild the clean text of the whole archive from its WARC files"
     )
     reextract.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
-    reextract.add_argument("--workers", type=int, default=0,
-                           help="extraction processes (default: EXTRACT_WORKERS, else one per core)")
-    reextract.add_argument("--dask-scheduler", metavar="ADDRESS",
-                           help="run on a Dask cluster (tcp://host:8786) instead of local processes")
-    reextract.add_argument("--force", action="store_true",
-                           help="redo crawls already re-extracted with this configuration")
-    reextract.add_argument("--skip-damaged", action="store_true",
-                           help="go on without a crawl's missing or unreadable text or WARC file, "
-                           "and list it, instead of failing")
+    reextract.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="extraction processes (default: EXTRACT_WORKERS, else one per core)",
+    )
+    reextract.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster (tcp://host:8786) instead of local processes",
+    )
+    reextract.add_argument(
+        "--force",
+        action="store_true",
+        help="redo crawls already re-extracted with this configuration",
+    )
+    reextract.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="go on without a crawl's missing or unreadable text or WARC file, "
+        "and list it, instead of failing",
+    )
     reextract.set_defaults(func=cmd_reextract)

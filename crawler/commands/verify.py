@@ -28,7 +28,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    verify = subparsers.add_parser("verify", help="check every crawl, object and WARC record in a store")
+    verify = subparsers.add_parser(
+        "verify", help="check every crawl, object and WARC record in a store"
+    )
     verify.add_argument("--store", help="store path or URI (default: ARCHIVE_STORE)")
     verify.set_defaults(func=cmd_verify)
-

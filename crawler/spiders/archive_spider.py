@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
-from datetime import datetime, timezone
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -51,11 +51,19 @@ def site_name(url: str) -> str:
 class ArchiveSpider(SitemapSpider):
     """A spider that archives one site: give it ``base_url``; subclasses decide what is an item."""
 
-    sitemap_rules: ClassVar[list[tuple[str, str]]] = [("", "parse_page")]
+    sitemap_rules: Sequence[tuple[str, str]] = [("", "parse_page")]
 
     # The name of the site a crawl is for, recorded on its articles whatever host serves them (a
     # mirror, the offline fixture on loopback); subclasses set it from their site setting.
     site_name: str | None = None
+
+    # Set by from_crawler, from the settings.
+    follow_links: bool
+    fetch_resources: bool
+    srcset_limit: int
+    sitemap_limits: SitemapLimits
+    scope_rules: ScopeRules
+    page_guard: PageGuard
 
     def __init__(self, base_url: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,7 +105,7 @@ class ArchiveSpider(SitemapSpider):
             yield Request(url, callback, errback=self.on_error, meta={"discovered_via": source})
         session = self.crawler.get_extension(ArchiveSession)
         if session is not None and session.ledger is not None:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for url in session.ledger.due_urls(now, session.policy):
                 if self.in_scope(url):
                     self.crawler.stats.inc_value("discovery/ledger_rechecks")
@@ -282,7 +290,7 @@ class ArchiveSpider(SitemapSpider):
             body=response.body if kind != "not-modified" else None,
             status=response.status,
             content_type=header("Content-Type"),
-            fetched=(started or datetime.now(timezone.utc)).isoformat(),
+            fetched=(started or datetime.now(UTC)).isoformat(),
             discovered_via=via,
             warc_record=response.meta.get(RESPONSE_RECORD),
             sitemap_lastmod=self.sitemap_lastmod.get(response.url),

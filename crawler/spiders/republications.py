@@ -20,6 +20,8 @@ class RepublicationSpider(ArchiveSpider):
 
     name = "republications"
 
+    lifegate_hosts: set[str]  # set by from_crawler: LIFEGATE_HOSTS and lifegate_base_urls' hosts
+
     def __init__(
         self,
         base_url: str,
@@ -40,7 +42,9 @@ class RepublicationSpider(ArchiveSpider):
         name = kwargs.get("republisher") or "gratisforgratis"
         if not kwargs.get("base_url"):
             if name not in republishers:
-                raise ValueError(f"unknown republisher {name!r}; LIFEGATE_REPUBLISHERS has {sorted(republishers)}")
+                raise ValueError(
+                    f"unknown republisher {name!r}; LIFEGATE_REPUBLISHERS has {sorted(republishers)}"
+                )
             kwargs["base_url"] = republishers[name]
         spider = super().from_crawler(crawler, *args, **kwargs)
         if name in republishers:
@@ -61,12 +65,16 @@ class RepublicationSpider(ArchiveSpider):
                 return url
         return None
 
-    def article_item(self, response, via: str, page: PageOutline | None = None) -> ArticlePage | None:
+    def article_item(
+        self, response, via: str, page: PageOutline | None = None
+    ) -> ArticlePage | None:
         credited = self.credited_lifegate_url(page)
         if credited is None:
             self.crawler.stats.inc_value("republications/not_crediting_lifegate")
             return None
         item = super().article_item(response, via, page)
+        if item is None:
+            return None
         item.translation_of = credited
         self.crawler.stats.inc_value("republications/crediting_lifegate")
         return item

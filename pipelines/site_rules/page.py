@@ -174,8 +174,15 @@ def figures(scope, rule: SiteRule, base_url: str) -> list[dict]:
 # Generic conventions every site shares: schema.org JSON-LD, OpenGraph/<meta>, rel=canonical and
 # Creative Commons licence names.
 _ARTICLE_TYPES = {
-    "Article", "NewsArticle", "BlogPosting", "Report", "ReportageNewsArticle",
-    "AnalysisNewsArticle", "OpinionNewsArticle", "TechArticle", "ScholarlyArticle",
+    "Article",
+    "NewsArticle",
+    "BlogPosting",
+    "Report",
+    "ReportageNewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "TechArticle",
+    "ScholarlyArticle",
 }
 _CC_TEXT = re.compile(
     r"\bCC[\s-]?(?:BY|0)(?:[\s-](?:NC|ND|SA)){0,3}(?:[\s-]\d\.\d)?\b", re.IGNORECASE
@@ -201,9 +208,9 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
     <title>): a text line equal to one of them repeats the title.
     """
     h1s = [text_of(h) for h in tree.xpath("(//h1)[position() <= 3]")]
-    named = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title")]
-    named.append(tree.findtext(".//title"))
-    named = [norm(n) for n in named if isinstance(n, str) and n.strip()]
+    candidates = [ld.get("headline"), meta.get("og:title"), meta.get("twitter:title")]
+    candidates.append(tree.findtext(".//title"))
+    named = [norm(n) for n in candidates if isinstance(n, str) and n.strip()]
     title = _first_text(tree, rule.title) if rule else ""
     if not title:
         title = next((h for h in h1s if h and any(h.casefold() in n.casefold() for n in named)), "")
@@ -219,7 +226,9 @@ def article_head(tree, rule: SiteRule | None, meta: dict, ld: dict, url: str) ->
     if h1 is not None and not (rule and rule.standfirst and rule.kicker):
         # Read from the conventions around the headline, so a markup change or an unknown
         # republisher theme still keeps the standfirst out of the text.
-        descriptions = [meta.get(k, "") for k in ("description", "og:description", "twitter:description")]
+        descriptions = [
+            meta.get(k, "") for k in ("description", "og:description", "twitter:description")
+        ]
         descriptions.append(ld.get("description") if isinstance(ld.get("description"), str) else "")
         standfirst = standfirst or header.standfirst(h1, descriptions)
         kicker = kicker or header.kicker(h1) or ""
@@ -309,7 +318,6 @@ def canonical_url(tree, url: str, meta: dict[str, str]) -> str:
         parts = urlsplit(url)
     netloc = parts.netloc.lower()
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
-
 
 
 def names(value) -> list[str]:
