@@ -172,6 +172,8 @@ ARCHIVE_RUN_ID = ""  # workers with the same run id share the queue, duplicate f
 ARCHIVE_WORKER_ID = ""  # this worker's name (in its crawl id and WARC file names)
 ARCHIVE_WORKER_TTL = 30.0  # seconds without a heartbeat after which a worker is dead
 ARCHIVE_SHARED_HOST_DELAY = 1.0  # seconds between requests to one host, across all workers
+# Seconds `reextract --dask-scheduler` tries to reach the scheduler before giving up.
+ARCHIVE_DASK_CONNECT_TIMEOUT = 30.0
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.
 ARCHIVE_LOCK_STALE_AFTER = 1800
 

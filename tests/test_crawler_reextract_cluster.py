@@ -59,6 +59,9 @@ def test_a_dask_cluster_reproduces_the_local_output(it_crawl, tmp_path):
 def test_an_unreachable_scheduler_is_one_clear_error(it_crawl, tmp_path):
     store = tmp_path / "store"
     shutil.copytree(it_crawl.store, store)
-    result = run_cli("reextract", "--store", str(store), "--dask-scheduler", "tcp://127.0.0.1:9")
+    result = run_cli(
+        "reextract", "--store", str(store), "--dask-scheduler", "tcp://127.0.0.1:9",
+        "-s", "ARCHIVE_DASK_CONNECT_TIMEOUT=2",
+    )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("lifegate-archive reextract: cannot reach the Dask scheduler")

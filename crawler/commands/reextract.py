@@ -262,7 +262,7 @@ class ClusterUnavailable(Exception):
 
 
 @contextlib.contextmanager
-def cluster_executor(address: str | None) -> Iterator[Executor | None]:
+def cluster_executor(address: str | None, timeout: float = 30.0) -> Iterator[Executor | None]:
     """A Dask cluster's executor for ``address`` (``tcp://host:8786``), or None for local processes.
 
     Dask, because it is pure Python on both ends (no JVM as Spark, no object store daemons as Ray),
@@ -279,7 +279,7 @@ def cluster_executor(address: str | None) -> Iterator[Executor | None]:
             "a Dask cluster needs `pip install 'lifegate-archive[cluster]'`"
         ) from exc
     try:
-        client = Client(address, timeout=30)
+        client = Client(address, timeout=timeout)
     except OSError as exc:
         raise ClusterUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     try:
@@ -308,7 +308,9 @@ def cmd_reextract(args: argparse.Namespace) -> int:
             **settings.getdict("ARCHIVE_STORAGES_BASE"),
             **settings.getdict("ARCHIVE_STORAGES"),
         }
-        with cluster_executor(args.dask_scheduler) as executor:
+        with cluster_executor(
+            args.dask_scheduler, settings.getfloat("ARCHIVE_DASK_CONNECT_TIMEOUT")
+        ) as executor:
             report = reextract_store(
                 storage,
                 config,
