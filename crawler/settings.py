@@ -134,7 +134,8 @@ ARCHIVE_REPLAY_DECODE_BUDGET_BYTES = 256 * 1024 * 1024
 # lines, errors and the summary (``--verbose``: the whole log).
 ARCHIVE_LOG_FILE = True
 # A crawl never idles longer than this (seconds) with only waits left (a robots.txt retry, a
-# Retry-After): they are given up, their requests skipped with the reason, and the run commits.
+# Retry-After); a wait that cannot end within it is given up at once. Their requests are skipped
+# with the reason, and the run commits.
 ARCHIVE_IDLE_WAIT_MAX = 60.0
 # No request finishing (answered or failed) for this long (seconds) ends the crawl as
 # ``no-progress``, a failed run (docs/operations.md); 0 disables the limit.

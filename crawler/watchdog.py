@@ -2,8 +2,8 @@
 
 Components that wait on purpose (a robots.txt retry, a ``Retry-After``) wait through
 :meth:`Watchdog.wait`. When those waits are all that is left (nothing scheduled, nothing
-downloading) for ``ARCHIVE_IDLE_WAIT_MAX`` seconds, they are given up: the waiting requests are
-skipped with their reason and the run commits. A crawl in which no request finishes for
+downloading), they are given up as soon as none of them can end within ``ARCHIVE_IDLE_WAIT_MAX``
+seconds of idling: the waiting requests are skipped with their reason and the run commits. A crawl in which no request finishes for
 ``ARCHIVE_NO_PROGRESS_TIMEOUT`` seconds is closed as ``no-progress``. On SIGINT/SIGTERM
 :meth:`Watchdog.stop` wakes every wait, cancels downloads in flight and hurries the publisher, so a
 stop takes seconds whatever the crawl was doing.
@@ -38,7 +38,7 @@ class Watchdog:
         self.idle_wait_max = settings.getfloat("ARCHIVE_IDLE_WAIT_MAX")
         self.no_progress_timeout = settings.getfloat("ARCHIVE_NO_PROGRESS_TIMEOUT")
         self.stopped = False
-        self._waits: set[asyncio.Future] = set()
+        self._waits: dict[asyncio.Future, float] = {}  # each wait and when it ends (monotonic)
         self._idle_since: float | None = None
         self._progress: tuple[int, float] = (0, time.monotonic())
         self._loop: task.LoopingCall | None = None
@@ -66,13 +66,13 @@ class Watchdog:
         if self.stopped:
             return False
         woken = asyncio.get_running_loop().create_future()
-        self._waits.add(woken)
+        self._waits[woken] = time.monotonic() + max(seconds, 0)
         try:
             await asyncio.wait_for(asyncio.shield(woken), timeout=max(seconds, 0))
         except TimeoutError:
             return True
         finally:
-            self._waits.discard(woken)
+            self._waits.pop(woken, None)
         return False
 
     def stop(self) -> None:
@@ -134,7 +134,10 @@ class Watchdog:
             return
         if self._only_waiting(engine):
             self._idle_since = self._idle_since or now
-            if now - self._idle_since >= self.idle_wait_max:
+            left = self.idle_wait_max - (now - self._idle_since)
+            # A wait that cannot end within the bound is given up at once: the rest of the crawl
+            # is done, and waiting longer would only hold the run open.
+            if left <= 0 or min(self._waits.values()) - now > left:
                 logger.info(
                     "Only %d waits left for %.0fs (ARCHIVE_IDLE_WAIT_MAX): giving them up",
                     len(self._waits),
