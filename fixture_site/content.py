@@ -198,6 +198,27 @@ def _focus(entry: dict[str, Any]) -> Focus:
     return Focus(entry["topic"], entry["place"], entry["subject"])
 
 
+def _lifegate_article(
+    entry: dict[str, Any],
+    site: str,
+    seq: int,
+    focus: Focus,
+    images: str,
+    *,
+    plan_year: int,
+    **fields: Any,
+) -> ArticleFixture:
+    """One curated lifegate.it or lifegate.com article: its entry's fields and generated body."""
+    body = _generated(
+        entry, site=site, lang=site, seq=seq, focus=focus, plan_year=plan_year, images=images,
+        credit_style="lifegate",
+    )  # fmt: skip
+    return ArticleFixture(
+        site=site, path="/" + entry["slug"], lang=site, post_id=0, title=entry["title"],
+        kicker=entry["kicker"], tags=list(entry["tags"]), author=entry["author"], **fields, **body,
+    )  # fmt: skip
+
+
 def build_core(it_count: int, en_count: int) -> dict[str, list[ArticleFixture]]:
     """The hand-curated articles of the three sites, newest first per site."""
     data = catalogue()
@@ -213,33 +234,13 @@ def build_core(it_count: int, en_count: int) -> dict[str, list[ArticleFixture]]:
             if "modified" in entry
             else (published + timedelta(hours=(k * 5) % 26))
         )
-        images = image_base(entry["slug"], published)
-        body = _generated(
-            entry,
-            site="it",
-            lang="it",
-            seq=k + 1,
-            focus=_focus(entry),
-            plan_year=published.year,
-            images=images,
-            credit_style="lifegate",
-        )
         it_articles.append(
-            ArticleFixture(
-                site="it",
-                path="/" + entry["slug"],
-                lang="it",
-                post_id=0,
-                title=entry["title"],
-                kicker=entry["kicker"],
-                tags=list(entry["tags"]),
-                category=entry["topic"],
-                author=entry["author"],
-                published=published,
+            _lifegate_article(
+                entry, "it", k + 1, _focus(entry), image_base(entry["slug"], published),
+                plan_year=published.year, category=entry["topic"], published=published,
                 modified=modified,
-                **body,
             )
-        )
+        )  # fmt: skip
 
     en_articles = []
     for k, entry in enumerate(data["en"][:en_count]):
@@ -252,34 +253,15 @@ def build_core(it_count: int, en_count: int) -> dict[str, list[ArticleFixture]]:
         else:
             seq, source_date = _SEQ_EN_ORIGINALS + k, published
             images, focus = image_base(entry["slug"], published), _focus(entry)
-        body = _generated(
-            entry,
-            site="en",
-            lang="en",
-            seq=seq,
-            focus=focus,
-            plan_year=source_date.year,
-            images=images,
-            credit_style="lifegate",
-        )
         en_articles.append(
-            ArticleFixture(
-                site="en",
-                path="/" + entry["slug"],
-                lang="en",
-                post_id=0,
-                title=entry["title"],
-                kicker=entry["kicker"],
-                tags=list(entry["tags"]),
-                category=category_slug(focus.topic, "en", "en"),
-                author=entry["author"],
-                published=published,
-                modified=published + timedelta(hours=2 + k % 3),
+            _lifegate_article(
+                entry, "en", seq, focus, images,
+                plan_year=source_date.year, category=category_slug(focus.topic, "en", "en"),
+                published=published, modified=published + timedelta(hours=2 + k % 3),
                 license=LIFEGATE_COM_LICENSE,
                 translation_of=("/" + original) if original in present else None,
-                **body,
             )
-        )
+        )  # fmt: skip
     en_articles += _english_extras(max(0, en_count - len(data["en"])))
 
     return {

@@ -559,24 +559,30 @@ class Theme:
         )
 
 
+def thumbnail_link(links, css_class: str, href: str, src: str, sizes: str) -> str:
+    """A linked 300x200 lazy thumbnail of an article's hero image, with its ``srcset``."""
+    return (
+        f'<a class="{css_class}" href="{attr(href)}" tabindex="-1">'
+        + lazy_img(
+            links.to(resized(src, 300, 200)),
+            srcset(links.base, src),
+            sizes=sizes,
+            alt="",
+            width=300,
+            height=200,
+        )
+        + "</a>"
+    )
+
+
 def card(theme: Theme, article, *, old_form: bool = False, heading: str = "h3") -> str:
     """Teaser card used by listings, the home page and related-article boxes."""
     links = theme.links
     href = links.old_form(article.path) if old_form else links.to(article.path)
     image = ""
     if article.hero:
-        src = article.hero["src"]
-        image = (
-            f'<a class="card__image" href="{attr(href)}" tabindex="-1">'
-            + lazy_img(
-                links.to(resized(src, 300, 200)),
-                srcset(links.base, src),
-                sizes="(max-width: 767px) 100vw, 300px",
-                alt="",
-                width=300,
-                height=200,
-            )
-            + "</a>"
+        image = thumbnail_link(
+            links, "card__image", href, article.hero["src"], "(max-width: 767px) 100vw, 300px"
         )
     excerpt = (
         f'<p class="card__excerpt">{esc(article.standfirst[0])}</p>'

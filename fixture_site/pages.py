@@ -16,9 +16,9 @@ from fixture_site.layout import (
     card_list,
     display_date,
     esc,
-    lazy_img,
     resized,
     srcset,
+    thumbnail_link,
     w3c,
 )
 
@@ -224,18 +224,8 @@ def _sidebar(theme: Theme, most_read: Sequence[ArticleFixture]) -> str:
     lead = next((a for a in most_read if a.hero), None)
     thumb = ""
     if lead is not None and lead.hero is not None:
-        src = lead.hero["src"]
-        thumb = (
-            f'<a class="most-read__image" href="{attr(links.to(lead.path))}" tabindex="-1">'
-            + lazy_img(
-                links.to(resized(src, 300, 200)),
-                srcset(links.base, src),
-                sizes="300px",
-                alt="",
-                width=300,
-                height=200,
-            )
-            + "</a>"
+        thumb = thumbnail_link(
+            links, "most-read__image", links.to(lead.path), lead.hero["src"], "300px"
         )
     return (
         f'<aside class="sidebar"><section class="most-read"><h2>{esc(theme.labels["most_read"])}'
