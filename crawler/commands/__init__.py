@@ -185,10 +185,10 @@ def open_store(args, *, write: bool = False):
     Raises ``archive.storage.StorageError`` (one line; ``crawler.cli`` exits 2) when it cannot be
     opened, is missing (a bucket, a folder to read), is not a folder, or (``write``) not writable.
     """
+    from archive.storage import capabilities
+
     storage = configured_storage(args.settings, getattr(args, "store", None))
-    check = getattr(storage, "check", None)
-    if check is not None:
-        check(write=write)
+    capabilities(storage).check(write=write)
     return storage
 
 
@@ -199,5 +199,4 @@ def configured_storage(settings, uri: str | None = None):
     """
     from archive.storage import open_storage
 
-    storages = {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-    return open_storage(uri or settings.get("ARCHIVE_STORE"), storages, settings)
+    return open_storage(uri or settings.get("ARCHIVE_STORE"), settings=settings)

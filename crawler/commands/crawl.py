@@ -150,15 +150,13 @@ def _report_failures(command: str, results: list[dict[str, Any]]) -> int:
 def _check_store(settings) -> tuple[int, str] | None:
     """Exit status and one line saying why the configured store cannot be used now, or None."""
     from archive.lock import StoreLock
-    from archive.storage import StorageError
+    from archive.storage import StorageError, StoreUnavailable, capabilities
 
     try:
         storage = configured_storage(settings)
-        check = getattr(storage, "check", None)
-        if check is not None:
-            check(write=True)
+        capabilities(storage).check(write=True)
     except StorageError as exc:
-        if type(exc).__name__ != "StoreUnavailable":
+        if not isinstance(exc, StoreUnavailable):
             return 2, str(exc)
         # Unreachable for now (not missing): the crawl spools, `publish` uploads later.
         print(f"lifegate-archive crawl: warning: {exc}; files wait in the spool", file=sys.stderr)

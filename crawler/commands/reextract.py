@@ -132,7 +132,7 @@ def reextract_store(
     config,
     *,
     workers: int,
-    storages: Mapping[str, str] | None = None,
+    storages: Mapping[str, str | type] | None = None,
     store_config: tuple[tuple[str, Any], ...] = (),
     force: bool = False,
     only: Sequence[str] | None = None,
@@ -290,7 +290,7 @@ def cluster_executor(address: str | None, timeout: float = 30.0) -> Iterator[Exe
 
 def cmd_reextract(args: argparse.Namespace) -> int:
     from archive.dataset import committed_crawls
-    from archive.storage import StorageError
+    from archive.storage import StorageError, storage_table
 
     settings = args.settings
     storage = open_store(args)
@@ -304,10 +304,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
         from pipelines.extraction import extraction_workers
 
         workers = args.workers or extraction_workers(settings)
-        storages = {
-            **settings.getdict("ARCHIVE_STORAGES_BASE"),
-            **settings.getdict("ARCHIVE_STORAGES"),
-        }
+        storages = storage_table(settings)
         with cluster_executor(
             args.dask_scheduler, settings.getfloat("ARCHIVE_DASK_CONNECT_TIMEOUT")
         ) as executor:
