@@ -64,6 +64,12 @@ class LineFile:
         self.path.replace(self.final)
         return self.final
 
+    def abandon(self) -> None:
+        """Stop writing and leave the file ``.open``, for recovery to close."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
 
 class CrawlFiles:
     """The open files of crawl ``crawl_id`` in ``storage``'s staging area and their writer thread.
@@ -169,6 +175,9 @@ class CrawlFiles:
         """Stop without closing: the writes in progress finish and the files stay ``.open``, for
         recovery to close."""
         self.finish_writes()
+        self.warc.abandon()
+        for line_file in (self.text, self.events, self.journal):
+            line_file.abandon()
         self._stop_log()
 
 

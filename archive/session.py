@@ -158,12 +158,12 @@ class CrawlSession:
 
     def open(self, spider_name: str) -> None:
         """Take the store (``LockHeld`` if another live run has it), recover earlier interrupted
-        crawls, open the ledger and start the crawl. A second call does nothing; a failure leaves
-        the store unlocked and the session closed."""
-        if self.crawl_id is not None:
-            return
+        crawls, open the ledger and start the crawl. A second call does nothing, one after the close
+        is refused; a failure leaves the store unlocked and the session closed."""
         if self.closed:
             raise self._refused()
+        if self.crawl_id is not None:
+            return
         try:
             self._open(spider_name)
         except BaseException as exc:
