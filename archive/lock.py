@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -54,21 +55,30 @@ def _pid_alive(pid: int) -> bool:
 
 
 class StoreLock:
-    """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message."""
+    """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message.
+
+    ``clock`` (aware UTC datetimes) times the heartbeats and judges their age.
+    """
 
     def __init__(
-        self, storage: Storage, run_id: str, *, stale_after: timedelta = timedelta(minutes=30)
+        self,
+        storage: Storage,
+        run_id: str,
+        *,
+        stale_after: timedelta = timedelta(minutes=30),
+        clock: Callable[[], datetime] = _now,
     ):
         self.storage = storage
         self.run_id = run_id
         self.stale_after = stale_after
+        self.clock = clock
         self.host = socket.gethostname()
         self.pid = os.getpid()
-        self.acquired = _now().isoformat()
+        self.acquired = clock().isoformat()
         self.held = False
 
     def _info(self) -> LockInfo:
-        return LockInfo(self.run_id, self.host, self.pid, self.acquired, _now().isoformat())
+        return LockInfo(self.run_id, self.host, self.pid, self.acquired, self.clock().isoformat())
 
     def _encode(self) -> bytes:
         return json.dumps(asdict(self._info()), indent=2).encode()
@@ -90,7 +100,7 @@ class StoreLock:
             beat = datetime.fromisoformat(info.heartbeat)
         except ValueError:
             return True
-        return _now() - beat > self.stale_after
+        return self.clock() - beat > self.stale_after
 
     def acquire(self, *, join: bool = False) -> None:
         """Take the lock; with ``join``, a lock held by the same run id (another worker of one

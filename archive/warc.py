@@ -461,3 +461,15 @@ class RollingWarcWriter:
     def close(self) -> None:
         with self._lock:
             self._close_current()
+
+    def abandon(self) -> None:
+        """Stop writing and leave the current file ``.open``, as a killed process would, for
+        recovery to close."""
+        with self._lock:
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                logger.warning("Left %s open; the next run recovers it", self._path)
+            self._file = None
+            self._path = None
+            self.failed = True  # nothing more goes into a file left for recovery
