@@ -121,9 +121,25 @@ class StoreLock:
             self.storage.delete(LOCK_KEY)
         raise LockHeld(f"could not take the lock of {self.storage.uri}")
 
-    def heartbeat(self) -> None:
-        if self.held:
-            self.storage.put_bytes(LOCK_KEY, self._encode())
+    def heartbeat(self) -> bool:
+        """Renew the sign of life; False once another run has taken the lock over.
+
+        A run that stalled past ``stale_after`` may find its lock taken over; writing its heartbeat
+        then would overwrite the new holder's lock and let a third run in, so it stops instead."""
+        if not self.held:
+            return False
+        info = self.current()
+        if info is not None and info.run_id != self.run_id:
+            logger.error(
+                "The store lock was taken over by %s (this run's heartbeat stalled longer than %s);"
+                " this run no longer renews it",
+                info.describe(),
+                self.stale_after,
+            )
+            self.held = False
+            return False
+        self.storage.put_bytes(LOCK_KEY, self._encode())
+        return True
 
     def release(self) -> None:
         if self.held:

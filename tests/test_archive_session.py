@@ -223,6 +223,11 @@ def test_a_lock_is_taken_over_only_once_its_heartbeat_is_stale(tmp_path, caplog)
         taker.open("lifegate")
     assert "Taking over a stale lock" in caplog.text
     assert taker.lock is not None and StoreLock(storage, "x").current().run_id == taker.lock.run_id
+    # The stalled first run wakes up: its heartbeat must not overwrite the new holder's lock.
+    with caplog.at_level(logging.ERROR, logger="archive.lock"):
+        first.heartbeat()
+    assert "taken over by run" in caplog.text
+    assert StoreLock(storage, "x").current().run_id == taker.lock.run_id
     assert taker.close("finished") is True
     assert not storage.exists(LOCK_KEY)
     first.abort()
