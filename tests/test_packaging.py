@@ -136,6 +136,14 @@ def test_wheel_carries_the_scrapy_settings_entry_point(wheel):
     assert "[scrapy]\nsettings = crawler.settings" in entry_points
 
 
+def test_wheel_ships_the_command_line_package_and_its_script(wheel):
+    entry_points = _dist_info(wheel, "entry_points.txt")
+    assert "[console_scripts]\nlifegate-archive = cli:main" in entry_points
+    shipped = set(wheel.namelist())
+    for path in (ROOT / "cli").rglob("*.py"):
+        assert path.relative_to(ROOT).as_posix() in shipped, path
+
+
 def test_user_agent_names_the_installed_version():
     version = metadata.version("lifegate-archive")
     assert project_settings({}).get("USER_AGENT").startswith(f"lifegate-archive/{version} (+http")
