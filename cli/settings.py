@@ -66,6 +66,21 @@ def settings_modules() -> list[ModuleType]:
     return modules
 
 
+def as_bool(value: Any) -> bool:
+    """A setting's value as Scrapy's ``getbool`` reads it: 1, 0, True, False, "true", "false"."""
+    try:
+        return bool(int(value))
+    except ValueError:
+        if value in {"True", "true"}:
+            return True
+        if value in {"False", "false"}:
+            return False
+        raise ValueError(
+            "Supported values for boolean settings are 0/1, True/False, '0'/'1', "
+            "'True'/'False' and 'true'/'false'"
+        ) from None
+
+
 class CommandSettings(Mapping[str, Any]):
     """The project's settings as Scrapy's ``Settings`` reads them, without Scrapy.
 
@@ -99,18 +114,7 @@ class CommandSettings(Mapping[str, Any]):
         return default if value is None else value
 
     def getbool(self, name: str, default: bool = False) -> bool:
-        got = self.get(name, default)
-        try:
-            return bool(int(got))
-        except ValueError:
-            if got in {"True", "true"}:
-                return True
-            if got in {"False", "false"}:
-                return False
-            raise ValueError(
-                "Supported values for boolean settings are 0/1, True/False, '0'/'1', "
-                "'True'/'False' and 'true'/'false'"
-            ) from None
+        return as_bool(self.get(name, default))
 
     def getint(self, name: str, default: int = 0) -> int:
         return int(self.get(name, default))
@@ -182,18 +186,12 @@ def _seconds(value: Any) -> str | None:
 
 
 def _boolean(value: Any) -> str | None:
-    if isinstance(value, bool) or str(value).lower() in (
-        "0",
-        "1",
-        "true",
-        "false",
-        "yes",
-        "no",
-        "on",
-        "off",
-    ):
-        return None
-    return "true or false"
+    # Exactly what getbool reads (Scrapy's too): "yes" or "on" would pass here and fail mid-crawl.
+    try:
+        as_bool(value)
+    except (TypeError, ValueError):
+        return "true or false (True, False, 1 or 0)"
+    return None
 
 
 def _level(value: Any) -> str | None:
@@ -256,7 +254,7 @@ def validate_settings(settings: Mapping[str, Any]) -> None:
     """Raise SettingsError naming the first setting whose value cannot be used."""
     for name, check in SETTING_CHECKS.items():
         value = settings.get(name)
-        if value is None or value == "":
+        if value is None:  # unset; an empty -s NAME= is checked (a crawl cannot read it either)
             continue
         if (accepts := check(value)) is not None:
             raise SettingsError(f"{name}={value!r}: expects {accepts}")

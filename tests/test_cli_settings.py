@@ -8,7 +8,14 @@ import sys
 import pytest
 from scrapy.settings import BaseSettings
 
-from cli.settings import CommandSettings, SettingsError, command_settings, project_settings
+from cli.settings import (
+    SETTING_CHECKS,
+    CommandSettings,
+    SettingsError,
+    command_settings,
+    project_settings,
+    validate_settings,
+)
 from cli.store import store_settings
 
 
@@ -86,3 +93,17 @@ def test_command_settings_are_a_read_only_mapping():
     settings = CommandSettings(overrides={"A_SETTING": 1})
     assert dict(settings) == {"A_SETTING": 1}
     assert not hasattr(settings, "set")
+
+
+@pytest.mark.parametrize("raw", ["true", "True", "false", "0", "1", "yes", "on", "TRUE", "2", ""])
+def test_a_boolean_the_checks_accept_is_one_a_crawl_can_read(raw):
+    # A value let through at the start must not stop a crawl half way (WARC_FSYNC=yes did).
+    name = next(n for n, check in SETTING_CHECKS.items() if check.__name__ == "_boolean")
+    try:
+        validate_settings({name: raw})
+    except SettingsError as exc:
+        assert name in str(exc) and "true or false" in str(exc)
+        with pytest.raises(ValueError):
+            project_settings({name: raw}).getbool(name)
+        return
+    project_settings({name: raw}).getbool(name)  # raises if the check let through a bad value
