@@ -61,6 +61,12 @@ def test_the_command_line_is_the_top_layer_nothing_imports_it():
             assert not {n for n in _imported_names(path) if n.split(".")[0] == "cli"}, path
 
 
+def test_no_command_imports_another_command():
+    # What commands share lives in cli/settings.py, cli/store.py and the libraries below.
+    for path in (ROOT / "cli" / "commands").glob("*.py"):
+        assert not {n for n in _imported_names(path) if n.startswith("cli.commands")}, path
+
+
 # Runs every command that does not crawl, in one process, and says which Scrapy or Twisted modules
 # each one loaded. Real invocations where a command ends by itself; --help for the servers.
 _NO_SCRAPY_DRIVER = """
