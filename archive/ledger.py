@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key, warc_key
-from archive.storage import FileStorage, Storage
+from archive.storage import Storage, capabilities
 
 logger = logging.getLogger(__name__)
 
@@ -400,8 +400,8 @@ def ledger_path(storage: Storage, state_dir: str | None) -> Path:
     """The ledger cache: next to a local store, or in a per-store folder of the state directory."""
     if state_dir:
         base = Path(state_dir).expanduser()
-    elif isinstance(storage, FileStorage):
-        return storage.root / ".state" / "ledger.sqlite"
+    elif (root := capabilities(storage).local_root) is not None:
+        return root / ".state" / "ledger.sqlite"
     else:
         base = (
             Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))

@@ -21,8 +21,15 @@ from typing import TypeVar
 
 from archive.crawl import CRAWLS_PREFIX, CrawlManifest
 from archive.gzip_members import scan_members
-from archive.s3 import StoreUnavailable
-from archive.storage import UNFINISHED_SUFFIXES, FileStorage, Storage, StorageError, StoredObject
+from archive.storage import (
+    UNFINISHED_SUFFIXES,
+    FileStorage,
+    Storage,
+    StorageError,
+    StoredObject,
+    StoreUnavailable,
+    capabilities,
+)
 from archive.verify import check_warc
 
 logger = logging.getLogger(__name__)
@@ -319,9 +326,8 @@ def publish_spool(
     report.unfinished = [
         p for p in storage.unfinished(prefix) if p.name.endswith(UNFINISHED_SUFFIXES)
     ]
-    abort_stale = getattr(storage, "abort_stale_uploads", None)
-    if abort_stale is not None and pending:
-        report.aborted_uploads = abort_stale(key for key, _ in pending)
+    if pending:
+        report.aborted_uploads = capabilities(storage).abort_stale_uploads(k for k, _ in pending)
         if report.aborted_uploads:
             say(
                 f"aborted {report.aborted_uploads} incomplete multipart uploads left by a killed run"

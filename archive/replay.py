@@ -426,9 +426,6 @@ class ReplayApp:
         if file not in listed:
             abort(404, "No such file in this release.")
         key = f"{release_prefix(name)}{file}"
-        presign = getattr(self.storage, "presigned_url", None)
-        if presign is not None:
-            return redirect(presign(key, expires=3600), 302)
         stream = self.storage.open(key)
 
         def chunks():

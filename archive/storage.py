@@ -1,21 +1,26 @@
 """Object storage behind one small interface, chosen by URI scheme.
 
-``file://`` URIs and plain paths are served by :class:`FileStorage`; other schemes are looked up in
-the mapping passed to :func:`open_storage` (the ``ARCHIVE_STORAGES`` setting on the crawler side).
+:class:`Storage` is what every store does; :class:`StorageCapabilities` is what a store may add
+(a reachability check, a spool, a local folder), read through :func:`capabilities`. The scheme table
+:data:`DEFAULT_STORAGES` (``file://`` and plain paths: :class:`FileStorage`; ``s3://``) is the default
+of the ``ARCHIVE_STORAGES_BASE`` setting; :func:`storage_table` lays ``ARCHIVE_STORAGES`` over it
+and :func:`open_storage` picks a class by scheme. A new backend is one module and one entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+# URI scheme -> storage class (dotted path, imported when used); "" is a plain path.
 DEFAULT_STORAGES: dict[str, str] = {
     "": "archive.storage.FileStorage",
     "file": "archive.storage.FileStorage",
@@ -28,6 +33,14 @@ UNFINISHED_SUFFIXES = (".open", ".part")
 
 class StorageError(Exception):
     """A store could not be opened or an object could not be read or written."""
+
+
+class StoreUnavailable(StorageError):
+    """The store could not be reached or answered with a server error: trying later may work."""
+
+
+class PublishConflict(StorageError):
+    """A different object already exists under the key; it is never overwritten."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,52 @@ class Storage(Protocol):
         """Finished local files under ``prefix`` waiting to be published, with their keys."""
 
 
+@runtime_checkable
+class StorageCapabilities(Protocol):
+    """What a store may tell or do beyond :class:`Storage`; a store declares it by having all of
+    it. :func:`capabilities` answers for any store, with neutral defaults for one that does not."""
+
+    @property
+    def needs_read_back_verification(self) -> bool:
+        """Whether finished files are read back and checked before publishing: a store that copies
+        them elsewhere (False for a local folder, where files are published where they were built)."""
+
+    @property
+    def spool(self) -> Path | None:
+        """The local folder where files wait to be uploaded; None when published in place."""
+
+    @property
+    def local_root(self) -> Path | None:
+        """The store's own folder when it is on this machine (state caches go beside it)."""
+
+    def check(self, write: bool = False) -> None:
+        """Raise :class:`StorageError` (one line) unless the store can be read (or written)."""
+
+    def abort_stale_uploads(self, keys: Iterable[str]) -> int:
+        """Abort incomplete uploads of ``keys`` a killed run left; how many were aborted."""
+
+
+class _NoCapabilities:
+    """The answers for a store that declares no :class:`StorageCapabilities`: a remote one."""
+
+    needs_read_back_verification = True
+    spool: Path | None = None
+    local_root: Path | None = None
+
+    def check(self, write: bool = False) -> None:
+        return None
+
+    def abort_stale_uploads(self, keys: Iterable[str]) -> int:
+        return 0
+
+
+def capabilities(storage: object) -> StorageCapabilities:
+    """``storage``'s optional capabilities, or neutral defaults when it declares none."""
+    if isinstance(storage, StorageCapabilities):
+        return storage
+    return _NoCapabilities()
+
+
 def validate_key(key: str) -> str:
     """Reject keys that could leave the store: absolute paths, ``..``, backslashes, NULs."""
     if not key or key.startswith("/") or "\\" in key or "\x00" in key:
@@ -119,6 +178,17 @@ class FileStorage:
 
     def __repr__(self) -> str:
         return f"FileStorage({self.uri!r})"
+
+    # Files are built in place and published by rename: nothing is copied, nothing waits.
+    needs_read_back_verification = False
+    spool: Path | None = None
+
+    @property
+    def local_root(self) -> Path:
+        return self.root
+
+    def abort_stale_uploads(self, keys: Iterable[str]) -> int:
+        return 0
 
     def check(self, write: bool = False) -> None:
         """Raise StorageError (one line) unless the store's folder can be read (a missing one is
@@ -236,17 +306,47 @@ def load_object(dotted: str):
     return getattr(importlib.import_module(module), name)
 
 
+def _scheme_mapping(value: Any, name: str) -> dict[str, str | type]:
+    # Given on the command line (-s ARCHIVE_STORAGES='{"gs": "..."}'), a table arrives as JSON text.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise StorageError(f"{name} must be a JSON object of scheme: class") from None
+    try:
+        return dict(value)
+    except (TypeError, ValueError):
+        raise StorageError(f"{name} must map URI schemes to storage classes") from None
+
+
+def storage_table(
+    settings: Mapping[str, Any] | None = None,
+    extra: Mapping[str, str | type] | None = None,
+) -> dict[str, str | type]:
+    """URI scheme -> storage class: ``ARCHIVE_STORAGES_BASE`` (:data:`DEFAULT_STORAGES` when
+    unset), then ``ARCHIVE_STORAGES`` from ``settings``, then ``extra`` over both."""
+    settings = settings or {}
+    base = settings.get("ARCHIVE_STORAGES_BASE")
+    table = DEFAULT_STORAGES if base is None else _scheme_mapping(base, "ARCHIVE_STORAGES_BASE")
+    return {
+        **table,
+        **_scheme_mapping(settings.get("ARCHIVE_STORAGES") or {}, "ARCHIVE_STORAGES"),
+        **(extra or {}),
+    }
+
+
 def open_storage(
     uri: str,
     storages: Mapping[str, str | type] | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> Storage:
-    """The storage for ``uri``, picked by its scheme from ``storages`` (default: local files).
+    """The storage for ``uri``, picked by its scheme from :func:`storage_table` (``settings``'
+    tables, with ``storages`` over them).
 
     A storage class with a ``from_settings(uri, settings)`` constructor is built from ``settings``
     when they are given (S3 reads its endpoint, region and spool from them).
     """
-    table = {**DEFAULT_STORAGES, **(storages or {})}
+    table = storage_table(settings, storages)
     scheme = urlsplit(uri).scheme
     if len(scheme) == 1:  # a Windows drive letter, not a scheme
         scheme = ""

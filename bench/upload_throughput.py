@@ -72,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     from archive.publisher import verify_file
     from archive.s3 import S3Storage
+    from archive.s3_client import S3Options
 
     server, url = start_moto()
     try:
         with tempfile.TemporaryDirectory(prefix="upload-bench-") as tmp:
             spool = Path(tmp)
             storage = S3Storage(
-                "s3://bench/archive", endpoint_url=url, region_name="us-east-1", spool_dir=spool
+                "s3://bench/archive",
+                S3Options(endpoint_url=url, region_name="us-east-1", spool_dir=spool),
             )
             storage.client().create_bucket(Bucket="bench")
             small = os.urandom(100_000)

@@ -26,11 +26,6 @@ def store_settings(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     )
 
 
-def storage_classes(settings: Any) -> dict[str, Any]:
-    """The storage class per URI scheme: ``ARCHIVE_STORAGES_BASE`` with ``ARCHIVE_STORAGES`` on top."""
-    return {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")}
-
-
 def configured_storage(settings: Any, uri: str | None = None) -> Storage:
     """The store named by ``uri`` (or ``ARCHIVE_STORE``), with the configured storage classes.
 
@@ -38,7 +33,7 @@ def configured_storage(settings: Any, uri: str | None = None) -> Storage:
     """
     from archive.storage import open_storage
 
-    return open_storage(uri or settings.get("ARCHIVE_STORE"), storage_classes(settings), settings)
+    return open_storage(uri or settings.get("ARCHIVE_STORE"), settings=settings)
 
 
 def open_store(args: argparse.Namespace, *, write: bool = False) -> Storage:
@@ -47,25 +42,23 @@ def open_store(args: argparse.Namespace, *, write: bool = False) -> Storage:
     Raises ``archive.storage.StorageError`` (one line; the command line exits 2) when it cannot be
     opened, is missing (a bucket, a folder to read), is not a folder, or (``write``) not writable.
     """
+    from archive.storage import capabilities
+
     storage = configured_storage(args.settings, getattr(args, "store", None))
-    check = getattr(storage, "check", None)
-    if check is not None:
-        check(write=write)
+    capabilities(storage).check(write=write)
     return storage
 
 
 def crawl_store_problem(settings: Any) -> tuple[int, str] | None:
     """Exit status and one line saying why a crawl cannot write to its store now, or None."""
     from archive.lock import StoreLock
-    from archive.storage import StorageError
+    from archive.storage import StorageError, StoreUnavailable, capabilities
 
     try:
         storage = configured_storage(settings)
-        check = getattr(storage, "check", None)
-        if check is not None:
-            check(write=True)
+        capabilities(storage).check(write=True)
     except StorageError as exc:
-        if type(exc).__name__ != "StoreUnavailable":
+        if not isinstance(exc, StoreUnavailable):
             return 2, str(exc)
         # Unreachable for now (not missing): the crawl spools, `publish` uploads later.
         print(f"lifegate-archive crawl: warning: {exc}; files wait in the spool", file=sys.stderr)

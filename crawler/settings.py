@@ -6,6 +6,7 @@ on the command line or in a spider's ``custom_settings``.
 """
 
 from archive.software import project_version
+from archive.storage import DEFAULT_STORAGES as _DEFAULT_STORAGES
 
 BOT_NAME = "lifegate-archive"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -104,11 +105,8 @@ ITEM_PIPELINES = {
 ARCHIVE_ENABLED = True
 ARCHIVE_STORE = "archive-store"  # a path or URI: file:///srv/archive, s3://bucket/prefix
 ARCHIVE_STORAGES: dict[str, str] = {}
-ARCHIVE_STORAGES_BASE = {
-    "": "archive.storage.FileStorage",
-    "file": "archive.storage.FileStorage",
-    "s3": "archive.s3.S3Storage",
-}
+# URI scheme -> storage class; the table itself lives with the storages (archive/storage.py).
+ARCHIVE_STORAGES_BASE = dict(_DEFAULT_STORAGES)
 ARCHIVE_OPERATOR = ""  # who runs the crawl, recorded in every warcinfo record (name or e-mail)
 # Recover WARCs left ``.open`` by a killed crawl and commit that crawl before starting a new one.
 ARCHIVE_RECOVER_ON_START = True

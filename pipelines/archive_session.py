@@ -43,10 +43,10 @@ from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
 from archive.software import CRAWL_COMPONENTS, software_versions
 from archive.storage import (
-    FileStorage,
     Storage,
     StorageError,
     StoredObject,
+    capabilities,
     open_storage,
     sha256_file,
 )
@@ -107,11 +107,7 @@ class ArchiveSession:
         self.stats = crawler.stats
         self.store_uri = settings.get("ARCHIVE_STORE")
         # Opened here so that a wrong URI stops the crawl before it starts, with one clear error.
-        self.storage: Storage = open_storage(
-            self.store_uri,
-            {**settings.getdict("ARCHIVE_STORAGES_BASE"), **settings.getdict("ARCHIVE_STORAGES")},
-            settings,
-        )
+        self.storage: Storage = open_storage(self.store_uri, settings=settings)
         self.publish_policy = RetryPolicy(
             attempts=settings.getint("ARCHIVE_PUBLISH_RETRIES"),
             backoff=settings.getfloat("ARCHIVE_PUBLISH_BACKOFF"),
@@ -122,7 +118,7 @@ class ArchiveSession:
         self.publisher = Publisher(
             self.storage,
             policy=self.publish_policy,
-            verify=not isinstance(self.storage, FileStorage),
+            verify=capabilities(self.storage).needs_read_back_verification,
         )
         self._pending: list[tuple[str, Path, int | None, Future]] = []
         self.index_at_commit = settings.getbool("ARCHIVE_INDEX_AT_COMMIT")

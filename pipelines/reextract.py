@@ -128,7 +128,7 @@ def reextract_store(
     config,
     *,
     workers: int,
-    storages: Mapping[str, str] | None = None,
+    storages: Mapping[str, str | type] | None = None,
     store_config: tuple[tuple[str, Any], ...] = (),
     force: bool = False,
     only: Sequence[str] | None = None,

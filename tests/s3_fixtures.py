@@ -172,14 +172,13 @@ def bucket(s3_server, s3_env) -> str:
 def make_store(s3_server, bucket, tmp_path):
     """``make_store(**options)``: an ``S3Storage`` at ``s3://<bucket>/archive`` with its own spool."""
     from archive.s3 import S3Storage
+    from archive.s3_client import S3Options
 
     def make(endpoint_url: str | None = None, **options) -> S3Storage:
         options.setdefault("spool_dir", tmp_path / "spool")
         return S3Storage(
             f"s3://{bucket}/archive",
-            endpoint_url=endpoint_url or s3_server.url,
-            region_name=REGION,
-            **options,
+            S3Options(endpoint_url=endpoint_url or s3_server.url, region_name=REGION, **options),
         )
 
     return make

@@ -16,8 +16,7 @@ from archive.publisher import (
     publish_spool,
     verify_file,
 )
-from archive.s3 import StoreUnavailable
-from archive.storage import FileStorage, StorageError
+from archive.storage import FileStorage, StorageError, StoreUnavailable
 from tests.s3_fixtures import (
     CRAWL,
     FlakyProxy,

@@ -15,8 +15,9 @@ import pytest
 
 from archive.crawl import CrawlManifest, ManifestEntry
 from archive.publisher import Publisher, RetryPolicy
-from archive.s3 import PublishConflict, S3Storage, StoreUnavailable
-from archive.storage import StorageError, open_storage
+from archive.s3 import S3Storage
+from archive.s3_client import S3Options
+from archive.storage import PublishConflict, StorageError, StoreUnavailable, open_storage
 from archive.verify import verify_store
 from tests.conftest import ROOT, TEST_CRAWL_SETTINGS, run_cli
 from tests.s3_fixtures import (
@@ -191,7 +192,7 @@ def test_settings_map_to_the_client(tmp_path):
     storage = S3Storage.from_settings("s3://bkt/some/prefix/", settings)
     assert storage.uri == "s3://bkt/some/prefix"
     assert storage.spool == (tmp_path / "spool" / "bkt" / "some" / "prefix").resolve()
-    assert storage.multipart_threshold == 6_000_000 and storage.checksum == "sha256"
+    assert storage.options.multipart_threshold == 6_000_000 and storage.options.checksum == "sha256"
     assert not storage.is_aws and storage.endpoint_url == "http://127.0.0.1:9"
     assert "s3cr3t" not in repr(storage) + storage.uri
     assert isinstance(open_storage("s3://bkt/x"), S3Storage)  # the s3 scheme is built in
@@ -206,8 +207,9 @@ def test_boto3_is_imported_only_when_a_store_is_used():
     code = (
         "import sys\n"
         "from archive.s3 import S3Storage\n"
+        "from archive.s3_client import S3Options\n"
         "import archive.publisher\n"
-        "S3Storage('s3://bkt/x', spool_dir='/nonexistent')\n"
+        "S3Storage('s3://bkt/x', S3Options(spool_dir='/nonexistent'))\n"
         "print('boto3' in sys.modules, 'botocore' in sys.modules)\n"
     )
     out = subprocess.run(
@@ -275,8 +277,9 @@ def test_store_down_then_publish_command_uploads_the_rest(make_store, s3_server,
 KILLED_UPLOADER = """
 import sys, time
 from archive.s3 import S3Storage
-storage = S3Storage(sys.argv[1], endpoint_url=sys.argv[2], region_name="us-east-1",
-                    spool_dir=sys.argv[3], multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
+from archive.s3_client import S3Options
+storage = S3Storage(sys.argv[1], S3Options(endpoint_url=sys.argv[2], region_name="us-east-1",
+                    spool_dir=sys.argv[3], multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
 def pause(**_):
     print("part uploaded", flush=True)
     time.sleep(60)
@@ -354,7 +357,8 @@ def test_wrong_credentials_are_one_clear_line_and_the_spool_is_kept(
 
 def test_a_missing_bucket_is_one_clear_line(s3_server, s3_env, tmp_path):
     storage = S3Storage(
-        "s3://no-such-bucket-here/x", endpoint_url=s3_server.url, spool_dir=tmp_path / "spool"
+        "s3://no-such-bucket-here/x",
+        S3Options(endpoint_url=s3_server.url, spool_dir=tmp_path / "spool"),
     )
     path = storage.staging_path("crawls/w/events.jsonl")
     path.write_bytes(b"{}\n")
@@ -378,7 +382,7 @@ def test_crawl_into_s3_matches_file_store(
         "-s", f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool'}",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    storage = S3Storage(store, endpoint_url=s3_server.url, spool_dir=tmp_path / "spool")
+    storage = S3Storage(store, S3Options(endpoint_url=s3_server.url, spool_dir=tmp_path / "spool"))
     [crawl_id] = {o.key.split("/")[1] for o in storage.list("crawls/")}
     report = verify_store(storage)
     assert report.ok, report.problems

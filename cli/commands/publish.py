@@ -11,7 +11,7 @@ from cli.store import configured_storage
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from archive.publisher import RetryPolicy, publish_spool
-    from archive.storage import StorageError
+    from archive.storage import StorageError, StoreUnavailable, capabilities
 
     settings = args.settings
     try:
@@ -20,15 +20,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"lifegate-archive publish: {exc}", file=sys.stderr)
         return 2
-    spool = getattr(storage, "spool", None)
+    spool = capabilities(storage).spool
     if not waiting:
         where = f" in {spool}" if spool else f": {storage.uri} is published in place"
         print(f"lifegate-archive publish: nothing to publish{where}", file=sys.stderr)
         return 0
-    check = getattr(storage, "check", None)
     try:
-        if check is not None:
-            check()
+        capabilities(storage).check()
         report = publish_spool(
             storage,
             policy=RetryPolicy(
@@ -40,7 +38,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     except StorageError as exc:
         print(f"lifegate-archive publish: {exc} ({waiting} files kept in {spool})", file=sys.stderr)
         # Unreachable for now: try again later (1); missing, or refusing us: unusable (2).
-        return 1 if type(exc).__name__ == "StoreUnavailable" else 2
+        return 1 if isinstance(exc, StoreUnavailable) else 2
     for path in report.unfinished:
         print(
             f"{path}: still being written, or left by a killed crawl (the next crawl recovers it)"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.store import open_store, storage_classes, store_settings
+from cli.store import open_store, store_settings
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
     from archive.dataset import committed_crawls
-    from archive.storage import StorageError
+    from archive.storage import StorageError, storage_table
     from pipelines.extractor import extraction_workers
     from pipelines.reextract import (
         ClusterUnavailable,
@@ -43,7 +43,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
                 storage,
                 config,
                 workers=workers,
-                storages=storage_classes(settings),
+                storages=storage_table(settings),
                 force=args.force,
                 store_config=store_settings(settings),
                 progress=lambda m: print(m, file=sys.stderr, flush=True),
