@@ -1,6 +1,6 @@
 """The clean-text dataset: what a row is, which captures become rows, takedowns, byte-range provenance.
 
-Plain library: ``crawler/commands/export.py`` passes every option in (``ExportOptions``); releases
+Plain library: ``cli/commands/export.py`` passes every option in (``ExportOptions``); releases
 are written by :mod:`archive.release`, deduplicated by :mod:`archive.dedup`.
 """
 

@@ -28,7 +28,7 @@ from fixture_site import FixtureSite
 def crawl(store: str, base: str, env: dict, *extra: str) -> float:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "--log-level", "WARNING", "crawl", "--store", store,
+        [sys.executable, "-m", "cli", "--log-level", "WARNING", "crawl", "--store", store,
          "--base-url", base, "--no-throttle", "-s", "ARCHIVE_PROGRESS_INTERVAL=0", *extra],
         cwd=ROOT, capture_output=True, text=True, env=env,
         check=False,

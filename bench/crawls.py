@@ -93,7 +93,7 @@ def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
         shutil.rmtree(work)
     work.mkdir(parents=True)
     store = work / "store"
-    command = [sys.executable, "-m", "crawler.cli", "--log-level", "WARNING", "crawl",
+    command = [sys.executable, "-m", "cli", "--log-level", "WARNING", "crawl",
                "--store", str(store), "--base-url", base_url, "--no-throttle",
                "-s", "ARCHIVE_PROGRESS_INTERVAL=0",
                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={connections}",

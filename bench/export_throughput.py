@@ -71,12 +71,12 @@ def build_synthetic(root: Path, articles: int, crawl_size: int) -> FileStorage:
     """WARC files and text records of ``articles`` fixture pages, ``crawl_size`` pages per crawl."""
     import trafilatura
 
-    from crawler.commands import project_settings
-    from crawler.commands.reextract import extractor_config
+    from cli.settings import command_settings
     from fixture_site import FixtureSite
     from pipelines.extractor import EXTRACTOR_VERSION
+    from pipelines.reextract import extractor_config
 
-    config_hash = extractor_config(project_settings()).config_hash()
+    config_hash = extractor_config(command_settings()).config_hash()
     extractor = {"name": "lifegate-archive", "version": EXTRACTOR_VERSION,
                  "trafilatura_version": trafilatura.__version__, "config_hash": config_hash}
     storage = FileStorage(str(root))
@@ -146,11 +146,11 @@ def _pages(storage: FileStorage, crawls: list[str], limit: int) -> list:
 def bench_reextract(storage: FileStorage, pages: int, workers: int, sample: int) -> dict:
     import trafilatura
 
-    from crawler.commands import project_settings
-    from crawler.commands.reextract import extractor_config, reextract_store
+    from cli.settings import command_settings
     from pipelines.extractor import extract_with_config
+    from pipelines.reextract import extractor_config, reextract_store
 
-    config = extractor_config(project_settings())
+    config = extractor_config(command_settings())
     chosen, count = [], 0
     for crawl_id in committed_crawls(storage):
         chosen.append(crawl_id)

@@ -30,7 +30,7 @@ def crawl(store: Path, base: str, *extra: str) -> dict:
     started = time.monotonic()
     result = subprocess.run(
         [
-            sys.executable, "-m", "crawler.cli", "--log-level", "WARNING", "crawl",
+            sys.executable, "-m", "cli", "--log-level", "WARNING", "crawl",
             "--store", str(store), "--base-url", base, "--no-throttle",
             "-s", "ARCHIVE_PROGRESS_INTERVAL=0", *extra,
         ],

@@ -35,7 +35,7 @@ def free_port() -> int:
 
 def cli(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "--log-level", "WARNING", *args],
+        [sys.executable, "-m", "cli", "--log-level", "WARNING", *args],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

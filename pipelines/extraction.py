@@ -20,14 +20,9 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from pipelines.archive_session import ArchiveSession
-from pipelines.extractor import ExtractorConfig, extract_with_config
+from pipelines.extractor import ExtractorConfig, extract_with_config, extraction_workers
 
 logger = logging.getLogger(__name__)
-
-
-def extraction_workers(settings) -> int:
-    """Processes in the extraction pool: ``EXTRACT_WORKERS``, or one per core."""
-    return settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
 
 
 def _start_worker(niceness: int, crawler_pid: int) -> None:

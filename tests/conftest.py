@@ -27,7 +27,7 @@ TEST_CRAWL_SETTINGS = [
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -124,7 +124,7 @@ def republication_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
 
 
 # What setuptools needs to build the package (wheel, scrapyd egg).
-PACKAGED = ["pyproject.toml", "README.md", "LICENSE", "scrapy.cfg", "crawler", "pipelines", "archive", "fixture_site"]
+PACKAGED = ["pyproject.toml", "README.md", "LICENSE", "scrapy.cfg", "cli", "crawler", "pipelines", "archive", "fixture_site"]
 
 
 def project_copy(dest: Path) -> Path:

@@ -23,7 +23,7 @@ from archive.dataset import (
 )
 from archive.storage import FileStorage
 from archive.takedown import TakedownList
-from crawler.cli import main
+from cli import main
 
 RELEASE = "v2026.11.28"
 

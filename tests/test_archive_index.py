@@ -36,7 +36,7 @@ from archive.warc import (
     WarcFileNamer,
     warc_date,
 )
-from crawler.cli import main
+from cli import main
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -31,7 +31,7 @@ from archive.index import INDEX_KEY, CdxjIndex, build_indexes
 from archive.replay import UI_CSP, ReplayApp
 from archive.storage import FileStorage
 from archive.takedown import article_id
-from crawler.cli import main
+from cli import main
 from tests.conftest import ROOT, crawl_command, finished_crawl, run_cli
 from tests.test_archive_dataset import add_crawl, fixture_store
 from tests.test_archive_index import T0, commit_crawl, exchange
@@ -432,7 +432,7 @@ def test_a_bad_json_line_is_reported_with_its_place_and_the_rest_goes_on(
         assert len(app.catalog) == 30 and any(p.startswith(f"{where}:3:") for p in app.problems)
         home = app.flask.test_client().get("/").data.decode()
         assert "could be read" in home and f"{where}:4:" in home
-    server = subprocess.Popen([sys.executable, "-m", "crawler.cli", "replay", "--store", str(store), "--port", "0"],
+    server = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--store", str(store), "--port", "0"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert server.stdout.readline().startswith("http://127.0.0.1:")  # it starts
@@ -567,7 +567,7 @@ def test_fuzzed_requests_never_get_a_5xx(takedown_store):
 
 def test_extract_stops_reading_at_its_limit():
     started = time.monotonic()
-    process = subprocess.run(check=False, args=[sys.executable, "-m", "crawler.cli", "extract", "/dev/zero", "--url", "http://x.example/"],
+    process = subprocess.run(check=False, args=[sys.executable, "-m", "cli", "extract", "/dev/zero", "--url", "http://x.example/"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert process.returncode == 1 and "larger than EXTRACT_MAX_BYTES" in process.stderr
     assert "Traceback" not in process.stderr and time.monotonic() - started < 30

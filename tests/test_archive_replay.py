@@ -548,7 +548,7 @@ def replay_store(it_crawl, tmp_path):
 
 def test_replay_command_prints_its_url_first(replay_store, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "replay", "--store", str(replay_store.root), "--port", "0"],
+        [sys.executable, "-m", "cli", "replay", "--store", str(replay_store.root), "--port", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -559,7 +559,7 @@ def test_replay_command_prints_its_url_first(replay_store, tmp_path):
         process.terminate()
         _, err = process.communicate(timeout=10)
     assert process.returncode == 0, err  # SIGTERM stops it cleanly
-    empty = subprocess.run([sys.executable, "-m", "crawler.cli", "replay", "--store", str(tmp_path / "none")],
+    empty = subprocess.run([sys.executable, "-m", "cli", "replay", "--store", str(tmp_path / "none")],
                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert empty.returncode == 1 and "Traceback" not in empty.stderr
     # The last line: an installed package may print a deprecation warning first.

@@ -178,7 +178,7 @@ def test_verify_reads_a_crawl_in_s3(make_store, s3_server, bucket, monkeypatch, 
 
 
 def test_settings_map_to_the_client(tmp_path):
-    from crawler.commands import project_settings
+    from cli.settings import project_settings
 
     settings = project_settings(
         {

@@ -8,7 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from crawler.cli import main
+from cli import main
 from tests.conftest import ROOT, run_cli
 
 
@@ -41,7 +41,7 @@ def test_demo_archives_every_fixture_article_offline(tmp_path):
 
 def test_fixture_site_command_prints_its_base_url_first(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "fixture-site", "--port", "0"],
+        [sys.executable, "-m", "cli", "fixture-site", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -60,7 +60,7 @@ def test_fixture_site_command_prints_its_base_url_first(tmp_path):
 
 def _serve_fixture_site(*extra: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "fixture-site", "--port", "0", *extra],
+        [sys.executable, "-m", "cli", "fixture-site", "--port", "0", *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -129,7 +129,7 @@ def test_extract_command_prints_a_record(tmp_path, capsys):
 
 
 def test_defaults_are_polite_and_expose_no_remote_control():
-    from crawler.commands import project_settings as _project_settings
+    from cli.settings import project_settings as _project_settings
 
     settings = _project_settings()
     assert settings.getbool("ROBOTSTXT_OBEY") and settings.getbool("AUTOTHROTTLE_ENABLED")

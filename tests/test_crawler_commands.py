@@ -80,7 +80,7 @@ def test_a_bad_setting_is_refused_by_every_command(tmp_path):
 def test_scrapy_settings_module_is_honoured(tmp_path):
     (tmp_path / "site_settings.py").write_text("WARC_GZIP_LEVEL = 42\n")
     process = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", "--store", str(tmp_path)],
+        [sys.executable, "-m", "cli", "verify", "--store", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         check=False,
@@ -233,7 +233,7 @@ def test_every_command_reads_an_s3_store_with_the_endpoint_setting(
     done = run_cli("wacz", "--out", str(tmp_path / "all.wacz"), "--store", store, *s3, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     replay = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "replay", "--port", "0", "--store", store, *s3],
+        [sys.executable, "-m", "cli", "replay", "--port", "0", "--store", store, *s3],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

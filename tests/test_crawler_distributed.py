@@ -75,7 +75,7 @@ def worker(store: Path, base: str, redis_url: str, name: str, *extra: str) -> su
     )
     # Its own process group: a kill takes its extraction workers too, as a lost machine would.
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", *command],
+        [sys.executable, "-m", "cli", *command],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

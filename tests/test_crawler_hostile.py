@@ -20,7 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.gzip_members import scan_members
 from archive.recovery import recover_open_file
-from crawler.commands import project_settings
+from cli.settings import project_settings
 from crawler.robots import cut_to_limit, malformed_lines
 from crawler.scope import ScopeRules
 from crawler.sitemaps import valid_lastmod

@@ -12,7 +12,7 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from crawler.commands import project_settings
+from cli.settings import project_settings
 from crawler.politeness import RetryAfterMiddleware, parse_retry_after
 
 

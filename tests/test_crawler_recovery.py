@@ -34,7 +34,7 @@ def test_sigkill_then_rerun_completes_the_archive(tmp_path):
             store, base, "-s", "WARC_MAX_SIZE=150000", "-s", "CONCURRENT_REQUESTS=2"
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", *command],
+            [sys.executable, "-m", "cli", *command],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -90,7 +90,7 @@ def _start_crawl(store: Path, base: str, *extra: str) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "crawler.cli",
+            "cli",
             *crawl_command(store, base, "-s", "CONCURRENT_REQUESTS=2", *extra),
         ],
         cwd=ROOT,

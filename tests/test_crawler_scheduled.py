@@ -114,7 +114,7 @@ def test_a_site_whose_robots_txt_answers_5xx_on_every_try_is_a_failed_run(hostil
 
 
 def test_the_default_bounds_keep_a_failed_run_short():
-    from crawler.commands import project_settings
+    from cli.settings import project_settings
 
     settings = project_settings()
     assert 0 < settings.getfloat("ARCHIVE_NO_PROGRESS_TIMEOUT") <= 180
@@ -144,7 +144,7 @@ def test_an_unreachable_image_host_is_skipped_not_waited_for(hostile, tmp_path):
 
 def _start(store: Path, base: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", *crawl_command(store, base, *extra)],
+        [sys.executable, "-m", "cli", *crawl_command(store, base, *extra)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

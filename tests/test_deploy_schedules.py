@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-from crawler.cli import build_parser
+from cli import build_parser
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.commands import project_settings
+from cli.settings import project_settings
 from tests.conftest import ROOT, project_copy
 
 
@@ -104,7 +104,7 @@ def _imported_modules() -> set[str]:
         for child in ast.iter_child_nodes(node):
             visit(child)
 
-    for package in ("crawler", "pipelines", "archive", "fixture_site"):
+    for package in ("cli", "crawler", "pipelines", "archive", "fixture_site"):
         for path in (ROOT / package).rglob("*.py"):
             visit(ast.parse(path.read_text(), str(path)))
     return found
@@ -119,7 +119,7 @@ def test_every_library_the_packages_import_is_declared(wheel):
         for r in required
         if r.marker is None or "cluster" in str(r.marker) or r.marker.evaluate({"extra": ""})
     }
-    first_party = {"archive", "crawler", "pipelines", "fixture_site"}
+    first_party = {"archive", "cli", "crawler", "pipelines", "fixture_site"}
     third_party = _imported_modules() - set(sys.stdlib_module_names) - first_party - {"__future__"}
     providers = metadata.packages_distributions()
     undeclared = {
@@ -134,6 +134,14 @@ def test_wheel_carries_the_scrapy_settings_entry_point(wheel):
     # scrapyd (and any egg runner) finds the project's settings through this entry point.
     entry_points = _dist_info(wheel, "entry_points.txt")
     assert "[scrapy]\nsettings = crawler.settings" in entry_points
+
+
+def test_wheel_ships_the_command_line_package_and_its_script(wheel):
+    entry_points = _dist_info(wheel, "entry_points.txt")
+    assert "[console_scripts]\nlifegate-archive = cli:main" in entry_points
+    shipped = set(wheel.namelist())
+    for path in (ROOT / "cli").rglob("*.py"):
+        assert path.relative_to(ROOT).as_posix() in shipped, path
 
 
 def test_user_agent_names_the_installed_version():

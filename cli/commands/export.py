@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import UTC, date, datetime
 
-from crawler.commands import open_store
+from cli.store import open_store
 
 
 def _day(value: str) -> date:
@@ -43,7 +43,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from archive.dataset import DatasetError, ExportOptions
     from archive.release import export_release
     from archive.storage import StorageError
-    from crawler.commands.reextract import extractor_config
+    from pipelines.reextract import extractor_config
 
     settings = args.settings
     say = lambda message: print(message, file=sys.stderr, flush=True)

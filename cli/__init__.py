@@ -1,4 +1,6 @@
-"""``lifegate-archive``: the command line. Each subcommand lives in ``crawler/commands/<name>.py``.
+"""``lifegate-archive``: the command line, the top layer (it imports ``crawler``, ``pipelines`` and
+``archive``; nothing imports it). Each subcommand lives in ``cli/commands/<name>.py``; what they
+share is ``cli/settings.py`` (settings, ``-s``, their checks) and ``cli/store.py`` (the store).
 
 ``main(argv)`` returns the exit status, so tests can call it without a subprocess (except for the
 commands that run a Twisted reactor, which can start only once per process). Exit statuses
@@ -19,9 +21,12 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from cli.settings import add_setting_options
+
 # Command modules, in the order ``--help`` lists them.
 COMMANDS = [
     "crawl",
+    "demo",
     "coverage",
     "fixture_site",
     "verify",
@@ -61,14 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"crawler.commands.{name}").register(subparsers)
+        importlib.import_module(f"cli.commands.{name}").register(subparsers)
     for command in subparsers.choices.values():
         # One configuration for every command: the same settings, the same overrides.
-        command.add_argument(
-            "-s", "--set", action="append", default=[], metavar="NAME=VALUE",
-            help="override a setting (crawler/settings.py); repeatable",
-        )  # fmt: skip
-        command.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+        add_setting_options(command)
     return parser
 
 
@@ -82,10 +83,10 @@ def _fail(command: str, message: str, status: int, debug: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from archive.lock import LockHeld
     from archive.storage import StorageError
-    from crawler.commands import (
+    from cli.settings import (
         SettingsError,
+        command_settings,
         parse_setting_overrides,
-        project_settings,
         validate_settings,
     )
 
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = parse_setting_overrides(args.set)
         debug = args.debug or str(args.overrides.get("LOG_LEVEL", "")).upper() == "DEBUG"
         args.overrides.setdefault("LOG_LEVEL", args.log_level.upper())
-        args.settings = project_settings(args.overrides)
+        args.settings = command_settings(args.overrides)
         validate_settings(args.settings)
     except SettingsError as exc:
         return _fail(command, str(exc), 2, False)
@@ -127,7 +128,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             1,
             debug,
         )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.commands import open_store
+from cli.store import open_store
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crawler.commands import configured_storage
+from cli.store import configured_storage
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawler.commands import open_store
+from cli.store import open_store
 
 
 def cmd_download(args: argparse.Namespace) -> int:

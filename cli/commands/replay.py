@@ -13,7 +13,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from archive.content_coding import map_large_buffers
     from archive.replay import ReplayApp
     from archive.storage import StorageError
-    from crawler.commands import open_store
+    from cli.store import open_store
 
     settings = args.settings
     storage = open_store(args)

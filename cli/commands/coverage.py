@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from crawler.commands import open_store
+from cli.store import open_store
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
