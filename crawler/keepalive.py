@@ -24,6 +24,15 @@ from scrapy.http import Request, Response
 from crawler.watchdog import stopping
 
 
+def idle_connections_per_host(settings) -> int:
+    """``ARCHIVE_IDLE_CONNECTIONS_PER_HOST``, or for 0 the crawl's request concurrency."""
+    return settings.getint("ARCHIVE_IDLE_CONNECTIONS_PER_HOST") or max(
+        settings.getint("CONCURRENT_REQUESTS"),
+        settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+        1,
+    )
+
+
 class CrawlStopping(IgnoreRequest):
     """A download not started, or cut off, because the crawl is stopping (SIGINT/SIGTERM)."""
 
@@ -44,16 +53,7 @@ class KeepAliveDownloadHandler(HTTP11DownloadHandler):
 
     @classmethod
     def from_crawler(cls, crawler) -> Self:
-        settings = crawler.settings
-        handler = cls(
-            crawler,
-            settings.getint("ARCHIVE_IDLE_CONNECTIONS_PER_HOST")
-            or max(
-                settings.getint("CONCURRENT_REQUESTS"),
-                settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
-                1,
-            ),
-        )
+        handler = cls(crawler, idle_connections_per_host(crawler.settings))
         crawler.signals.connect(handler._stop, signal=stopping)
         return handler
 

@@ -33,7 +33,7 @@ from crawler.dupefilter import RedirectAwareDupeFilter
 from crawler.hostile import HostileRefusal
 from crawler.incremental import LEDGER_STATE, ConditionalRequestMiddleware, RecrawlFilterMiddleware
 from crawler.items import ArticlePage
-from crawler.keepalive import KeepAliveDownloadHandler
+from crawler.keepalive import idle_connections_per_host
 from crawler.politeness import RetryAfterMiddleware
 from crawler.progress import ProgressReporter
 from crawler.robots import RobotsPolicyMiddleware
@@ -260,10 +260,13 @@ def test_robots_middleware_obeys_the_rules_it_fetched():
 # --- keep-alive --------------------------------------------------------------------------------
 
 
-def test_keepalive_handler_is_not_built_without_a_reactor():
-    # Scrapy's HTTP/1.1 handler needs Twisted; the handler's own pool size is a plain value.
-    with pytest.raises(NotConfigured):
-        KeepAliveDownloadHandler.from_crawler(crawler_for())
+def test_keepalive_pool_keeps_as_many_idle_connections_as_the_crawl_has_requests():
+    # The handler itself needs Twisted's reactor (tests/test_crawler_keepalive.py crawls with it);
+    # its pool size is the plain value from_crawler passes it.
+    settings = crawler_for(CONCURRENT_REQUESTS=12, CONCURRENT_REQUESTS_PER_DOMAIN=2).settings
+    assert idle_connections_per_host(settings) == 12
+    settings = crawler_for(ARCHIVE_IDLE_CONNECTIONS_PER_HOST=3, CONCURRENT_REQUESTS=12).settings
+    assert idle_connections_per_host(settings) == 3
 
 
 # --- watchdog ------------------------------------------------------------------------------------
