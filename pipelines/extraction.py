@@ -100,6 +100,7 @@ class ExtractionPipeline:
 
     @staticmethod
     def extractor_config(settings) -> ExtractorConfig:
+        """The extractor's limits, from the ``EXTRACT_*`` settings."""
         return ExtractorConfig(
             max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
             timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
