@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import redis
@@ -30,6 +31,9 @@ from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key
 from archive.recovery import recover_crawl
 from archive.software import CRAWL_COMPONENTS, software_versions
 from pipelines.archive_session import ArchiveSession
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -181,32 +185,45 @@ class DistributedDupeFilter(RedisDupeFilter):
 class DistributedRun:
     """Extension: worker membership, heartbeats, completion of in-flight requests, reconciliation."""
 
-    def __init__(self, crawler) -> None:
-        settings = crawler.settings
-        if not settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
-        self.crawler = crawler
-        self.run_id = settings.get("ARCHIVE_RUN_ID")
-        self.worker_id = settings.get("ARCHIVE_WORKER_ID")
-        self.ttl = settings.getfloat("ARCHIVE_WORKER_TTL")
+    def __init__(
+        self, server: redis.Redis, stats, *, run_id: str, worker_id: str, ttl: float
+    ) -> None:
+        self.server = server
+        self.stats = stats
+        self.run_id = run_id
+        self.worker_id = worker_id
+        self.ttl = ttl
         self.keys = run_keys(self.run_id)
-        self.server = redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10)
+        self.crawler: Crawler | None = None  # set by from_crawler: the engine, the session
         self._heartbeat: task.LoopingCall | None = None
         self.scheduler: DistributedScheduler | None = None
         self._joined = False
         self._closing: asyncio.Future | None = None
         # One worker of a run may find nothing to do (the others took it all): not a failed run.
-        crawler.stats.set_value("distributed/run_id", self.run_id)
+        stats.set_value("distributed/run_id", self.run_id)
 
     @classmethod
     def from_crawler(cls, crawler) -> DistributedRun:
-        run = cls(crawler)
+        settings = crawler.settings
+        if not settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
+        run = cls(
+            redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10),
+            crawler.stats,
+            run_id=settings.get("ARCHIVE_RUN_ID"),
+            worker_id=settings.get("ARCHIVE_WORKER_ID"),
+            ttl=settings.getfloat("ARCHIVE_WORKER_TTL"),
+        )
+        run.crawler = crawler
         crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(run.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(run.spider_closed, signal=signals.spider_closed)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(run.item_done, signal=signal)
         return run
+
+    def _session(self) -> ArchiveSession | None:
+        return self.crawler.get_extension(ArchiveSession) if self.crawler is not None else None
 
     # --- membership ------------------------------------------------------------------------------
 
@@ -218,9 +235,10 @@ class DistributedRun:
                 logger.critical(
                     "Worker %s was declared dead by run %s; stopping", self.worker_id, self.run_id
                 )
-                self._closing = asyncio.ensure_future(
-                    self.crawler.engine.close_spider_async(reason="fenced")
-                )
+                if self.crawler is not None:
+                    self._closing = asyncio.ensure_future(
+                        self.crawler.engine.close_spider_async(reason="fenced")
+                    )
                 return
             self.server.set(
                 self.keys["heartbeat"] + self.worker_id, str(time.time()), px=int(self.ttl * 1000)
@@ -237,7 +255,7 @@ class DistributedRun:
         }
 
     def spider_opened(self, spider) -> None:
-        session = self.crawler.get_extension(ArchiveSession)
+        session = self._session()
         if session is not None:
             # Workers of one run share the store: the lock is the run's, released by its last worker.
             session.lock_release_allowed = lambda: self.live_workers() <= {self.worker_id}
@@ -339,12 +357,12 @@ class DistributedRun:
                 requeued,
                 len(owned),
             )
-        self.crawler.stats.inc_value("distributed/requeued", requeued)
+        self.stats.inc_value("distributed/requeued", requeued)
         return requeued
 
     def _recover_worker_output(self, worker: str) -> set[str]:
         """Commit a dead worker's crawl folder and return the URLs its committed output covers."""
-        session = self.crawler.get_extension(ArchiveSession)
+        session = self._session()
         if session is None:
             return set()
         storage = session.storage
@@ -378,7 +396,7 @@ class DistributedRun:
                 pipe.hdel(self.keys["inflight"], *mine)
                 pipe.hdel(self.keys["owner"], *mine)
                 pipe.execute()
-                self.crawler.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
+                self.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
             if any(w != self.worker_id for w in owners.values()):
                 # Another worker is still busy: stay, to pick up its work if it dies.
                 raise DontCloseSpider("other workers still have requests in flight")
@@ -391,14 +409,24 @@ class InflightSpiderMiddleware:
     are flushed already); an article carries its in-flight key to the pipelines, and is done when
     they have written its text (``item_scraped``)."""
 
-    def __init__(self, crawler) -> None:
-        if not crawler.settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
-        self.crawler = crawler
+    def __init__(self, run: DistributedRun | None = None) -> None:
+        self._run = run
+        self.crawler: Crawler | None = None  # set by from_crawler: where the run is found
 
     @classmethod
     def from_crawler(cls, crawler) -> InflightSpiderMiddleware:
-        return cls(crawler)
+        if not crawler.settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
+        middleware = cls()
+        middleware.crawler = crawler
+        return middleware
+
+    @property
+    def run(self) -> DistributedRun | None:
+        """The run's extension; from the crawler on first use, as extensions may come later."""
+        if self._run is None and self.crawler is not None:
+            self._run = self.crawler.get_extension(DistributedRun)
+        return self._run
 
     def _pass(self, response, item, state: list[bool]):
         key = response.meta.get(INFLIGHT_KEY)
@@ -409,7 +437,7 @@ class InflightSpiderMiddleware:
         return item
 
     def _finish(self, response, state: list[bool]) -> None:
-        run = self.crawler.get_extension(DistributedRun)
+        run = self.run
         if run is not None and not state[0]:
             run.finished(response.request)
 
@@ -439,28 +467,29 @@ class SharedHostRateMiddleware:
     return tostring(start - now)
     """
 
-    def __init__(self, crawler) -> None:
-        settings = crawler.settings
-        if not settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
-        self.interval = settings.getfloat("ARCHIVE_SHARED_HOST_DELAY")
-        if self.interval <= 0:
-            raise NotConfigured("ARCHIVE_SHARED_HOST_DELAY is 0")
-        self.crawler = crawler
-        self.limiter = HostRateLimiter(
-            redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10),
-            run_keys(settings.get("ARCHIVE_RUN_ID"))["host"],
-            self.interval,
-        )
+    def __init__(self, limiter: HostRateLimiter, stats) -> None:
+        self.limiter = limiter
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler) -> SharedHostRateMiddleware:
-        return cls(crawler)
+        settings = crawler.settings
+        if not settings.get("ARCHIVE_REDIS_URL"):
+            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
+        interval = settings.getfloat("ARCHIVE_SHARED_HOST_DELAY")
+        if interval <= 0:
+            raise NotConfigured("ARCHIVE_SHARED_HOST_DELAY is 0")
+        limiter = HostRateLimiter(
+            redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10),
+            run_keys(settings.get("ARCHIVE_RUN_ID"))["host"],
+            interval,
+        )
+        return cls(limiter, crawler.stats)
 
     async def process_request(self, request: Request) -> None:
         wait = self.limiter.reserve(urlsplit(request.url).netloc)
         if wait > 0:
-            self.crawler.stats.inc_value("politeness/shared_waits")
+            self.stats.inc_value("politeness/shared_waits")
             await asyncio.sleep(wait)
 
 

@@ -38,9 +38,13 @@ class HostileRefusal(IgnoreRequest):
 
 def note_case(crawler, case: str, url: str, reason: str) -> None:
     """Count a case met and keep its first example for the run report (no event)."""
+    count_case(crawler.stats, case, url, reason)
+
+
+def count_case(stats, case: str, url: str, reason: str) -> None:
+    """``note_case`` for a component that holds the crawl's stats rather than the crawler."""
     if case not in HOSTILE_CASES:
         raise ValueError(f"unknown hostile case {case!r}")
-    stats = crawler.stats
     stats.inc_value(f"hostile/{case}")
     if stats.get_value(f"hostile-example/{case}") is None:
         stats.set_value(f"hostile-example/{case}", {"url": url, "reason": reason})
@@ -51,8 +55,29 @@ def record_case(
     crawler, case: str, url: str, reason: str, *, warc_record: dict | None = None, **details: Any
 ) -> None:
     """Count a case, log it as an event of kind ``case`` and flag its archived response, if any."""
-    note_case(crawler, case, url, reason)
-    session = crawler.get_extension(ArchiveSession)
+    log_case(
+        crawler.stats,
+        crawler.get_extension(ArchiveSession),
+        case,
+        url,
+        reason,
+        warc_record=warc_record,
+        **details,
+    )
+
+
+def log_case(
+    stats,
+    session: ArchiveSession | None,
+    case: str,
+    url: str,
+    reason: str,
+    *,
+    warc_record: dict | None = None,
+    **details: Any,
+) -> None:
+    """``record_case`` for a component that holds the crawl's stats and session."""
+    count_case(stats, case, url, reason)
     if session is None:
         return
     session.log_event(case, url, reason, case=case, **details)

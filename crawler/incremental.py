@@ -43,7 +43,7 @@ class RecrawlFilterMiddleware(SessionComponent):
         state = self.session.ledger.get(request.url)
         if state is None or state.due(datetime.now(UTC), self.session.policy, lastmod):
             return True
-        self.crawler.stats.inc_value("incremental/not_due")
+        self.stats.inc_value("incremental/not_due")
         return False
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -78,7 +78,7 @@ class ConditionalRequestMiddleware(SessionComponent):
         if request.meta.get("redirect_urls") and not state.due(
             datetime.now(UTC), self.session.policy
         ):
-            self.crawler.stats.inc_value("incremental/not_due")
+            self.stats.inc_value("incremental/not_due")
             raise NotDue(f"{request.url} is not due for a recheck")
         request.meta[LEDGER_STATE] = state
         if state.etag:
@@ -89,4 +89,4 @@ class ConditionalRequestMiddleware(SessionComponent):
             # A 304 is an answer, not an error: let it through to the spider.
             allowed = list(request.meta.get("handle_httpstatus_list", []))
             request.meta["handle_httpstatus_list"] = [*allowed, 304]
-            self.crawler.stats.inc_value("incremental/conditional_requests")
+            self.stats.inc_value("incremental/conditional_requests")

@@ -15,12 +15,22 @@ back long before the next request and only one is ever opened.
 from __future__ import annotations
 
 import asyncio
+from typing import Self
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
 from crawler.watchdog import stopping
+
+
+def idle_connections_per_host(settings) -> int:
+    """``ARCHIVE_IDLE_CONNECTIONS_PER_HOST``, or for 0 the crawl's request concurrency."""
+    return settings.getint("ARCHIVE_IDLE_CONNECTIONS_PER_HOST") or max(
+        settings.getint("CONCURRENT_REQUESTS"),
+        settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+        1,
+    )
 
 
 class CrawlStopping(IgnoreRequest):
@@ -34,18 +44,18 @@ class KeepAliveDownloadHandler(HTTP11DownloadHandler):
     cannot hold a stopping crawl open, and nothing is requested after the stop began.
     """
 
-    def __init__(self, crawler) -> None:
+    def __init__(self, crawler, idle_per_host: int) -> None:
+        # The crawler is Scrapy's base class's (TLS, proxies, size limits read from the settings).
         super().__init__(crawler)
-        settings = crawler.settings
-        idle = settings.getint("ARCHIVE_IDLE_CONNECTIONS_PER_HOST")
-        self._pool.maxPersistentPerHost = idle or max(
-            settings.getint("CONCURRENT_REQUESTS"),
-            settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
-            1,
-        )
+        self._pool.maxPersistentPerHost = idle_per_host
         self._stopping = False
         self._inflight: set[asyncio.Task] = set()
-        crawler.signals.connect(self._stop, signal=stopping)
+
+    @classmethod
+    def from_crawler(cls, crawler) -> Self:
+        handler = cls(crawler, idle_connections_per_host(crawler.settings))
+        crawler.signals.connect(handler._stop, signal=stopping)
+        return handler
 
     def _stop(self) -> None:
         self._stopping = True

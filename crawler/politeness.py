@@ -12,12 +12,16 @@ import logging
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
 from crawler.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +46,32 @@ def parse_retry_after(value: bytes | str | None, now: datetime | None = None) ->
 
 
 class RetryAfterMiddleware:
-    """Downloader middleware placed before RetryMiddleware (550) in response order."""
+    """Downloader middleware placed before RetryMiddleware (550) in response order.
 
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.max_wait = crawler.settings.getfloat("ARCHIVE_RETRY_AFTER_MAX")
-        self.max_retries = crawler.settings.getint("RETRY_TIMES")
+    Built directly (no crawler), it decides and counts but has no retry to give: a wait it would
+    accept is left to Scrapy's RetryMiddleware. ``from_crawler`` gives it the running crawl's
+    spider, download slots and ``Watchdog``.
+    """
+
+    def __init__(self, stats, *, max_wait: float, max_retries: int) -> None:
+        self.stats = stats
+        self.max_wait = max_wait
+        self.max_retries = max_retries
+        self.crawler: Crawler | None = None  # set by from_crawler
 
     @classmethod
     def from_crawler(cls, crawler) -> RetryAfterMiddleware:
-        return cls(crawler)
+        middleware = cls(
+            crawler.stats,
+            max_wait=crawler.settings.getfloat("ARCHIVE_RETRY_AFTER_MAX"),
+            max_retries=crawler.settings.getint("RETRY_TIMES"),
+        )
+        middleware.crawler = crawler
+        return middleware
 
     def _slot(self, request: Request):
+        if self.crawler is None:
+            return None, None  # built without a crawler
         try:
             downloader = self.crawler.engine.downloader
         except (RuntimeError, AttributeError):  # no engine: used outside a running crawl
@@ -85,7 +103,7 @@ class RetryAfterMiddleware:
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is None:
             return response  # no usable Retry-After: Scrapy's RetryMiddleware decides
-        stats = self.crawler.stats
+        stats = self.stats
         if wait > self.max_wait:
             stats.inc_value("politeness/retry_after_refused")
             logger.warning(
@@ -96,9 +114,12 @@ class RetryAfterMiddleware:
             )
             request.meta["dont_retry"] = True
             return response
+        spider = self.crawler.spider if self.crawler is not None else None
+        if spider is None:
+            return response  # not in a running crawl: no spider to retry for
         retry = get_retry_request(
             request,
-            spider=self.crawler.spider,
+            spider=spider,
             reason=f"{response.status} with Retry-After {wait:.0f}s",
             max_retry_times=self.max_retries,
         )
@@ -109,7 +130,7 @@ class RetryAfterMiddleware:
         stats.inc_value("politeness/retry_after_seconds", round(wait))
         logger.info("%s: %d, waiting %.0fs as the server asked", request.url, response.status, wait)
         self._hold_host(request, wait)
-        watchdog = self.crawler.get_extension(Watchdog)
+        watchdog = spider.crawler.get_extension(Watchdog)
         if watchdog is None:
             await asyncio.sleep(wait)
         elif not await watchdog.wait(wait):

@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Self
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -90,20 +91,36 @@ def cut_to_limit(body: bytes, limit: int) -> bytes:
 
 
 class RobotsPolicyMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware with RFC 9309's error handling and size limit."""
+    """Scrapy's robots.txt middleware with RFC 9309's error handling and size limit.
 
-    def __init__(self, crawler) -> None:
+    The crawler is Scrapy's base class's (it fetches robots.txt through the engine); this class's
+    own limits are plain values, read from the settings by ``from_crawler``.
+    """
+
+    def __init__(
+        self, crawler, *, max_bytes: int, retry_delay: float, retries: int, timeout: float
+    ) -> None:
         super().__init__(crawler)
-        settings = crawler.settings
-        self.max_bytes = settings.getint("ARCHIVE_ROBOTS_MAX_BYTES")
-        self.retry_delay = settings.getfloat("ARCHIVE_ROBOTS_RETRY_DELAY")
-        self.retries = settings.getint("ARCHIVE_ROBOTS_RETRIES")
-        # robots.txt is a small file: a host that cannot send it in this time is unreachable, and
-        # every request to it is waiting meanwhile (pages keep DOWNLOAD_TIMEOUT).
-        self.timeout = min(
-            settings.getfloat("ARCHIVE_ROBOTS_TIMEOUT"), settings.getfloat("DOWNLOAD_TIMEOUT")
-        )
+        self.max_bytes = max_bytes
+        self.retry_delay = retry_delay
+        self.retries = retries
+        self.timeout = timeout
         self._hosts: dict[str, _HostRobots] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler) -> Self:
+        settings = crawler.settings
+        return cls(
+            crawler,
+            max_bytes=settings.getint("ARCHIVE_ROBOTS_MAX_BYTES"),
+            retry_delay=settings.getfloat("ARCHIVE_ROBOTS_RETRY_DELAY"),
+            retries=settings.getint("ARCHIVE_ROBOTS_RETRIES"),
+            # robots.txt is a small file: a host that cannot send it in this time is unreachable,
+            # and every request to it is waiting meanwhile (pages keep DOWNLOAD_TIMEOUT).
+            timeout=min(
+                settings.getfloat("ARCHIVE_ROBOTS_TIMEOUT"), settings.getfloat("DOWNLOAD_TIMEOUT")
+            ),
+        )
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         parts = urlparse_cached(request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 from weakref import WeakKeyDictionary
@@ -17,7 +18,7 @@ from scrapy import Request
 from scrapy.utils.request import fingerprint
 from w3lib.url import canonicalize_url, url_query_cleaner
 
-from crawler.hostile import HostileRefusal, note_case
+from crawler.hostile import HostileRefusal, count_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,32 +112,44 @@ class ScopeMiddleware:
     (``discovered_via == "resource"``) may come from any host, as CDNs serve them.
     """
 
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.rules = ScopeRules.from_settings(crawler.settings)
+    def __init__(
+        self, rules: ScopeRules, stats, in_scope: Callable[[str], bool] | None = None
+    ) -> None:
+        self.rules = rules
+        self.stats = stats
+        # Where redirects may lead; None: anywhere (no spider scope to keep to).
+        self.in_scope = in_scope
 
     @classmethod
     def from_crawler(cls, crawler) -> ScopeMiddleware:
-        return cls(crawler)
+        def spider_scope(url: str) -> bool:
+            # Looked up per request: the crawl's spider, whatever it is, decides.
+            in_scope = getattr(crawler.spider, "in_scope", None)
+            return in_scope is None or in_scope(url)
+
+        return cls(ScopeRules.from_settings(crawler.settings), crawler.stats, spider_scope)
 
     def process_request(self, request: Request) -> None:
         if request.meta.get("dont_obey_robotstxt"):
             return  # robots.txt itself, fetched for a host already in scope
         refused = self.rules.refusal(request.url, request.meta.get("depth", 0))
         chain = request.meta.get("redirect_urls")
-        spider = self.crawler.spider
-        if refused is None and chain and request.meta.get("discovered_via") != "resource":
-            in_scope = getattr(spider, "in_scope", None)
-            if in_scope is not None and not in_scope(request.url):
-                refused = (
-                    "redirect-offsite",
-                    f"{chain[-1]} redirects to {request.url}, out of scope: not fetched",
-                )
+        if (
+            refused is None
+            and chain
+            and request.meta.get("discovered_via") != "resource"
+            and self.in_scope is not None
+            and not self.in_scope(request.url)
+        ):
+            refused = (
+                "redirect-offsite",
+                f"{chain[-1]} redirects to {request.url}, out of scope: not fetched",
+            )
         if refused is not None:
             raise HostileRefusal(*refused)
         if ignored := self.rules.ignored_in(request.url):
-            note_case(
-                self.crawler,
+            count_case(
+                self.stats,
                 "tracking-params",
                 request.url,
                 f"ignored when deduplicating: {', '.join(ignored)}",

@@ -23,9 +23,10 @@ from archive.warc import (
     payload_digest,
     warc_date,
 )
-from crawler.hostile import record_case
+from crawler.hostile import log_case
 from crawler.incremental import LEDGER_STATE
 from crawler.session_component import SessionComponent
+from pipelines.archive_session import ArchiveSession
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,15 @@ class WarcCaptureMiddleware(SessionComponent):
     response record's location is left in ``request.meta["warc_response_record"]``.
     """
 
-    def __init__(self, crawler) -> None:
+    def __init__(self, stats, session: ArchiveSession | None = None) -> None:
+        super().__init__(stats, session)
+        self._closing: asyncio.Future | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler) -> WarcCaptureMiddleware:
         if not crawler.settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        super().__init__(crawler)
-        self._closing: asyncio.Future | None = None
+        return cls(crawler.stats).attach(crawler)
 
     def process_request(self, request: Request) -> None:
         # WARC-Date is when the capture began (WARC 1.1 §5.4), the same on request and response.
@@ -95,7 +100,7 @@ class WarcCaptureMiddleware(SessionComponent):
             found = payloads.target(digest)
             if found is not None:
                 kind, target, known_digest = "revisit", found, digest
-                self.crawler.stats.inc_value("warc/identical_payload_revisits")
+                self.stats.inc_value("warc/identical_payload_revisits")
         request.meta[CAPTURE_KIND] = kind
         try:
             if kind == "response":
@@ -113,13 +118,14 @@ class WarcCaptureMiddleware(SessionComponent):
             # A full or failing disk (or any failing write) must stop the crawl, not silently
             # drop captures; it is the archive's failure, never the page's.
             logger.critical("Cannot write WARC record for %s: %s", request.url, exc)
-            if self.crawler.stats.get_value("run/store_failed") is None:
-                self.crawler.stats.set_value(
+            if self.stats.get_value("run/store_failed") is None:
+                self.stats.set_value(
                     "run/store_failed", f"cannot write WARC records: {type(exc).__name__}: {exc}"
                 )
-                self._closing = asyncio.ensure_future(
-                    self.crawler.engine.close_spider_async(reason="warc-write-failed")
-                )
+                if self.crawler is not None:
+                    self._closing = asyncio.ensure_future(
+                        self.crawler.engine.close_spider_async(reason="warc-write-failed")
+                    )
             raise ArchiveWriteError(f"{type(exc).__name__}: {exc}") from exc
         if locations:
             request.meta[RESPONSE_RECORD] = locations[0].as_dict()
@@ -131,8 +137,9 @@ class WarcCaptureMiddleware(SessionComponent):
                     locations[0].record_id,
                 )
         if exchange.truncated:
-            record_case(
-                self.crawler,
+            log_case(
+                self.stats,
+                self.session,
                 "truncated",
                 request.url,
                 "connection closed before the end of the body: archived with WARC-Truncated: disconnect",

@@ -14,11 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from twisted.internet import task
 
 from pipelines.archive_session import ArchiveSession
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +34,17 @@ PROGRESS_STATS = ("response_received_count", "downloader/exception_count", "item
 
 
 class Watchdog:
-    """Extension: bounded idle waits, the no-progress limit and the stop switch of one crawl."""
+    """Extension: bounded idle waits, the no-progress limit and the stop switch of one crawl.
 
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        settings = crawler.settings
-        self.idle_wait_max = settings.getfloat("ARCHIVE_IDLE_WAIT_MAX")
-        self.no_progress_timeout = settings.getfloat("ARCHIVE_NO_PROGRESS_TIMEOUT")
+    Built directly, its waits and stop switch work on their own; ``from_crawler`` adds the
+    periodic check of the running crawl's engine and the ``stopping`` signal.
+    """
+
+    def __init__(self, stats, *, idle_wait_max: float, no_progress_timeout: float) -> None:
+        self.stats = stats
+        self.idle_wait_max = idle_wait_max
+        self.no_progress_timeout = no_progress_timeout
+        self.crawler: Crawler | None = None  # set by from_crawler
         self.stopped = False
         self._waits: dict[asyncio.Future, float] = {}  # each wait and when it ends (monotonic)
         self._idle_since: float | None = None
@@ -46,7 +54,13 @@ class Watchdog:
 
     @classmethod
     def from_crawler(cls, crawler) -> Watchdog:
-        watchdog = cls(crawler)
+        settings = crawler.settings
+        watchdog = cls(
+            crawler.stats,
+            idle_wait_max=settings.getfloat("ARCHIVE_IDLE_WAIT_MAX"),
+            no_progress_timeout=settings.getfloat("ARCHIVE_NO_PROGRESS_TIMEOUT"),
+        )
+        watchdog.crawler = crawler
         crawler.signals.connect(watchdog.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(watchdog.spider_closed, signal=signals.spider_closed)
         return watchdog
@@ -82,7 +96,8 @@ class Watchdog:
         self.stopped = True
         logger.info("Stopping: waits given up, downloads in flight cancelled")
         self._wake_all()
-        self.crawler.signals.send_catch_log(stopping)
+        if self.crawler is not None:
+            self.crawler.signals.send_catch_log(stopping)
 
     def interrupt(self) -> None:
         """SIGINT/SIGTERM: stop, and commit without waiting long for uploads.
@@ -91,7 +106,7 @@ class Watchdog:
         """
         from twisted.internet import reactor
 
-        session = self.crawler.get_extension(ArchiveSession)
+        session = self.crawler.get_extension(ArchiveSession) if self.crawler is not None else None
         if session is not None:
             session.hurry()
         reactor.callFromThread(self.stop)
@@ -105,14 +120,14 @@ class Watchdog:
     # --- the periodic check ----------------------------------------------------------------------
 
     def check(self) -> None:
-        engine = self.crawler.engine
+        engine = self.crawler.engine if self.crawler is not None else None
         if engine is None or engine.spider is None or engine._slot is None or self.stopped:
             return
         if engine._slot.closing is not None:
             self.stop()  # closing for any reason (a limit, a failed store): no new work, no waits
             return
         now = time.monotonic()
-        done = sum(self.crawler.stats.get_value(name, 0) for name in PROGRESS_STATS)
+        done = sum(self.stats.get_value(name, 0) for name in PROGRESS_STATS)
         waiting = self._waiting(engine)
         busy = len(engine.downloader.active) > waiting or (
             not waiting and engine._slot.scheduler.has_pending_requests()
@@ -126,7 +141,7 @@ class Watchdog:
                 "No request finished in %.0fs (ARCHIVE_NO_PROGRESS_TIMEOUT): closing the crawl",
                 now - self._progress[1],
             )
-            self.crawler.stats.set_value(
+            self.stats.set_value(
                 "run/no_progress", f"no request finished in {self.no_progress_timeout:.0f}s"
             )
             self.stop()
@@ -143,7 +158,7 @@ class Watchdog:
                     len(self._waits),
                     now - self._idle_since,
                 )
-                self.crawler.stats.inc_value("run/idle_waits_given_up", len(self._waits))
+                self.stats.inc_value("run/idle_waits_given_up", len(self._waits))
                 self._wake_all()
                 self._idle_since = None
         else:

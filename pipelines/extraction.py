@@ -14,13 +14,16 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from pipelines.archive_session import ArchiveSession
 from pipelines.extractor import ExtractorConfig, extract_with_config, extraction_workers
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -54,27 +57,49 @@ class ExtractionPipeline:
     article is logged with its reason and counted, never dropped silently.
     """
 
-    def __init__(self, crawler) -> None:
-        settings = crawler.settings
-        if not settings.getbool("EXTRACT_ENABLED"):
-            raise NotConfigured("EXTRACT_ENABLED is off")
-        self.crawler = crawler
-        self.stats = crawler.stats
-        self.workers = extraction_workers(settings)
-        self.niceness = settings.getint("EXTRACT_WORKER_NICENESS")
-        self.config = ExtractorConfig(
-            max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
-            timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
-        )
-        self.limit = settings.getint("ARCHIVE_ARTICLE_LIMIT")
+    def __init__(
+        self,
+        stats,
+        config: ExtractorConfig,
+        *,
+        workers: int = 1,
+        niceness: int = 0,
+        article_limit: int = 0,
+        session: ArchiveSession | None = None,
+    ) -> None:
+        self.stats = stats
+        self.config = config
+        self.workers = workers
+        self.niceness = niceness
+        self.limit = article_limit
         self._reserved = 0  # text records written or being written, against the limit
         self._closing: asyncio.Future | None = None
         self._pool: ProcessPoolExecutor | None = None
-        self._session: ArchiveSession | None = None
+        self._session = session
+        self.crawler: Crawler | None = None  # set by from_crawler: the session, the engine
 
     @classmethod
     def from_crawler(cls, crawler) -> ExtractionPipeline:
-        return cls(crawler)
+        settings = crawler.settings
+        if not settings.getbool("EXTRACT_ENABLED"):
+            raise NotConfigured("EXTRACT_ENABLED is off")
+        pipeline = cls(
+            crawler.stats,
+            cls.extractor_config(settings),
+            workers=extraction_workers(settings),
+            niceness=settings.getint("EXTRACT_WORKER_NICENESS"),
+            article_limit=settings.getint("ARCHIVE_ARTICLE_LIMIT"),
+        )
+        pipeline.crawler = crawler
+        return pipeline
+
+    @staticmethod
+    def extractor_config(settings) -> ExtractorConfig:
+        """The extractor's limits, from the ``EXTRACT_*`` settings."""
+        return ExtractorConfig(
+            max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
+            timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
+        )
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawler process has threads (the WARC writer) that fork would copy
@@ -87,7 +112,8 @@ class ExtractionPipeline:
         )
 
     def open_spider(self) -> None:
-        self._session = self.crawler.get_extension(ArchiveSession)
+        if self.crawler is not None:
+            self._session = self.crawler.get_extension(ArchiveSession)
         self._pool = self._new_pool()
 
     def close_spider(self) -> None:
@@ -167,9 +193,10 @@ class ExtractionPipeline:
             logger.info(
                 "%d articles written (ARCHIVE_ARTICLE_LIMIT): closing the crawl", self.limit
             )
-            self._closing = asyncio.ensure_future(
-                self.crawler.engine.close_spider_async(reason="closespider_itemcount")
-            )
+            if self.crawler is not None:
+                self._closing = asyncio.ensure_future(
+                    self.crawler.engine.close_spider_async(reason="closespider_itemcount")
+                )
         adapter["text_record_id"] = record.get("id")
         return record
 

@@ -6,27 +6,33 @@ extraction off (``EXTRACT_ENABLED = False``) still leaves the ledger knowing wha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
 from pipelines.archive_session import ArchiveSession
 
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
 
 class LedgerJournalPipeline:
     """Counts new, changed and unchanged articles and writes one capture event per article item."""
 
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.stats = crawler.stats
-        self._session: ArchiveSession | None = None
+    def __init__(self, stats, session: ArchiveSession | None = None) -> None:
+        self.stats = stats
+        self._session = session
+        self.crawler: Crawler | None = None  # set by from_crawler: where the session is found
 
     @classmethod
     def from_crawler(cls, crawler) -> LedgerJournalPipeline:
-        return cls(crawler)
+        pipeline = cls(crawler.stats)
+        pipeline.crawler = crawler
+        return pipeline
 
     def open_spider(self) -> None:
-        self._session = self.crawler.get_extension(ArchiveSession)
+        if self.crawler is not None:
+            self._session = self.crawler.get_extension(ArchiveSession)
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
