@@ -22,7 +22,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.utils.test import get_crawler
 
 from archive.ledger import ArticleState, RecrawlPolicy
-from crawler.commands import project_settings
+from cli.settings import project_settings
 from crawler.distributed import (
     INFLIGHT_KEY,
     DistributedRun,
