@@ -147,6 +147,11 @@ def crawl_ids(storage: Storage) -> list[str]:
     return sorted(i for i in ids if _CRAWL_ID.match(i))
 
 
+def committed_crawls(storage: Storage) -> list[str]:
+    """Crawls whose manifest is in the store (committed), oldest first."""
+    return [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
+
+
 def iter_text_records(
     storage: Storage, crawl_id: str, problems: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:

@@ -22,10 +22,9 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archive.content_coding import decode
 from archive.crawl import (
-    crawl_ids,
+    committed_crawls,
     iter_jsonl,
     iter_text_records,
-    manifest_key,
     unreadable_objects,
     warc_key,
 )
@@ -249,11 +248,6 @@ def reextract_key(config_hash: str, crawl_id: str) -> str:
 
 def reextract_manifest_key(config_hash: str) -> str:
     return f"{REEXTRACT_PREFIX}{config_hash}/manifest.json"
-
-
-def committed_crawls(storage: Storage) -> list[str]:
-    """Crawls with a manifest (committed), oldest first."""
-    return [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     from cdxj_indexer.main import CDXJIndexer, SortingWriter
 
-from archive.crawl import crawl_ids, crawl_prefix, manifest_key, read_manifest
+from archive.crawl import committed_crawls, crawl_ids, crawl_prefix, manifest_key, read_manifest
 from archive.storage import Storage, StorageError, StoredObject
 
 if TYPE_CHECKING:
@@ -484,8 +484,9 @@ def build_indexes(
     old = _read_state(storage)
     sizes = {stored.key: stored.size for stored in storage.list()}
     state: dict[str, Any] = {"format": STATE_FORMAT, "crawls": {}, "merged": {}}
+    committed = set(committed_crawls(storage))
     for crawl_id in crawl_ids(storage):
-        if manifest_key(crawl_id) not in sizes:
+        if crawl_id not in committed:
             report.uncommitted.append(crawl_id)
             say(f"{crawl_id}: not committed (no manifest), skipped")
             continue

@@ -20,7 +20,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.timeutils import iso_date_to_timestamp
 
 from archive.content_coding import decode
-from archive.crawl import crawl_ids, manifest_key, read_manifest
+from archive.crawl import committed_crawls, manifest_key, read_manifest
 from archive.gzip_members import iter_member_ends
 from archive.index import CaptureEntry, CdxjIndex, surt_key
 from archive.storage import Storage, StorageError, validate_key
@@ -137,9 +137,7 @@ def allowed_warc_keys(storage: Storage, problems: list[str] | None = None) -> fr
     A crawl whose manifest cannot be read is skipped, logged and named in ``problems``.
     """
     keys: set[str] = set()
-    for crawl_id in crawl_ids(storage):
-        if not storage.exists(manifest_key(crawl_id)):
-            continue
+    for crawl_id in committed_crawls(storage):
         try:
             manifest = read_manifest(storage, crawl_id)
         except (StorageError, ValueError, TypeError, AttributeError) as exc:

@@ -22,7 +22,7 @@ from typing import IO, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.crawl import crawl_ids, iter_text_records, manifest_key, read_manifest
+from archive.crawl import committed_crawls, iter_text_records, read_manifest
 from archive.index import (
     SORT_BUFFER,
     CaptureEntry,
@@ -67,7 +67,7 @@ class _HashingWriter:
 
 
 def _committed(storage: Storage, wanted: Iterable[str] | None) -> list[str]:
-    committed = [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
+    committed = committed_crawls(storage)
     if wanted is None:
         return committed
     chosen = list(dict.fromkeys(wanted))

@@ -14,7 +14,6 @@ Settings: ``ARCHIVE_REDIS_URL``, ``ARCHIVE_RUN_ID``, ``ARCHIVE_WORKER_ID``, ``AR
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from urllib.parse import urlsplit
@@ -26,7 +25,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
-from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key
+from archive.crawl import crawl_ids, iter_jsonl, iter_text_records, ledger_key, manifest_key
 from archive.recovery import recover_crawl
 from archive.software import CRAWL_COMPONENTS, software_versions
 from pipelines.archive_session import ArchiveSession
@@ -360,10 +359,8 @@ class DistributedRun:
                     filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url")))
                 )
             if storage.exists(ledger_key(crawl_id)):
-                with storage.open(ledger_key(crawl_id)) as fh:
-                    for line in (line for line in fh if line.strip()):
-                        event = json.loads(line)
-                        covered.update(filter(None, (event["url"], event.get("requested_url"))))
+                for event in iter_jsonl(storage, ledger_key(crawl_id)):
+                    covered.update(filter(None, (event["url"], event.get("requested_url"))))
         return covered
 
     def spider_idle(self, spider) -> None:
