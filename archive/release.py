@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from archive.atomic_file import atomic_write, write_atomic
 from archive.dataset import (
     DatasetError,
     ExportOptions,
@@ -478,13 +480,16 @@ class DownloadReport:
         return not self.problems
 
 
-def _copy_hashing(src, dst: Path) -> tuple[int, str]:
+class _ChecksumMismatch(Exception):
+    """A downloaded file differs from what the release manifest says (the file is discarded)."""
+
+
+def _copy_hashing(src: BinaryIO, out: BinaryIO) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
-    with open(dst, "wb") as out:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    while chunk := src.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+        out.write(chunk)
     return size, digest.hexdigest()
 
 
@@ -510,26 +515,24 @@ def download_release(
         ):
             report.reused += 1
             continue
-        part = target.with_name(target.name + ".part")
         try:
-            with storage.open(prefix + entry.path) as src:
-                size, sha = _copy_hashing(src, part)
+            with atomic_write(target) as out, storage.open(prefix + entry.path) as src:
+                size, sha = _copy_hashing(src, out)
+                if size != entry.size or sha != entry.sha256:
+                    raise _ChecksumMismatch(
+                        f"{entry.path}: checksum mismatch (manifest sha256 {entry.sha256[:16]}…, "
+                        f"{entry.size} bytes; got {sha[:16]}…, {size} bytes)"
+                    )
         except (StorageError, OSError) as exc:  # one line per unreadable object, then the rest
-            part.unlink(missing_ok=True)
             report.problems.append(f"{entry.path}: cannot read from the store ({exc})")
             continue
-        if size != entry.size or sha != entry.sha256:
-            part.unlink()
-            report.problems.append(
-                f"{entry.path}: checksum mismatch (manifest sha256 {entry.sha256[:16]}…, "
-                f"{entry.size} bytes; got {sha[:16]}…, {size} bytes)"
-            )
+        except _ChecksumMismatch as exc:
+            report.problems.append(str(exc))
             continue
-        os.replace(part, target)
         report.files += 1
         report.bytes += size
         if progress and (done % 20 == 0 or done == len(manifest.files)):
             progress(f"{done}/{len(manifest.files)} files checked")
     if report.ok:
-        (root / "manifest.json").write_bytes(manifest.to_json())
+        write_atomic(root / "manifest.json", manifest.to_json())
     return report
