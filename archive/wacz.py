@@ -31,7 +31,7 @@ from archive.index import (
     index_warc,
     iter_entries,
 )
-from archive.software import PROJECT, project_version
+from archive.software import project_title
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
 
@@ -286,7 +286,7 @@ def write_wacz(
             "wacz_version": WACZ_VERSION,
             "title": title or f"LifeGate archive: {', '.join(chosen)}",
             "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "software": f"{PROJECT} {project_version()}",
+            "software": project_title(),
             "resources": resources,
         }
         if pages:

@@ -41,7 +41,7 @@ from archive.lock import StoreLock
 from archive.payload_index import PayloadIndex
 from archive.publisher import Publisher, RetryPolicy, publish_spool
 from archive.recovery import recover_store
-from archive.software import CRAWL_COMPONENTS, software_versions
+from archive.software import CRAWL_COMPONENTS, product, software_versions
 from archive.storage import (
     FileStorage,
     Storage,
@@ -280,10 +280,8 @@ class ArchiveSession:
         self._publish(log_key(self.crawl_id), final)
 
     def _warcinfo_fields(self) -> dict[str, str]:
-        versions = software_versions(*CRAWL_COMPONENTS)
         return {
-            "software": f"lifegate-archive/{versions['lifegate-archive']} "
-            f"(Scrapy {versions['scrapy']}, warcio {versions['warcio']})",
+            "software": product("scrapy", "warcio"),
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
             "hostname": socket.gethostname(),
