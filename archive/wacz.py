@@ -23,14 +23,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.atomic_file import atomic_write
 from archive.crawl import committed_crawls, iter_text_records, read_manifest
-from archive.index import (
-    SORT_BUFFER,
-    CaptureEntry,
-    SortingWriter,
-    crawl_index_key,
-    index_warc,
-    iter_entries,
-)
+from archive.index import CaptureEntry, crawl_index_key, iter_entries
+from archive.indexer import SORT_BUFFER, SortingWriter, index_warc
 from archive.software import project_title
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList

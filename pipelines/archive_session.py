@@ -35,7 +35,8 @@ from archive.crawl import (
     text_key,
     warc_key,
 )
-from archive.index import INDEX_KEY, build_indexes
+from archive.index import INDEX_KEY
+from archive.indexer import build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
 from archive.payload_index import PayloadIndex

@@ -21,11 +21,11 @@ from archive.index import (
     INDEX_KEY,
     CaptureEntry,
     CdxjIndex,
-    build_indexes,
     crawl_index_key,
     pad_timestamp,
     surt_key,
 )
+from archive.indexer import build_indexes
 from archive.storage import FileStorage
 from archive.warc import (
     PROFILE_IDENTICAL_PAYLOAD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from archive.index import build_indexes
+from archive.indexer import build_indexes
 from archive.payload_index import PayloadIndex
 from archive.storage import FileStorage
 from archive.warc import payload_digest

@@ -27,7 +27,8 @@ from warcio.warcwriter import WARCWriter
 
 from archive.content_coding import zstd
 from archive.crawl import CrawlManifest, ManifestEntry, read_manifest, text_key, warc_key
-from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+from archive.index import INDEX_KEY, CdxjIndex
+from archive.indexer import build_indexes
 from archive.replay import UI_CSP, ReplayApp
 from archive.storage import FileStorage
 from archive.takedown import article_id

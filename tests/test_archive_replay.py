@@ -29,7 +29,8 @@ from werkzeug.serving import make_server
 
 from archive.catalog import ArticleCatalog
 from archive.crawl import text_key
-from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+from archive.index import INDEX_KEY, CdxjIndex
+from archive.indexer import build_indexes
 from archive.memento import MementoUrls, http_date, link_timemap, parse_accept_datetime
 from archive.replay import ReplayApp
 from archive.storage import FileStorage, StorageError

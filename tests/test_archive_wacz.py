@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.index import CaptureEntry, build_indexes
+from archive.index import CaptureEntry
+from archive.indexer import build_indexes
 from archive.storage import StorageError
 from archive.wacz import write_wacz
 from crawler.cli import main

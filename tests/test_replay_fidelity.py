@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.index import build_indexes
+from archive.indexer import build_indexes
 from archive.storage import FileStorage
 from tests.test_archive_replay import CHROMIUM_ARGS, serving
 
