@@ -18,9 +18,9 @@ from archive.dataset import (
     ExportOptions,
     list_releases,
     read_release_manifest,
-    read_response,
     select_rows,
 )
+from archive.reader import read_response
 from archive.storage import FileStorage
 from archive.takedown import TakedownList
 from crawler.cli import main
@@ -110,7 +110,7 @@ def test_a_byte_range_read_of_any_row_gives_back_its_exact_warc_record(release):
         assert record.rec_headers.get_header("WARC-Payload-Digest") == prov["payload_digest"]
         assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
         response = read_response(storage, prov)
-        assert response.status == 200 and row["title"].split()[0].encode() in response.body
+        assert response.status == 200 and row["title"].split()[0].encode() in response.decoded()
 
 
 def test_rows_are_split_by_site_and_language_in_both_formats(release):
