@@ -17,7 +17,7 @@ import pytest
 
 from archive.indexer import build_indexes
 from archive.storage import FileStorage
-from tests.test_archive_replay import CHROMIUM_ARGS, serving
+from tests.replay_server import CHROMIUM_ARGS, serving
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("chromedriver")),
