@@ -19,6 +19,7 @@ from archive.crawl import (
     ManifestEntry,
     crawl_ids,
     crawl_prefix,
+    is_committed,
     manifest_key,
     object_kind,
 )
@@ -156,7 +157,7 @@ def recover_store(
             # Files (and maybe the manifest) of a crawl that could not reach the store: publish
             # them first, so a complete crawl is committed as it was, not as "recovered".
             publish_spool(storage, prefix=crawl_prefix(crawl_id))
-        if not storage.exists(manifest_key(crawl_id)):
+        if not is_committed(storage, crawl_id):
             recover_crawl(storage, crawl_id, software)
             recovered.append(crawl_id)
     return recovered

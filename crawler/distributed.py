@@ -25,7 +25,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
-from archive.crawl import crawl_ids, iter_jsonl, iter_text_records, ledger_key, manifest_key
+from archive.crawl import crawl_ids, is_committed, iter_jsonl, iter_text_records, ledger_key
 from archive.recovery import recover_crawl
 from archive.software import CRAWL_COMPONENTS, software_versions
 from pipelines.archive_session import ArchiveSession
@@ -351,7 +351,7 @@ class DistributedRun:
         for crawl_id in crawl_ids(storage):
             if not crawl_id.endswith(f".{self.run_id}.{worker}"):
                 continue
-            if not storage.exists(manifest_key(crawl_id)):
+            if not is_committed(storage, crawl_id):
                 recover_crawl(storage, crawl_id, software_versions(*CRAWL_COMPONENTS))
             # A request that redirected is covered by the capture of where it led.
             for record in iter_text_records(storage, crawl_id):

@@ -151,9 +151,8 @@ def reextract_store(
     A crawl whose listed text or WARC file is missing or not a regular file stops the run with a
     one-line ``StorageError``, or with ``skip_damaged`` is left out and named in ``problems``.
     """
-    from archive.crawl import iter_text_records, text_key, unreadable_objects
+    from archive.crawl import committed_crawls, iter_text_records, text_key, unreadable_objects
     from archive.dataset import (
-        committed_crawls,
         record_provenance,
         reextract_key,
         reextract_manifest_key,
@@ -289,7 +288,7 @@ def cluster_executor(address: str | None, timeout: float = 30.0) -> Iterator[Exe
 
 
 def cmd_reextract(args: argparse.Namespace) -> int:
-    from archive.dataset import committed_crawls
+    from archive.crawl import committed_crawls
     from archive.storage import StorageError
 
     settings = args.settings
