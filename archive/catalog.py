@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.crawl import crawl_ids, iter_text_records, manifest_key, unreadable_objects
+from archive.crawl import committed_crawls, iter_text_records, unreadable_objects
 from archive.storage import Storage
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class ArticleCatalog:
         return catalog
 
     def load(self, storage: Storage, progress: Callable[[str], None] | None = None) -> int:
-        committed = [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
+        committed = committed_crawls(storage)
         # Pass 1: the latest record of each article and its number of captures (no text kept).
         latest: dict[str, tuple[str, str, int]] = {}
         counts: dict[str, int] = {}

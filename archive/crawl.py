@@ -147,6 +147,16 @@ def crawl_ids(storage: Storage) -> list[str]:
     return sorted(i for i in ids if _CRAWL_ID.match(i))
 
 
+def is_committed(storage: Storage, crawl_id: str) -> bool:
+    """Whether the crawl's manifest is in the store: written last, it commits the crawl."""
+    return storage.exists(manifest_key(crawl_id))
+
+
+def committed_crawls(storage: Storage) -> list[str]:
+    """Crawls whose manifest is in the store (committed), oldest first."""
+    return [c for c in crawl_ids(storage) if is_committed(storage, c)]
+
+
 def iter_text_records(
     storage: Storage, crawl_id: str, problems: list[str] | None = None
 ) -> Iterator[dict[str, Any]]:

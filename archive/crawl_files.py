@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from archive.crawl import ManifestEntry, events_key, ledger_key, log_key, text_key, warc_key
 from archive.publisher import Publisher
-from archive.software import CRAWL_COMPONENTS, software_versions
+from archive.software import product
 from archive.storage import Storage, StoredObject, sha256_file
 from archive.warc import OPEN_SUFFIX, RollingWarcWriter, WarcFileNamer
 
@@ -109,10 +109,8 @@ class CrawlFiles:
         self._log_handler: logging.FileHandler | None = None
 
     def _warcinfo_fields(self, warcinfo_settings: dict[str, str]) -> dict[str, str]:
-        versions = software_versions(*CRAWL_COMPONENTS)
         return {
-            "software": f"lifegate-archive/{versions['lifegate-archive']} "
-            f"(Scrapy {versions['scrapy']}, warcio {versions['warcio']})",
+            "software": product("scrapy", "warcio"),
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
             "hostname": socket.gethostname(),

@@ -7,7 +7,6 @@ are written by :mod:`archive.release`, deduplicated by :mod:`archive.dedup`.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
@@ -17,19 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
-
-from archive.content_coding import decode
 from archive.crawl import (
-    crawl_ids,
+    committed_crawls,
     iter_jsonl,
     iter_text_records,
-    manifest_key,
     unreadable_objects,
     warc_key,
 )
-from archive.reader import MAX_DECODED_LENGTH, record_payload, verify_record
 from archive.storage import Storage, StorageError
 from archive.takedown import TAKEDOWN_KEY, TakedownList
 
@@ -251,11 +244,6 @@ def reextract_manifest_key(config_hash: str) -> str:
     return f"{REEXTRACT_PREFIX}{config_hash}/manifest.json"
 
 
-def committed_crawls(storage: Storage) -> list[str]:
-    """Crawls with a manifest (committed), oldest first."""
-    return [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
-
-
 @dataclass(slots=True)
 class Selection:
     """The rows an export keeps (newest capture per article) and why every other article went."""
@@ -344,73 +332,6 @@ def select_rows(
 
 
 # ------------------------------------------------------------------ provenance
-
-
-@dataclass(frozen=True, slots=True)
-class ArchivedResponse:
-    """One response record read back by byte range: its identity and the content-decoded body."""
-
-    url: str
-    record_id: str
-    payload_digest: str | None
-    status: int | None
-    content_type: str | None
-    body: bytes
-
-
-def read_record_bytes(storage: Storage, provenance: Mapping[str, Any]) -> bytes:
-    """The exact bytes of a row's WARC record (one gzip member): one ranged read of its WARC."""
-    key, offset, length = (
-        provenance.get("warc_key"),
-        provenance.get("offset"),
-        provenance.get("length"),
-    )
-    if not key or offset is None or not length:
-        raise DatasetError(f"no WARC location in provenance {dict(provenance)!r}")
-    data = storage.read_range(key, int(offset), int(length))
-    if len(data) != int(length):
-        raise DatasetError(f"{key}: short read at {offset} ({len(data)} of {length} bytes)")
-    return data
-
-
-def parse_response(
-    data: bytes, where: str = "record", max_decoded: int = MAX_DECODED_LENGTH
-) -> ArchivedResponse:
-    """The response in ``data`` (one WARC record), verified, its body decoded as the HTTP entity
-    (content codings undone in bounded memory).
-
-    Raises ``archive.reader.RecordDamaged`` for damaged bytes, ``archive.content_coding.DecodeError``
-    (or ``TooLarge``, past ``max_decoded`` bytes) for a body that cannot be decoded, and
-    :class:`DatasetError` for a record that is not a response.
-    """
-    verify_record(data, data[:2] == b"\x1f\x8b", where)
-    try:
-        record = next(iter(ArchiveIterator(io.BytesIO(data))), None)
-        if record is None:
-            raise DatasetError(f"{where}: no WARC record")
-        if record.rec_type != "response":
-            raise DatasetError(f"{where}: a {record.rec_type} record, not a response")
-        http = record.http_headers
-        payload = record_payload(record)
-    except (ArchiveLoadFailed, OSError, ValueError) as exc:
-        raise DatasetError(f"{where}: not a readable WARC record ({exc})") from exc
-    status = http.get_statuscode() if http else None
-    return ArchivedResponse(
-        url=record.rec_headers.get_header("WARC-Target-URI"),
-        record_id=record.rec_headers.get_header("WARC-Record-ID"),
-        payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
-        status=int(status) if status and status.isascii() and status.isdigit() else None,
-        content_type=http.get_header("Content-Type") if http else None,
-        body=decode(payload, http.get_header("Content-Encoding") if http else None, max_decoded),
-    )
-
-
-def read_response(
-    storage: Storage, provenance: Mapping[str, Any], max_decoded: int = MAX_DECODED_LENGTH
-) -> ArchivedResponse:
-    """Fetch and parse the response a row (or a record's provenance with ``warc_key``) points at."""
-    data = read_record_bytes(storage, provenance)
-    return parse_response(data, f"{provenance['warc_key']}@{provenance['offset']}", max_decoded)
 
 
 def record_provenance(record: Mapping[str, Any], crawl_id: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ order. A missing or damaged cache is rebuilt; several machines reading one store
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -19,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key, warc_key
+from archive.crawl import committed_crawls, iter_jsonl, iter_text_records, ledger_key, warc_key
 from archive.storage import Storage, capabilities
 
 logger = logging.getLogger(__name__)
@@ -237,21 +236,18 @@ class Ledger:
         """Apply committed crawls not applied yet, oldest first; returns their ids."""
         applied = {row[0] for row in self.db.execute("SELECT crawl_id FROM applied")}
         done = []
-        for crawl_id in crawl_ids(storage):
-            if crawl_id in applied or not storage.exists(manifest_key(crawl_id)):
+        for crawl_id in committed_crawls(storage):
+            if crawl_id in applied:
                 continue
             key = ledger_key(crawl_id)
             self.db.execute("BEGIN")
             try:
                 captured = set()
                 if storage.exists(key):
-                    with storage.open(key) as fh:
-                        for line in fh:
-                            if line.strip():
-                                event = json.loads(line)
-                                if event.get("type") == "capture":
-                                    captured.add(event["url"])
-                                self.apply(crawl_id, event)
+                    for event in iter_jsonl(storage, key):
+                        if event.get("type") == "capture":
+                            captured.add(event["url"])
+                        self.apply(crawl_id, event)
                 # A run killed between writing a text record and its journal line: the text
                 # record (committed by recovery) still proves the capture.
                 for record in iter_text_records(storage, crawl_id):

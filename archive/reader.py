@@ -1,5 +1,6 @@
 """Archived HTTP responses read back from the store by byte range: records named by index
-entries, WARC files allow-listed from the crawl manifests, revisits resolved to their payload.
+entries (WARC files allow-listed from the crawl manifests, revisits resolved to their payload) or
+by a text record's provenance.
 
 Every record is verified before use (its gzip member complete and intact, its WARC block and
 payload digests matching when it has them): damaged bytes raise :class:`RecordDamaged`, never
@@ -11,7 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
 from warcio.archiveiterator import ArchiveIterator
@@ -20,7 +23,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.timeutils import iso_date_to_timestamp
 
 from archive.content_coding import decode
-from archive.crawl import crawl_ids, manifest_key, read_manifest
+from archive.crawl import committed_crawls, manifest_key, read_manifest
 from archive.gzip_members import iter_member_ends
 from archive.index import CaptureEntry, CdxjIndex, surt_key
 from archive.storage import Storage, StorageError, validate_key
@@ -76,7 +79,8 @@ class ArchivedResponse:
     """An archived HTTP response: status, headers and the payload as stored.
 
     ``payload`` has any transfer coding removed but keeps its content coding (gzip stays gzip);
-    for a revisit, ``payload_entry`` is the capture the payload was taken from.
+    for a revisit, ``payload_entry`` is the capture the payload was taken from. ``record_id`` is
+    the WARC-Record-ID of the record read, when it was read by provenance.
     """
 
     entry: CaptureEntry
@@ -85,6 +89,11 @@ class ArchivedResponse:
     headers: tuple[tuple[str, str], ...]
     payload: bytes
     payload_entry: CaptureEntry
+    record_id: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.entry.url
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -137,9 +146,7 @@ def allowed_warc_keys(storage: Storage, problems: list[str] | None = None) -> fr
     A crawl whose manifest cannot be read is skipped, logged and named in ``problems``.
     """
     keys: set[str] = set()
-    for crawl_id in crawl_ids(storage):
-        if not storage.exists(manifest_key(crawl_id)):
-            continue
+    for crawl_id in committed_crawls(storage):
         try:
             manifest = read_manifest(storage, crawl_id)
         except (StorageError, ValueError, TypeError, AttributeError) as exc:
@@ -251,6 +258,68 @@ class ArchiveReader:
         if same:
             return same[0]
         raise NotArchived(entry.url)
+
+
+def read_record_bytes(storage: Storage, provenance: Mapping[str, Any]) -> bytes:
+    """The exact bytes of a row's WARC record (one gzip member): one ranged read of its WARC."""
+    key, offset, length = (
+        provenance.get("warc_key"),
+        provenance.get("offset"),
+        provenance.get("length"),
+    )
+    if not key or offset is None or not length:
+        raise NotArchived(f"no WARC location in provenance {dict(provenance)!r}")
+    data = storage.read_range(key, int(offset), int(length))
+    if len(data) != int(length):
+        raise NotArchived(f"{key}: short read at {offset} ({len(data)} of {length} bytes)")
+    return data
+
+
+def parse_response(data: bytes, key: str = "record", offset: int = 0) -> ArchivedResponse:
+    """The response in ``data`` (one WARC record, read from ``key`` at ``offset``), verified.
+
+    Raises :class:`RecordDamaged` for damaged bytes and :class:`NotArchived` for a record that is
+    not a readable response; :meth:`ArchivedResponse.decoded` gives its body.
+    """
+    where = f"{key}@{offset}"
+    verify_record(data, data[:2] == b"\x1f\x8b", where)
+    try:
+        record = next(iter(ArchiveIterator(io.BytesIO(data))), None)
+        if record is None:
+            raise NotArchived(f"{where}: no WARC record")
+        if record.rec_type != "response":
+            raise NotArchived(f"{where}: a {record.rec_type} record, not a response")
+        payload = record_payload(record)
+        status, reason, headers = _http_parts(record)
+        url = record.rec_headers.get_header("WARC-Target-URI") or ""
+        date = record.rec_headers.get_header("WARC-Date")
+        timestamp = iso_date_to_timestamp(date) if date else ""
+    except (ArchiveLoadFailed, OSError, ValueError) as exc:
+        raise NotArchived(f"{where}: not a readable WARC record ({exc})") from exc
+    try:
+        urlkey = surt_key(url)
+    except ValueError:
+        urlkey = url
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    entry = CaptureEntry(
+        urlkey=urlkey,
+        timestamp=timestamp,
+        url=url,
+        mime=content_type.split(";", 1)[0].strip(),
+        status=status,
+        digest=record.rec_headers.get_header("WARC-Payload-Digest") or "",
+        length=len(data),
+        offset=offset,
+        filename=key,
+    )
+    record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+    return ArchivedResponse(entry, status, reason, headers, payload, entry, record_id)
+
+
+def read_response(storage: Storage, provenance: Mapping[str, Any]) -> ArchivedResponse:
+    """The response a row (or a text record's provenance with ``warc_key``) points at, verified."""
+    data = read_record_bytes(storage, provenance)
+    return parse_response(data, provenance["warc_key"], int(provenance["offset"]))
 
 
 def record_payload(record) -> bytes:

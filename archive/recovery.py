@@ -8,17 +8,18 @@ it, as Heritrix operators do by hand with ``.open`` files.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archive.atomic_file import finish
 from archive.crawl import (
     CrawlManifest,
     ManifestEntry,
     crawl_ids,
     crawl_prefix,
+    is_committed,
     manifest_key,
     object_kind,
 )
@@ -54,14 +55,14 @@ def recover_open_file(path: Path) -> RecoveredFile:
         path.unlink()
         logger.warning("Removed %s: no complete record in %d bytes", path, size)
         return RecoveredFile(path, None, 0, dropped)
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
     if dropped:
         with open(path, "rb+") as fh:
             fh.truncate(scan.complete_until)
-            fh.flush()
-            os.fsync(fh.fileno())
+            finish(path, final, fh)
         logger.warning("Cut %d torn bytes from the end of %s (%s)", dropped, path, scan.error)
-    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
-    os.replace(path, final)
+    else:
+        finish(path, final)
     logger.info("Recovered %s: %d records", final, scan.members)
     return RecoveredFile(path, final, scan.members, dropped)
 
@@ -70,13 +71,14 @@ def _recover_jsonl(path: Path) -> Path:
     """Close a JSON Lines file, dropping a torn last line."""
     data = path.read_bytes()
     keep = data.rfind(b"\n") + 1
+    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
     if keep != len(data):
         with open(path, "rb+") as fh:
             fh.truncate(keep)
-            os.fsync(fh.fileno())
+            finish(path, final, fh)
         logger.warning("Cut a torn line (%d bytes) from the end of %s", len(data) - keep, path)
-    final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
-    os.replace(path, final)
+    else:
+        finish(path, final)
     return final
 
 
@@ -155,7 +157,7 @@ def recover_store(
             # Files (and maybe the manifest) of a crawl that could not reach the store: publish
             # them first, so a complete crawl is committed as it was, not as "recovered".
             publish_spool(storage, prefix=crawl_prefix(crawl_id))
-        if not storage.exists(manifest_key(crawl_id)):
+        if not is_committed(storage, crawl_id):
             recover_crawl(storage, crawl_id, software)
             recovered.append(crawl_id)
     return recovered

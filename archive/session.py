@@ -22,13 +22,15 @@ from typing import Any, Protocol
 
 from archive.crawl import (
     CrawlManifest,
+    is_committed,
     manifest_key,
     new_crawl_id,
     report_key,
     warc_key,
 )
 from archive.crawl_files import CrawlFiles, CrawlUploads, WarcOptions
-from archive.index import INDEX_KEY, build_indexes
+from archive.index import INDEX_KEY
+from archive.indexer import build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
 from archive.lock import StoreLock
 from archive.payload_index import PayloadIndex
@@ -195,7 +197,7 @@ class CrawlSession:
         # A distributed run's worker names itself in its crawl id: <ts>-<spider>.<run>.<worker>.
         name = f"{spider_name}.{self.run_id}.{self.worker_id}" if self.run_id else spider_name
         crawl_id = new_crawl_id(name, started)
-        while self.storage.exists(manifest_key(crawl_id)):
+        while is_committed(self.storage, crawl_id):
             # Two runs in one second: the later one waits for a fresh id rather than mixing files.
             started = self.clock()
             crawl_id = new_crawl_id(name, started)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -22,16 +21,11 @@ from typing import IO, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.crawl import crawl_ids, iter_text_records, manifest_key, read_manifest
-from archive.index import (
-    SORT_BUFFER,
-    CaptureEntry,
-    SortingWriter,
-    crawl_index_key,
-    index_warc,
-    iter_entries,
-)
-from archive.software import PROJECT, project_version
+from archive.atomic_file import atomic_write
+from archive.crawl import committed_crawls, iter_text_records, read_manifest
+from archive.index import CaptureEntry, crawl_index_key, iter_entries
+from archive.indexer import SORT_BUFFER, SortingWriter, index_warc
+from archive.software import project_title
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
 
@@ -67,7 +61,7 @@ class _HashingWriter:
 
 
 def _committed(storage: Storage, wanted: Iterable[str] | None) -> list[str]:
-    committed = [c for c in crawl_ids(storage) if storage.exists(manifest_key(c))]
+    committed = committed_crawls(storage)
     if wanted is None:
         return committed
     chosen = list(dict.fromkeys(wanted))
@@ -240,7 +234,6 @@ def write_wacz(
     now = clock().astimezone(UTC)
     stamp = (now.year, now.month, now.day, now.hour, now.minute, now.second)
     out = Path(out)
-    part = out.with_name(out.name + ".part")
     resources = []
 
     def member(zf: zipfile.ZipFile, path: str, source: BinaryIO, compress: int) -> None:
@@ -255,57 +248,51 @@ def write_wacz(
              "hash": f"sha256:{writer.sha256.hexdigest()}", "bytes": writer.size}
         )  # fmt: skip
 
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp,
-            zipfile.ZipFile(part, "w", allowZip64=True) as zf,
-        ):
-            replaced: dict[str, Path] = {}
-            for key, name in names.items():
-                say(f"adding {key}")
-                if takedowns:
-                    filtered = _without_withdrawn(
-                        storage, key, takedowns, Path(tmp) / f"filtered-{name}"
-                    )
-                    if filtered is not None:
-                        say(f"{key}: withdrawn pages left out")
-                        replaced[key] = filtered
-                with _open(storage, key, replaced) as fh:
-                    member(zf, f"archive/{name}", fh, zipfile.ZIP_STORED)
-            say("indexing")
-            index_path = Path(tmp) / "index.cdxj"
-            records = _write_index(storage, chosen, names, index_path, replaced, takedowns)
-            with open(index_path, "rb") as fh:
-                member(zf, "indexes/index.cdxj", fh, zipfile.ZIP_DEFLATED)
-            pages = _pages(storage, chosen, takedowns)
-            header = {"format": PAGES_FORMAT, "id": "pages", "title": "Articles"}
-            lines = [json.dumps(header)] + [json.dumps(p, ensure_ascii=False) for p in pages]
-            member(zf, "pages/pages.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()),
-                   zipfile.ZIP_DEFLATED)  # fmt: skip
-            package = {
-                "profile": "data-package",
-                "wacz_version": WACZ_VERSION,
-                "title": title or f"LifeGate archive: {', '.join(chosen)}",
-                "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "software": f"{PROJECT} {project_version()}",
-                "resources": resources,
-            }
-            if pages:
-                package["mainPageURL"] = pages[0]["url"]
-                package["mainPageDate"] = pages[0]["ts"]
-            package_bytes = (json.dumps(package, indent=2) + "\n").encode()
-            zf.writestr(
-                zipfile.ZipInfo("datapackage.json", stamp), package_bytes, zipfile.ZIP_DEFLATED
-            )
-            package_hash = hashlib.sha256(package_bytes).hexdigest()
-            digest = {"path": "datapackage.json", "hash": f"sha256:{package_hash}"}
-            zf.writestr(
-                zipfile.ZipInfo("datapackage-digest.json", stamp),
-                json.dumps(digest, indent=2) + "\n",
-                zipfile.ZIP_DEFLATED,
-            )
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_write(out) as wacz_file,
+        tempfile.TemporaryDirectory(prefix="lifegate-wacz-") as tmp,
+        zipfile.ZipFile(wacz_file, "w", allowZip64=True) as zf,
+    ):
+        replaced: dict[str, Path] = {}
+        for key, name in names.items():
+            say(f"adding {key}")
+            if takedowns:
+                filtered = _without_withdrawn(
+                    storage, key, takedowns, Path(tmp) / f"filtered-{name}"
+                )
+                if filtered is not None:
+                    say(f"{key}: withdrawn pages left out")
+                    replaced[key] = filtered
+            with _open(storage, key, replaced) as fh:
+                member(zf, f"archive/{name}", fh, zipfile.ZIP_STORED)
+        say("indexing")
+        index_path = Path(tmp) / "index.cdxj"
+        records = _write_index(storage, chosen, names, index_path, replaced, takedowns)
+        with open(index_path, "rb") as fh:
+            member(zf, "indexes/index.cdxj", fh, zipfile.ZIP_DEFLATED)
+        pages = _pages(storage, chosen, takedowns)
+        header = {"format": PAGES_FORMAT, "id": "pages", "title": "Articles"}
+        lines = [json.dumps(header)] + [json.dumps(p, ensure_ascii=False) for p in pages]
+        member(zf, "pages/pages.jsonl", io.BytesIO(("\n".join(lines) + "\n").encode()),
+               zipfile.ZIP_DEFLATED)  # fmt: skip
+        package = {
+            "profile": "data-package",
+            "wacz_version": WACZ_VERSION,
+            "title": title or f"LifeGate archive: {', '.join(chosen)}",
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "software": project_title(),
+            "resources": resources,
+        }
+        if pages:
+            package["mainPageURL"] = pages[0]["url"]
+            package["mainPageDate"] = pages[0]["ts"]
+        package_bytes = (json.dumps(package, indent=2) + "\n").encode()
+        zf.writestr(zipfile.ZipInfo("datapackage.json", stamp), package_bytes, zipfile.ZIP_DEFLATED)
+        package_hash = hashlib.sha256(package_bytes).hexdigest()
+        digest = {"path": "datapackage.json", "hash": f"sha256:{package_hash}"}
+        zf.writestr(
+            zipfile.ZipInfo("datapackage-digest.json", stamp),
+            json.dumps(digest, indent=2) + "\n",
+            zipfile.ZIP_DEFLATED,
+        )
     return WaczReport(out, tuple(chosen), len(names), records, len(pages), out.stat().st_size)

@@ -27,6 +27,8 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from archive.atomic_file import finish
+
 logger = logging.getLogger(__name__)
 
 WARC_VERSION = "WARC/1.1"
@@ -443,11 +445,9 @@ class RollingWarcWriter:
             self._path = None
             return
         self._file.flush()
-        os.fsync(self._file.fileno())
         size = self._file.tell()
-        self._file.close()
         final = self._path.with_name(self._path.name[: -len(OPEN_SUFFIX)])
-        os.replace(self._path, final)
+        finish(self._path, final, self._file)
         logger.info(
             "Closed WARC file %s (%d records, %d bytes)", final, self._records_in_file, size
         )

@@ -36,7 +36,8 @@ if str(REPO) not in sys.path:
 from werkzeug.serving import make_server
 
 from archive.crawl import CrawlManifest, ManifestEntry, warc_key
-from archive.index import INDEX_KEY, CdxjIndex, build_indexes, iter_entries
+from archive.index import INDEX_KEY, CdxjIndex, iter_entries
+from archive.indexer import build_indexes
 from archive.replay import ReplayApp
 from archive.storage import FileStorage, open_storage
 from archive.warc import HttpExchange, RollingWarcWriter, WarcFileNamer

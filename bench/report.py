@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-from importlib import metadata
 from pathlib import Path
+
+from archive.software import software_versions
 
 
 def machine() -> dict:
@@ -16,15 +17,10 @@ def machine() -> dict:
                       Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
-    versions = {}
-    for name in ("scrapy", "twisted", "trafilatura", "warcio", "lxml"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = software_versions("scrapy", "twisted", "trafilatura", "warcio", "lxml")
     return {
         "nproc": os.cpu_count(), "cpu_model": cpu_model, "memory_gib": round(mem_kb / 2**20, 1),
-        "kernel": platform.release(), "python": platform.python_version(), **versions,
+        "kernel": platform.release(), **versions,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -18,9 +18,9 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
+from archive.software import project_title
 from cli.settings import add_setting_options
 
 # Command modules, in the order ``--help`` lists them.
@@ -51,18 +51,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (--help for usage)\n")
 
 
-def package_version() -> str:
-    try:
-        return version(PROG)
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=PROG, description="Archive lifegate.it into WARC files and clean text."
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
+    parser.add_argument("--version", action="version", version=project_title())
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:

@@ -14,7 +14,6 @@ Settings: ``ARCHIVE_REDIS_URL``, ``ARCHIVE_RUN_ID``, ``ARCHIVE_WORKER_ID``, ``AR
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -27,7 +26,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
-from archive.crawl import crawl_ids, iter_text_records, ledger_key, manifest_key
+from archive.crawl import crawl_ids, is_committed, iter_jsonl, iter_text_records, ledger_key
 from archive.recovery import recover_crawl
 from archive.software import CRAWL_COMPONENTS, software_versions
 from pipelines.archive_session import ArchiveSession
@@ -370,7 +369,7 @@ class DistributedRun:
         for crawl_id in crawl_ids(storage):
             if not crawl_id.endswith(f".{self.run_id}.{worker}"):
                 continue
-            if not storage.exists(manifest_key(crawl_id)):
+            if not is_committed(storage, crawl_id):
                 recover_crawl(storage, crawl_id, software_versions(*CRAWL_COMPONENTS))
             # A request that redirected is covered by the capture of where it led.
             for record in iter_text_records(storage, crawl_id):
@@ -378,10 +377,8 @@ class DistributedRun:
                     filter(None, (record["url"], (record.get("crawl") or {}).get("requested_url")))
                 )
             if storage.exists(ledger_key(crawl_id)):
-                with storage.open(ledger_key(crawl_id)) as fh:
-                    for line in (line for line in fh if line.strip()):
-                        event = json.loads(line)
-                        covered.update(filter(None, (event["url"], event.get("requested_url"))))
+                for event in iter_jsonl(storage, ledger_key(crawl_id)):
+                    covered.update(filter(None, (event["url"], event.get("requested_url"))))
         return covered
 
     def spider_idle(self, spider) -> None:

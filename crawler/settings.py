@@ -5,7 +5,7 @@ Groups: Scrapy itself (politeness, safety), ``ARCHIVE_*`` (the store), ``WARC_*`
 on the command line or in a spider's ``custom_settings``.
 """
 
-from archive.software import project_version
+from archive.software import product
 from archive.storage import DEFAULT_STORAGES as _DEFAULT_STORAGES
 
 BOT_NAME = "lifegate-archive"
@@ -16,7 +16,7 @@ COMMANDS_MODULE = "crawler.scrapy_commands"
 
 # --- Politeness: a crawler that names itself and never hurries a publisher ------------------
 PROJECT_URL = "https://github.com/lifegate-archive/lifegate-archive"
-USER_AGENT = f"lifegate-archive/{project_version()} (+{PROJECT_URL}; web archiving of lifegate.it)"
+USER_AGENT = f"{product()} (+{PROJECT_URL}; web archiving of lifegate.it)"
 ROBOTSTXT_OBEY = True
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 2.0

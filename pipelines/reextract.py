@@ -60,8 +60,7 @@ def reextract_batch(
     ``max_decoded`` bytes are reasons too, ``record-damaged: <where>`` naming the record.
     """
     from archive.content_coding import DecodeError, TooLarge
-    from archive.dataset import DatasetError, read_response
-    from archive.reader import MAX_DECODED_LENGTH, RecordDamaged
+    from archive.reader import MAX_DECODED_LENGTH, NotArchived, RecordDamaged, read_response
     from archive.storage import StorageError
     from pipelines.extractor import extract_with_config
 
@@ -71,7 +70,8 @@ def reextract_batch(
         old, prov = item["record"], item["provenance"]
         where = f"{prov.get('warc_key')}@{prov.get('offset')}"
         try:
-            response = read_response(storage, prov, max_decoded or MAX_DECODED_LENGTH)
+            response = read_response(storage, prov)
+            body = response.decoded(max_decoded or MAX_DECODED_LENGTH)
         except RecordDamaged as exc:
             logger.warning("damaged WARC record of %s: %s", old.get("url"), exc)
             out.append((None, f"record-damaged: {where}"))
@@ -84,14 +84,14 @@ def reextract_batch(
             logger.warning("cannot decode the body of %s: %s", old.get("url"), exc)
             out.append((None, f"undecodable-body: {where}"))
             continue
-        except (DatasetError, StorageError) as exc:
+        except (NotArchived, StorageError) as exc:
             logger.warning("cannot read the WARC record of %s: %s", old.get("url"), exc)
             out.append((None, "warc-unreadable"))
             continue
         if response.record_id != prov.get("record_id"):
             out.append((None, "provenance-mismatch"))
             continue
-        result = extract_with_config(config, response.body, old["url"], response.content_type)
+        result = extract_with_config(config, body, old["url"], response.content_type)
         if result.record is None:
             out.append((None, result.reason or "no-article"))
             continue
@@ -147,9 +147,8 @@ def reextract_store(
     A crawl whose listed text or WARC file is missing or not a regular file stops the run with a
     one-line ``StorageError``, or with ``skip_damaged`` is left out and named in ``problems``.
     """
-    from archive.crawl import iter_text_records, text_key, unreadable_objects
+    from archive.crawl import committed_crawls, iter_text_records, text_key, unreadable_objects
     from archive.dataset import (
-        committed_crawls,
         record_provenance,
         reextract_key,
         reextract_manifest_key,

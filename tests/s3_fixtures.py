@@ -4,7 +4,6 @@ fixtures (one server per session, one bucket per test); registered by ``tests/co
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ import pytest
 from archive.crawl import CrawlManifest, ManifestEntry, object_kind, text_key, warc_key
 from archive.storage import sha256_file
 from archive.warc import HttpExchange, RollingWarcWriter, WarcFileNamer
+from tests.builders import article_exchange
 
 # moto accepts any credentials unless its IAM checks are switched on (see ``s3_auth``).
 DUMMY_KEY = "testing"
@@ -184,18 +184,6 @@ def make_store(s3_server, bucket, tmp_path):
     return make
 
 
-def exchange(n: int) -> HttpExchange:
-    return HttpExchange(
-        url=f"http://127.0.0.1:8080/articolo-{n}",
-        method="GET",
-        request_headers=[(b"User-Agent", b"test")],
-        status=200,
-        response_headers=[(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")],
-        body=gzip.compress(f"<p>articolo {n}</p>".encode() * 50, mtime=0),
-        fetch_started=datetime.now(UTC),
-    )
-
-
 def write_warc(directory: Path, size: int) -> Path:
     """A valid WARC of at least ``size`` bytes (incompressible 1 MiB bodies), closed in ``directory``."""
     writer = RollingWarcWriter(
@@ -233,7 +221,7 @@ def spool_crawl(
         directory, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"}
     )
     for n in range(exchanges):
-        writer.write_exchange(exchange(n))
+        writer.write_exchange(article_exchange(n))
     writer.close()
     files = [(warc_key(crawl_id, p.name), p) for p in writer.closed_files]
     text = storage.staging_path(text_key(crawl_id))

@@ -6,72 +6,24 @@ import gzip
 import hashlib
 import io
 import json
-import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.crawl import CrawlManifest
 from archive.dataset import (
     ExportOptions,
     list_releases,
     read_release_manifest,
-    read_response,
     select_rows,
 )
+from archive.reader import read_response
 from archive.storage import FileStorage
 from archive.takedown import TakedownList
 from cli import main
+from tests.builders import add_crawl, alias_args, aliases, fixture_store, parquet_rows, run
 
 RELEASE = "v2026.11.28"
-
-
-def fixture_store(dest: Path, *crawls) -> Path:
-    """One store holding the crawls of several fixture stores (each fixture crawls into its own)."""
-    for crawl in crawls:
-        shutil.copytree(crawl.crawl_dir, dest / "crawls" / crawl.crawl_dir.name)
-    return dest
-
-
-def alias_args(fixture_site) -> list[str]:
-    """The fixture sites all live on 127.0.0.1; name them as the real sites."""
-    _, running = fixture_site
-    names = {"it": "lifegate.it", "en": "lifegate.com", "republisher": "gratisforgratis.com"}
-    args = []
-    for key, name in names.items():
-        args += ["--site-alias", f"{urlsplit(running.base_urls[key]).netloc}={name}"]
-    return args
-
-
-def aliases(fixture_site) -> dict[str, str]:
-    args = alias_args(fixture_site)
-    return dict(a.split("=") for a in args[1::2])
-
-
-def add_crawl(store: Path, crawl_id: str, records: list[dict], warcs_from: Path | None = None) -> None:
-    """A committed crawl made of the given text records (WARC files copied when provenance needs them)."""
-    folder = store / "crawls" / crawl_id
-    (folder / "text").mkdir(parents=True)
-    if warcs_from is not None:
-        shutil.copytree(warcs_from / "warc", folder / "warc")
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    (folder / "text" / "articles.jsonl").write_text(lines, encoding="utf-8")
-    CrawlManifest(crawl_id, crawl_id.split("-", 1)[1], "2099-01-01T00:00:00Z",
-                  "2099-01-01T00:00:01Z", "finished").write(FileStorage(str(store)))
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def parquet_rows(release_dir: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(release_dir / "data").to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +62,7 @@ def test_a_byte_range_read_of_any_row_gives_back_its_exact_warc_record(release):
         assert record.rec_headers.get_header("WARC-Payload-Digest") == prov["payload_digest"]
         assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
         response = read_response(storage, prov)
-        assert response.status == 200 and row["title"].split()[0].encode() in response.body
+        assert response.status == 200 and row["title"].split()[0].encode() in response.decoded()
 
 
 def test_rows_are_split_by_site_and_language_in_both_formats(release):

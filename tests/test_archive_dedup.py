@@ -6,7 +6,7 @@ import hashlib
 
 from archive.dataset import to_row
 from archive.dedup import DedupConfig, deduplicate, shingles
-from tests.test_archive_dataset import aliases
+from tests.builders import aliases
 
 
 def rows_of(crawl, fixture_site) -> list[dict]:

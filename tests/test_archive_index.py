@@ -3,83 +3,29 @@ binary search that stay at a handful of reads on a million lines."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import math
-import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.crawl import CrawlManifest, ManifestEntry, warc_key
 from archive.index import (
     INDEX_KEY,
     CaptureEntry,
     CdxjIndex,
-    build_indexes,
     crawl_index_key,
     pad_timestamp,
     surt_key,
 )
+from archive.indexer import build_indexes
 from archive.storage import FileStorage
-from archive.warc import (
-    PROFILE_IDENTICAL_PAYLOAD,
-    HttpExchange,
-    RecordLocation,
-    RevisitTarget,
-    RollingWarcWriter,
-    WarcFileNamer,
-    warc_date,
-)
 from cli import main
-
-T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def exchange(url: str, body: bytes, when: datetime, *, status: int = 200, headers=(), gz=True) -> HttpExchange:
-    response_headers = [(b"Content-Type", b"text/html; charset=utf-8"), *headers]
-    if gz:
-        response_headers.append((b"Content-Encoding", b"gzip"))
-        body = gzip.compress(body, mtime=0)
-    return HttpExchange(
-        url=url,
-        method="GET",
-        request_headers=[(b"User-Agent", b"test")],
-        status=status,
-        response_headers=response_headers,
-        body=body,
-        fetch_started=when,
-    )
-
-
-def commit_crawl(storage: FileStorage, crawl_id: str, write) -> list[RecordLocation]:
-    """A committed crawl whose WARC holds what ``write(writer)`` writes; returns the locations."""
-    directory = storage.staging_path(warc_key(crawl_id, "x")).parent
-    writer = RollingWarcWriter(directory, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"})
-    locations = write(writer)
-    writer.close()
-    entries = [ManifestEntry.from_stored(storage.put_file(warc_key(crawl_id, p.name), p)) for p in writer.closed_files]
-    CrawlManifest(crawl_id, "lifegate", "s", "f", "finished", entries).write(storage)
-    return locations
-
-
-def revisit_of(writer: RollingWarcWriter, first: RecordLocation, ex: HttpExchange, when: datetime):
-    target = RevisitTarget(first.record_id, first.target_uri or ex.url, warc_date(when))
-    return writer.write_revisit(
-        ex, profile=PROFILE_IDENTICAL_PAYLOAD, refers_to=target, payload_digest=first.payload_digest
-    )
-
-
-def store_copy(crawl, tmp_path: Path) -> FileStorage:
-    """A private copy of a session crawl's store (indexing writes into it)."""
-    dest = tmp_path / "store"
-    shutil.copytree(crawl.crawl_dir, dest / "crawls" / crawl.crawl_dir.name)
-    return FileStorage(str(dest))
+from tests.builders import T0, commit_crawl, exchange, revisit_of, store_copy
 
 
 def index_lines(path: Path) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from archive.index import build_indexes
+from archive.indexer import build_indexes
 from archive.payload_index import PayloadIndex
 from archive.storage import FileStorage
 from archive.warc import payload_digest
-from tests.test_archive_index import T0, commit_crawl, exchange, revisit_of
+from tests.builders import T0, commit_crawl, exchange, revisit_of
 
 
 def test_committed_payloads_are_found_by_digest_whatever_the_url(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.index import build_indexes
+from archive.indexer import build_indexes
 from archive.storage import FileStorage
 from tests.conftest import ROOT
 from tests.loopback import free_port

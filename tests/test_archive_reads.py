@@ -27,26 +27,27 @@ from warcio.warcwriter import WARCWriter
 
 from archive.content_coding import zstd
 from archive.crawl import CrawlManifest, ManifestEntry, read_manifest, text_key, warc_key
-from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+from archive.index import INDEX_KEY, CdxjIndex
+from archive.indexer import build_indexes
 from archive.replay import UI_CSP, ReplayApp
 from archive.storage import FileStorage
 from archive.takedown import article_id
-from cli import main
+from tests.builders import (
+    T0,
+    add_crawl,
+    archived_payload,
+    commit_crawl,
+    exchange,
+    fixture_store,
+    run,
+)
 from tests.conftest import ROOT, crawl_command, finished_crawl, run_cli
-from tests.test_archive_dataset import add_crawl, fixture_store
-from tests.test_archive_index import T0, commit_crawl, exchange
-from tests.test_archive_replay import archived_payload, fetch, serving
+from tests.replay_server import fetch, serving
 
 HOST = "lifegate.example"
 GONE = f"http://{HOST}/about-us"
 NEIGHBOUR = f"http://{HOST}/about-us-2"
 STAMP = T0.strftime("%Y%m%d%H%M%S")
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def text_record(url: str, title: str, location) -> dict:

@@ -18,14 +18,7 @@ from archive.dataset import (
 )
 from archive.release import export_release
 from archive.storage import FileStorage
-from tests.test_archive_dataset import (
-    add_crawl,
-    alias_args,
-    aliases,
-    fixture_store,
-    parquet_rows,
-    run,
-)
+from tests.builders import add_crawl, alias_args, aliases, fixture_store, parquet_rows, run
 
 
 def tree(folder: Path) -> dict[str, str]:

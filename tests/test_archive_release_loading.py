@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from archive.dataset import ExportOptions, row_date, utc_time
-from archive.release import ROW_SCHEMA, export_release
+from archive.release import export_release
+from archive.shard import ROW_SCHEMA
 from archive.storage import FileStorage
-from tests.test_archive_dataset import add_crawl
+from tests.builders import add_crawl
 
 WORDS = [
     "acqua",

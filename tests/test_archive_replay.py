@@ -3,7 +3,6 @@ raw access, redirects and revisits; and its security: sandboxing, allow-listed f
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import html
@@ -15,8 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,64 +22,20 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
-from werkzeug.serving import make_server
 
 from archive.catalog import ArticleCatalog
 from archive.crawl import text_key
-from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+from archive.index import INDEX_KEY, CdxjIndex
+from archive.indexer import build_indexes
 from archive.memento import MementoUrls, http_date, link_timemap, parse_accept_datetime
 from archive.replay import ReplayApp
 from archive.storage import FileStorage, StorageError
 from archive.warc import PROFILE_SERVER_NOT_MODIFIED, RevisitTarget, warc_date
+from tests.builders import T0, archived_payload, commit_crawl, exchange, revisit_of, store_copy
 from tests.conftest import ROOT
-from tests.test_archive_index import T0, commit_crawl, exchange, revisit_of, store_copy
+from tests.replay_server import CHROMIUM_ARGS, fetch, serving
 
 RFC1123 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def fetch(url: str, headers: dict | None = None, follow: bool = False):
-    """(status, headers, body) of one GET; redirects are not followed unless asked."""
-    request = urllib.request.Request(url, headers=headers or {})
-    opener = urllib.request.build_opener() if follow else urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, error.read()
-
-
-@contextlib.contextmanager
-def serving(storage):
-    """The replay app on 127.0.0.1, port 0, in a thread, configured with its own address as
-    ARCHIVE_REPLAY_BASE_URL."""
-    app = ReplayApp(storage)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.base_url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        app.close()
-
-
-def archived_payload(crawl, url: str) -> bytes:
-    """The decoded body of the first response record of ``url`` in the crawl's WARC files."""
-    for path in crawl.warc_files:
-        with open(path, "rb") as fh:
-            for record in ArchiveIterator(fh):
-                if record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == url:
-                    return record.content_stream().read()
-    raise KeyError(url)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -570,13 +523,6 @@ def test_replay_command_prints_its_url_first(replay_store, tmp_path):
 
 # --- A real browser ----------------------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,2000",
-]
-
-
 @pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
                     reason="needs Debian's chromium and chromium-driver")  # fmt: skip
 def test_a_browser_sees_the_archived_article_with_nothing_from_the_live_web(replay, article, fixture_site, tmp_path):
@@ -654,7 +600,7 @@ def test_takedowns_are_honoured_everywhere(it_crawl, tmp_path):
 def test_datasets_page_lists_releases_with_checksums_and_serves_their_files(it_crawl, tmp_path):
     from archive.dataset import ExportOptions
     from archive.release import export_release
-    from tests.test_archive_dataset import fixture_store
+    from tests.builders import fixture_store
 
     store = fixture_store(tmp_path / "store", it_crawl)
     storage = FileStorage(str(store))

@@ -6,7 +6,6 @@ import gzip
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,11 @@ from archive.crawl import CrawlManifest, ManifestEntry, manifest_key, read_manif
 from archive.recovery import recover_open_file, recover_store
 from archive.storage import FileStorage
 from archive.verify import check_warc, verify_store
-from archive.warc import HttpExchange, RollingWarcWriter, WarcFileNamer
+from archive.warc import RollingWarcWriter, WarcFileNamer
+from tests.builders import article_exchange
 
 SAMPLES = Path(__file__).parent / "data" / "warc-samples"
 CRAWL = "20261128T090000Z-lifegate"
-
-
-def exchange(n: int) -> HttpExchange:
-    return HttpExchange(
-        url=f"http://127.0.0.1:8080/articolo-{n}",
-        method="GET",
-        request_headers=[(b"User-Agent", b"test")],
-        status=200,
-        response_headers=[(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip")],
-        body=gzip.compress(f"<p>articolo {n}</p>".encode() * 50, mtime=0),
-        fetch_started=datetime.now(UTC),
-    )
 
 
 def committed_store(tmp_path: Path, exchanges: int = 3) -> FileStorage:
@@ -38,7 +26,7 @@ def committed_store(tmp_path: Path, exchanges: int = 3) -> FileStorage:
     directory = storage.staging_path(warc_key(CRAWL, "x")).parent
     writer = RollingWarcWriter(directory, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"})
     for n in range(exchanges):
-        writer.write_exchange(exchange(n))
+        writer.write_exchange(article_exchange(n))
     writer.close()
     entries = []
     for path in writer.closed_files:
@@ -124,7 +112,7 @@ def test_missing_manifest_and_unlisted_objects_are_problems(tmp_path):
 def test_killed_writer_leaves_a_recoverable_open_file(tmp_path):
     writer = RollingWarcWriter(tmp_path, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"})
     for n in range(4):
-        writer.write_exchange(exchange(n))
+        writer.write_exchange(article_exchange(n))
     # What a kill leaves: every flushed record, then a gzip member cut short.
     data = writer.current_path.read_bytes()
     writer.close()
@@ -141,7 +129,7 @@ def test_recover_store_commits_an_interrupted_crawl(tmp_path):
     storage = FileStorage(str(tmp_path / "store"))
     directory = storage.staging_path(warc_key(CRAWL, "x")).parent
     writer = RollingWarcWriter(tmp_path, namer=WarcFileNamer("T", hostname="h"), warcinfo_fields={"a": "b"})
-    writer.write_exchange(exchange(1))
+    writer.write_exchange(article_exchange(1))
     (directory / (writer.current_path.name)).write_bytes(writer.current_path.read_bytes())
     writer.close()
     text = storage.staging_path(f"crawls/{CRAWL}/text/articles.jsonl")

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.index import CaptureEntry, build_indexes
+from archive.index import CaptureEntry
+from archive.indexer import build_indexes
 from archive.storage import StorageError
 from archive.wacz import write_wacz
 from cli import main
-from tests.test_archive_index import T0, commit_crawl, exchange, store_copy
+from tests.builders import T0, commit_crawl, exchange, store_copy
 
 CLOCK = lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SECOND = "20270101T000000Z-lifegate"

@@ -144,7 +144,8 @@ def test_the_ledger_learns_captures_even_without_extraction(tmp_path):
 
 
 def test_a_second_run_over_an_unchanged_site_writes_revisits_only(tmp_path):
-    from archive.index import INDEX_KEY, CdxjIndex, build_indexes
+    from archive.index import INDEX_KEY, CdxjIndex
+    from archive.indexer import build_indexes
     from archive.reader import ArchiveReader, allowed_warc_keys
     from archive.warc import PROFILE_IDENTICAL_PAYLOAD
 

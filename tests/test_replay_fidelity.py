@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.index import build_indexes
+from archive.indexer import build_indexes
 from archive.storage import FileStorage
-from tests.test_archive_replay import CHROMIUM_ARGS, serving
+from tests.replay_server import CHROMIUM_ARGS, serving
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("chromium") and shutil.which("chromedriver")),

@@ -9,7 +9,8 @@ from cli.store import open_store
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from archive.index import INDEX_KEY, build_indexes
+    from archive.index import INDEX_KEY
+    from archive.indexer import build_indexes
     from archive.storage import StorageError
 
     storage = open_store(args)

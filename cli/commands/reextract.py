@@ -16,7 +16,7 @@ from cli.store import open_store, store_settings
 def cmd_reextract(args: argparse.Namespace) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
-    from archive.dataset import committed_crawls
+    from archive.crawl import committed_crawls
     from archive.storage import StorageError, storage_table
     from pipelines.extractor import extraction_workers
     from pipelines.reextract import (
