@@ -230,6 +230,7 @@ SETTING_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ARCHIVE_ROBOTS_RETRIES": _whole(0),
     "ARCHIVE_ROBOTS_TIMEOUT": _seconds,
     "ARCHIVE_DASK_CONNECT_TIMEOUT": _seconds,
+    "ARCHIVE_REDIS_RETRY_TIMEOUT": _seconds,
     "ARCHIVE_ROBOTS_MAX_BYTES": _whole(1),
     "ARCHIVE_RETRY_AFTER_MAX": _seconds,
     "ARCHIVE_PUBLISH_RETRIES": _whole(1),

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, signals
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INFLIGHT_KEY = "inflight_key"
-# Seconds a worker keeps retrying an unreachable Redis before it stops and says so.
-REDIS_RETRY_SECONDS = 30.0
 
 
 def _text(value: bytes | str) -> str:
@@ -77,9 +74,10 @@ def distributed_settings(redis_url: str, run_id: str, worker_id: str) -> dict[st
     }
 
 
-def _with_redis_retries(call, what: str):
-    """Run a Redis call, riding out a restart of the server for up to REDIS_RETRY_SECONDS."""
-    deadline = time.monotonic() + REDIS_RETRY_SECONDS
+def _with_redis_retries(call, what: str, seconds: float):
+    """Run a Redis call, riding out a restart of the server for up to ``seconds``
+    (``ARCHIVE_REDIS_RETRY_TIMEOUT``)."""
+    deadline = time.monotonic() + seconds
     delay = 0.2
     while True:
         try:
@@ -87,7 +85,7 @@ def _with_redis_retries(call, what: str):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if time.monotonic() >= deadline:
                 raise RedisUnavailable(
-                    f"Redis unreachable for {REDIS_RETRY_SECONDS:.0f}s while {what}: {exc}"
+                    f"Redis unreachable for {seconds:.0f}s while {what}: {exc}"
                 ) from exc
             logger.warning("Redis unreachable while %s (%s); retrying", what, exc)
             time.sleep(delay)
@@ -107,6 +105,7 @@ class DistributedScheduler(RedisScheduler):
         scheduler.crawler = crawler
         scheduler.keys = run_keys(crawler.settings.get("ARCHIVE_RUN_ID"))
         scheduler.worker_id = crawler.settings.get("ARCHIVE_WORKER_ID")
+        scheduler.retry_seconds = crawler.settings.getfloat("ARCHIVE_REDIS_RETRY_TIMEOUT")
         return scheduler
 
     def open(self, spider):
@@ -116,13 +115,16 @@ class DistributedScheduler(RedisScheduler):
             run.scheduler = self
 
     redis_lost = False
+    retry_seconds = 30.0
 
     def enqueue_request(self, request: Request) -> bool:
         if self.redis_lost:
             return False
         try:
             return _with_redis_retries(
-                lambda: super(DistributedScheduler, self).enqueue_request(request), "queueing"
+                lambda: super(DistributedScheduler, self).enqueue_request(request),
+                "queueing",
+                self.retry_seconds,
             )
         except RedisUnavailable as exc:
             self._stop(exc)
@@ -133,7 +135,9 @@ class DistributedScheduler(RedisScheduler):
             return None
         try:
             request = _with_redis_retries(
-                lambda: super(DistributedScheduler, self).next_request(), "dequeuing"
+                lambda: super(DistributedScheduler, self).next_request(),
+                "dequeuing",
+                self.retry_seconds,
             )
             if request is None:
                 return None
@@ -143,7 +147,7 @@ class DistributedScheduler(RedisScheduler):
             pipe.hset(self.keys["inflight"], key, encoded).hset(
                 self.keys["owner"], key, self.worker_id
             )
-            _with_redis_retries(pipe.execute, "recording a request in flight")
+            _with_redis_retries(pipe.execute, "recording a request in flight", self.retry_seconds)
         except RedisUnavailable as exc:
             self._stop(exc)
             return None
@@ -154,7 +158,9 @@ class DistributedScheduler(RedisScheduler):
         if self.redis_lost:
             return False
         try:
-            return _with_redis_retries(lambda: len(self) > 0, "counting the queue")
+            return _with_redis_retries(
+                lambda: len(self) > 0, "counting the queue", self.retry_seconds
+            )
         except RedisUnavailable as exc:
             self._stop(exc)
             return False
@@ -185,9 +191,17 @@ class DistributedRun:
     """Extension: worker membership, heartbeats, completion of in-flight requests, reconciliation."""
 
     def __init__(
-        self, server: redis.Redis, stats, *, run_id: str, worker_id: str, ttl: float
+        self,
+        server: redis.Redis,
+        stats,
+        *,
+        run_id: str,
+        worker_id: str,
+        ttl: float,
+        retry_seconds: float = 30.0,
     ) -> None:
         self.server = server
+        self.retry_seconds = retry_seconds
         self.stats = stats
         self.run_id = run_id
         self.worker_id = worker_id
@@ -212,6 +226,7 @@ class DistributedRun:
             run_id=settings.get("ARCHIVE_RUN_ID"),
             worker_id=settings.get("ARCHIVE_WORKER_ID"),
             ttl=settings.getfloat("ARCHIVE_WORKER_TTL"),
+            retry_seconds=settings.getfloat("ARCHIVE_REDIS_RETRY_TIMEOUT"),
         )
         run.crawler = crawler
         crawler.signals.connect(run.spider_opened, signal=signals.spider_opened)
@@ -259,7 +274,9 @@ class DistributedRun:
             # Workers of one run share the store: the lock is the run's, released by its last worker.
             session.lock_release_allowed = lambda: self.live_workers() <= {self.worker_id}
         _with_redis_retries(
-            lambda: self.server.sadd(self.keys["workers"], self.worker_id), "joining the run"
+            lambda: self.server.sadd(self.keys["workers"], self.worker_id),
+            "joining the run",
+            self.retry_seconds,
         )
         self._joined = True
         self.beat()
@@ -449,58 +466,3 @@ class InflightSpiderMiddleware:
         async for item in result:
             yield self._pass(response, item, state)
         self._finish(response, state)
-
-
-class SharedHostRateMiddleware:
-    """Downloader middleware: at most one request per ``ARCHIVE_SHARED_HOST_DELAY`` seconds per host,
-    across all workers of the run (a Redis-side schedule of each host's next free slot)."""
-
-    _SCRIPT = """
-    local now = tonumber(ARGV[1])
-    local interval = tonumber(ARGV[2])
-    local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-    local start = math.max(now, next_free)
-    redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil((start + interval - now) * 1000) + 60000)
-    return tostring(start - now)
-    """
-
-    def __init__(self, limiter: HostRateLimiter, stats) -> None:
-        self.limiter = limiter
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler) -> SharedHostRateMiddleware:
-        settings = crawler.settings
-        if not settings.get("ARCHIVE_REDIS_URL"):
-            raise NotConfigured  # not a distributed crawl (silently: no "Disabled" warning)
-        interval = settings.getfloat("ARCHIVE_SHARED_HOST_DELAY")
-        if interval <= 0:
-            raise NotConfigured("ARCHIVE_SHARED_HOST_DELAY is 0")
-        limiter = HostRateLimiter(
-            redis.Redis.from_url(settings.get("ARCHIVE_REDIS_URL"), socket_timeout=10),
-            run_keys(settings.get("ARCHIVE_RUN_ID"))["host"],
-            interval,
-        )
-        return cls(limiter, crawler.stats)
-
-    async def process_request(self, request: Request) -> None:
-        wait = self.limiter.reserve(urlsplit(request.url).netloc)
-        if wait > 0:
-            self.stats.inc_value("politeness/shared_waits")
-            await asyncio.sleep(wait)
-
-
-class HostRateLimiter:
-    """Reserves the next free slot of a host in Redis; ``reserve`` returns the seconds to wait."""
-
-    def __init__(self, server: redis.Redis, prefix: str, interval: float) -> None:
-        self.server = server
-        self.prefix = prefix
-        self.interval = interval
-        self._script = server.register_script(SharedHostRateMiddleware._SCRIPT)
-
-    def reserve(self, host: str) -> float:
-        # Redis's clock, not ours: workers on several machines agree on it.
-        seconds, micros = self.server.time()
-        now = seconds + micros / 1e6
-        return float(self._script(keys=[self.prefix + host], args=[now, self.interval]))

@@ -81,7 +81,7 @@ DOWNLOADER_MIDDLEWARES = {
     # Before Retry (550) in response order: 429/503 with Retry-After wait as asked (scrapy#3849).
     "crawler.politeness.RetryAfterMiddleware": 555,
     # Only with ARCHIVE_REDIS_URL: one request rate per host shared by every worker of a run.
-    "crawler.distributed.SharedHostRateMiddleware": 120,
+    "crawler.host_rate.SharedHostRateMiddleware": 120,
     # After HttpCompression (590) and Redirect (600) in process_response order, so it sees the
     # content-coded body and every redirect and retried response (research: reliability.md B.1).
     "crawler.warc_capture.WarcCaptureMiddleware": 950,
@@ -171,6 +171,7 @@ ARCHIVE_RUN_ID = ""  # workers with the same run id share the queue, duplicate f
 ARCHIVE_WORKER_ID = ""  # this worker's name (in its crawl id and WARC file names)
 ARCHIVE_WORKER_TTL = 30.0  # seconds without a heartbeat after which a worker is dead
 ARCHIVE_SHARED_HOST_DELAY = 1.0  # seconds between requests to one host, across all workers
+ARCHIVE_REDIS_RETRY_TIMEOUT = 30.0  # seconds a worker rides out an unreachable Redis before stopping
 # Seconds `reextract --dask-scheduler` tries to reach the scheduler before giving up.
 ARCHIVE_DASK_CONNECT_TIMEOUT = 30.0
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.

@@ -23,13 +23,9 @@ from scrapy.utils.test import get_crawler
 
 from archive.ledger import ArticleState, RecrawlPolicy
 from cli.settings import project_settings
-from crawler.distributed import (
-    INFLIGHT_KEY,
-    DistributedRun,
-    InflightSpiderMiddleware,
-    SharedHostRateMiddleware,
-)
+from crawler.distributed import INFLIGHT_KEY, DistributedRun, InflightSpiderMiddleware
 from crawler.dupefilter import RedirectAwareDupeFilter
+from crawler.host_rate import SharedHostRateMiddleware
 from crawler.hostile import HostileRefusal
 from crawler.incremental import LEDGER_STATE, ConditionalRequestMiddleware, RecrawlFilterMiddleware
 from crawler.items import ArticlePage

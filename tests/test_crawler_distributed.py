@@ -180,7 +180,10 @@ def test_redis_gone_for_good_is_reported_and_fails(tmp_path, redis_server, monke
     store = tmp_path / "store"
     site = FixtureSite(include_faults=False, extra_articles=60)
     with site.serve(host="127.0.0.1") as running:
-        process = worker(store, running.base_urls["it"], redis_server.url, "w1", "-s", "CONCURRENT_REQUESTS=1")
+        process = worker(
+            store, running.base_urls["it"], redis_server.url, "w1",
+            "-s", "CONCURRENT_REQUESTS=1", "-s", "ARCHIVE_REDIS_RETRY_TIMEOUT=5",
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list(store.glob("crawls/*/warc/*.open")):
             time.sleep(0.05)
@@ -190,13 +193,14 @@ def test_redis_gone_for_good_is_reported_and_fails(tmp_path, redis_server, monke
         finally:
             reap(process)
     assert process.returncode != 0
-    assert "Redis unreachable" in err and "redis-unavailable" in out + err
+    assert "Redis unreachable for 5s" in err and "redis-unavailable" in out + err
 
 
 def test_the_host_rate_is_shared_across_workers(redis_server):
     import redis
 
-    from crawler.distributed import HostRateLimiter, run_keys
+    from crawler.distributed import run_keys
+    from crawler.host_rate import HostRateLimiter
 
     interval = 0.05
     times: list[float] = []
