@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from archive.atomic_file import write_atomic
 from archive.crawl import (
     CrawlManifest,
     is_committed,
@@ -427,7 +428,9 @@ class CrawlSession:
         self.stats.set_value("report", report.get("summary"))
         key = report_key(self.crawl_id)
         path = self.storage.staging_path(key)
-        path.write_bytes(json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n")
+        write_atomic(
+            path, json.dumps(report, indent=2, sort_keys=True, default=str).encode() + b"\n"
+        )
         self._uploads.publish(key, path)
 
     def _commit(self, reason: str) -> bool:
@@ -461,7 +464,7 @@ class CrawlSession:
                 )
                 return True
         # Not committed: the manifest waits beside the files in the spool.
-        self.storage.staging_path(key).write_bytes(manifest.to_json())
+        write_atomic(self.storage.staging_path(key), manifest.to_json())
         self.stats.set_value("archive/unpublished", len(unpublished) + 1)
         logger.error(
             "Crawl %s is NOT committed: %d files and its manifest wait in the spool; "

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from archive.atomic_file import write_atomic
 from archive.storage import UNFINISHED_SUFFIXES, StorageError, StoredObject, validate_key
 
 SPOOL_FOLDER = "lifegate-archive-spool"
@@ -47,12 +48,7 @@ def exclusive(path: Path) -> Iterator[BinaryIO]:
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "w") as fh:
-        json.dump(value, fh, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, sort_keys=True).encode())
 
 
 class Spool:
@@ -94,12 +90,7 @@ class Spool:
         """Spool ``data`` as ``key`` atomically (as not yet published); its path."""
         path = self.staging_path(key)
         path.with_name(path.name + PUBLISHED_SUFFIX).unlink(missing_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
         return path
 
     # --- what was published ----------------------------------------------------------------------

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
+from archive.atomic_file import atomic_write, write_atomic
+
 # URI scheme -> storage class (dotted path, imported when used); "" is a plain path.
 DEFAULT_STORAGES: dict[str, str] = {
     "": "archive.storage.FileStorage",
@@ -154,14 +156,6 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FileStorage:
     """A store in a local folder. Files are built in place and made visible by rename."""
 
@@ -224,24 +218,14 @@ class FileStorage:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         if Path(path).resolve() != target:
-            tmp = target.with_name(target.name + ".part")
-            shutil.copyfile(path, tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            with open(path, "rb") as source, atomic_write(target) as fh:
+                shutil.copyfileobj(source, fh, 1024 * 1024)
         return StoredObject(key, target.stat().st_size, sha256_file(target))
 
     def put_bytes(self, key: str, data: bytes) -> StoredObject:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        write_atomic(target, data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
     def create_exclusive(self, key: str, data: bytes) -> bool:
