@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_timestamp
 
 from archive.content_coding import decode
@@ -49,6 +50,13 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     inflating it, output dropped); WARC-Block-Digest and WARC-Payload-Digest are checked where the
     record has them (warcio's digest-verifying reader).
     """
+    _verified_record(data, gzipped, where)
+
+
+def _verified_record(data: bytes, gzipped: bool, where: str) -> tuple[ArcWarcRecord, bytes]:
+    """:func:`verify_record`'s checks, and what they read: the parsed record and the rest of its
+    block after the HTTP headers (the payload, transfer coding still on), so that a reader
+    parses each record once."""
     if gzipped:
         try:
             ends = iter_member_ends(io.BytesIO(data))
@@ -60,8 +68,9 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     try:
         iterator = ArchiveIterator(io.BytesIO(data), arc2warc=True, check_digests=True)
         record = next(iter(iterator))
-        while record.raw_stream.read(1 << 20):
-            pass
+        chunks = []
+        while chunk := record.raw_stream.read(1 << 20):
+            chunks.append(chunk)
     except (ArchiveLoadFailed, StopIteration, ValueError, OSError, EOFError) as exc:
         raise RecordDamaged(f"{where}: unreadable record ({exc})") from exc
     except Exception as exc:
@@ -69,6 +78,7 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     checker = record.digest_checker
     if checker.passed is False:
         raise RecordDamaged(f"{where}: {'; '.join(checker.problems)}")
+    return record, b"".join(chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +196,13 @@ class ArchiveReader:
         verify_record(data, entry.filename.endswith(".gz"), f"{entry.filename}@{entry.offset}")
         return data
 
-    def _record(self, entry: CaptureEntry):
-        data = self.verified_bytes(entry)
+    def _record(self, entry: CaptureEntry) -> tuple[ArcWarcRecord, bytes]:
+        data = self.record_bytes(entry)
+        where = f"{entry.filename}@{entry.offset}"
+        record, rest = _verified_record(data, entry.filename.endswith(".gz"), where)
         try:
-            record = next(iter(ArchiveIterator(io.BytesIO(data), arc2warc=True)))
-            payload = record_payload(record)
-        except (ArchiveLoadFailed, StopIteration, ValueError, OSError) as exc:
+            payload = _payload(io.BytesIO(rest), record.http_headers)
+        except (ValueError, OSError) as exc:
             logger.warning(
                 "Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc
             )
@@ -255,9 +266,12 @@ class ArchiveReader:
 
 def record_payload(record) -> bytes:
     """A record's payload as stored: transfer coding undone, content coding kept."""
-    stream = record.raw_stream
-    if record.http_headers is not None:
-        coding = record.http_headers.get_header("Transfer-Encoding") or ""
+    return _payload(record.raw_stream, record.http_headers)
+
+
+def _payload(stream, http_headers) -> bytes:
+    if http_headers is not None:
+        coding = http_headers.get_header("Transfer-Encoding") or ""
         if "chunked" in coding.lower():
             stream = ChunkedDataReader(stream)
     return stream.read()
