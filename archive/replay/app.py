@@ -3,8 +3,10 @@ Flask wiring of the route families, and the responses they share (errors, 404, 4
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
+import mmap
 import re
 import tempfile
 from datetime import datetime
@@ -36,6 +38,9 @@ UI_CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 DECODE_BUDGET = 256 * 1024 * 1024  # decoded bytes held by all requests at once (a default)
+# URLs whose captures are kept in memory: a page's styles, scripts and image candidates are looked
+# up again by every page that names them (about 1 KB each).
+LOOKUP_CACHE_SIZE = 8192
 _BASE_URL = re.compile(r"^https?://[^/?#\s]+(?:/[^?#\s]*)?$")
 
 
@@ -85,8 +90,10 @@ class ReplayApp:
             )
         self.storage = storage
         self._index_stream = _seekable(storage.open(index_key))
+        # Binary search in mapped memory: no system call per step, and one copy shared by threads.
+        self._index_map = _mapped(self._index_stream)
         try:
-            self.index = CdxjIndex(self._index_stream)
+            self.index = _ReplayIndex(self._index_map or self._index_stream)
             self.problems: list[str] = []  # what could not be read at start, shown on the home page
             self.reader = ArchiveReader(
                 storage, self.index, allowed_warc_keys(storage, self.problems)
@@ -98,7 +105,7 @@ class ReplayApp:
             self.withdrawn_ids: set[str] = set()  # articles the list names by one of their URLs
             self.catalog.exclude(self._withdrawn)
         except BaseException:
-            self._index_stream.close()
+            self._close_index()
             raise
         self.browse = BrowseViews(self)
         self.wayback = WaybackViews(self)
@@ -123,6 +130,11 @@ class ReplayApp:
     def close(self) -> None:
         self.catalog.close()
         self.index.close()
+        self._close_index()
+
+    def _close_index(self) -> None:
+        if self._index_map is not None:
+            self._index_map.close()
         self._index_stream.close()
 
     def __enter__(self) -> Self:
@@ -206,6 +218,27 @@ class ReplayApp:
         out.headers["Content-Security-Policy"] = UI_CSP
         out.headers["X-Content-Type-Options"] = "nosniff"
         return out
+
+
+class _ReplayIndex(CdxjIndex):
+    """The merged index as the server reads it: fixed for the server's life, so the captures of
+    the most recently asked URLs are kept (every lookup, ranking and revisit goes through
+    ``lookup``)."""
+
+    def __init__(self, source: BinaryIO | mmap.mmap) -> None:
+        super().__init__(source)  # type: ignore[arg-type]  # mmap reads, seeks and tells like a file
+        self._cached = functools.lru_cache(maxsize=LOOKUP_CACHE_SIZE)(super().lookup)
+
+    def lookup(self, url: str) -> list[CaptureEntry]:
+        return list(self._cached(url))  # a copy: callers may sort or filter in place
+
+
+def _mapped(stream: BinaryIO) -> mmap.mmap | None:
+    """The index file mapped read-only, or None where it cannot be (empty, or no file)."""
+    try:
+        return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
 
 
 def _seekable(stream: BinaryIO) -> BinaryIO:
