@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -168,10 +169,19 @@ class ArchiveReader:
     manifests): a path, URL or bucket written into an index line is refused, never opened.
     """
 
-    def __init__(self, storage: Storage, index: CdxjIndex, allowed_keys: frozenset[str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        index: CdxjIndex,
+        allowed_keys: frozenset[str],
+        *,
+        read_range: Callable[[str, int, int], bytes] | None = None,
+    ) -> None:
         self.storage = storage
         self.index = index
         self.allowed_keys = allowed_keys
+        # A server passes reads through files it keeps open (archive.open_files).
+        self._read_range = read_range or storage.read_range
 
     def record_bytes(self, entry: CaptureEntry) -> bytes:
         """The record exactly as stored (one gzip member for a .warc.gz)."""
@@ -182,7 +192,7 @@ class ArchiveReader:
         if entry.offset < 0 or not 0 < entry.length <= MAX_RECORD_LENGTH:
             raise NotArchived(entry.url)
         try:
-            data = self.storage.read_range(validate_key(key), entry.offset, entry.length)
+            data = self._read_range(validate_key(key), entry.offset, entry.length)
         except StorageError as exc:
             logger.warning("Cannot read %s: %s", key, exc)
             raise NotArchived(entry.url) from exc

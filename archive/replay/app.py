@@ -19,10 +19,11 @@ from archive.catalog import ArticleCatalog
 from archive.content_coding import DecodeBudget
 from archive.index import INDEX_KEY, CaptureEntry, CdxjIndex, format_timestamp
 from archive.memento import MementoUrls
+from archive.open_files import OpenFiles
 from archive.reader import MAX_DECODED_LENGTH, ArchiveReader, allowed_warc_keys
 from archive.replay.browse import BrowseViews
 from archive.replay.memento import MementoViews
-from archive.replay.target import MAX_URL_LENGTH, check_host
+from archive.replay.target import MAX_URL_LENGTH, check_host, url_key
 from archive.replay.wayback import WaybackViews
 from archive.storage import Storage, StorageError
 from archive.takedown import TakedownList
@@ -92,11 +93,15 @@ class ReplayApp:
         self._index_stream = _seekable(storage.open(index_key))
         # Binary search in mapped memory: no system call per step, and one copy shared by threads.
         self._index_map = _mapped(self._index_stream)
+        self.open_files = OpenFiles(storage)
         try:
             self.index = _ReplayIndex(self._index_map or self._index_stream)
             self.problems: list[str] = []  # what could not be read at start, shown on the home page
             self.reader = ArchiveReader(
-                storage, self.index, allowed_warc_keys(storage, self.problems)
+                storage,
+                self.index,
+                allowed_warc_keys(storage, self.problems),
+                read_range=self.open_files.read_range,
             )
             self.catalog = ArticleCatalog.from_store(storage)
             self.problems += self.catalog.problems
@@ -105,6 +110,7 @@ class ReplayApp:
             self.withdrawn_ids: set[str] = set()  # articles the list names by one of their URLs
             self.catalog.exclude(self._withdrawn)
         except BaseException:
+            self.open_files.close()
             self._close_index()
             raise
         self.browse = BrowseViews(self)
@@ -129,6 +135,7 @@ class ReplayApp:
 
     def close(self) -> None:
         self.catalog.close()
+        self.open_files.close()
         self.index.close()
         self._close_index()
 
@@ -227,7 +234,10 @@ class _ReplayIndex(CdxjIndex):
 
     def __init__(self, source: BinaryIO | mmap.mmap) -> None:
         super().__init__(source)  # type: ignore[arg-type]  # mmap reads, seeks and tells like a file
-        self._cached = functools.lru_cache(maxsize=LOOKUP_CACHE_SIZE)(super().lookup)
+        self._cached = functools.lru_cache(maxsize=LOOKUP_CACHE_SIZE)(self._lookup)
+
+    def _lookup(self, url: str) -> list[CaptureEntry]:
+        return self.captures(url_key(url))
 
     def lookup(self, url: str) -> list[CaptureEntry]:
         return list(self._cached(url))  # a copy: callers may sort or filter in place

@@ -3,6 +3,7 @@ checks every request passes before a view runs (Host header, URL length, numbers
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote, unquote
 
@@ -17,6 +18,8 @@ _HOST = re.compile(
     r"^(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$"
 )
+# The SURT key of a URL, remembered: a request's URL is checked here and looked up right after.
+url_key = functools.lru_cache(maxsize=4096)(surt_key)
 _ENCODED_SCHEME = re.compile(r"^https?%3A", re.IGNORECASE)
 _ONE_SLASH = re.compile(r"^(https?:)/(?!/)", re.IGNORECASE)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -55,7 +58,7 @@ def target_url(text: str) -> str:
     if not _SCHEME.match(url):
         url = "http://" + url
     try:
-        surt_key(url)
+        url_key(url)
     except ValueError:
         abort(400, "Not an http(s) URL.")
     return url
