@@ -264,6 +264,10 @@ class _HtmlRewriter(HTMLParser):
         return value
 
     def _tag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not attrs:  # most tags of a page (<p>, <li>, <div>): nothing to rewrite
+            if tag == "style":
+                self.in_style = True
+            return
         raw = self.get_starttag_text() or ""
         lookup = {name: value for name, value in attrs}
         if tag == "base" and not self.base_seen and lookup.get("href"):
