@@ -3,6 +3,7 @@ in link-format (RFC 6690) and in the JSON form Memento aggregators use."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+@functools.lru_cache(maxsize=4096)  # every memento's headers give its date twice
 def timestamp_http_date(timestamp: str) -> str:
     return http_date(parse_timestamp(timestamp))
 

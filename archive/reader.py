@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_timestamp
 
 from archive.content_coding import decode
@@ -52,6 +53,13 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     inflating it, output dropped); WARC-Block-Digest and WARC-Payload-Digest are checked where the
     record has them (warcio's digest-verifying reader).
     """
+    _verified_record(data, gzipped, where)
+
+
+def _verified_record(data: bytes, gzipped: bool, where: str) -> tuple[ArcWarcRecord, bytes]:
+    """:func:`verify_record`'s checks, and what they read: the parsed record and the rest of its
+    block after the HTTP headers (the payload, transfer coding still on), so that a reader
+    parses each record once."""
     if gzipped:
         try:
             ends = iter_member_ends(io.BytesIO(data))
@@ -63,8 +71,9 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     try:
         iterator = ArchiveIterator(io.BytesIO(data), arc2warc=True, check_digests=True)
         record = next(iter(iterator))
-        while record.raw_stream.read(1 << 20):
-            pass
+        chunks = []
+        while chunk := record.raw_stream.read(1 << 20):
+            chunks.append(chunk)
     except (ArchiveLoadFailed, StopIteration, ValueError, OSError, EOFError) as exc:
         raise RecordDamaged(f"{where}: unreadable record ({exc})") from exc
     except Exception as exc:
@@ -72,6 +81,7 @@ def verify_record(data: bytes, gzipped: bool, where: str) -> None:
     checker = record.digest_checker
     if checker.passed is False:
         raise RecordDamaged(f"{where}: {'; '.join(checker.problems)}")
+    return record, b"".join(chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +175,19 @@ class ArchiveReader:
     manifests): a path, URL or bucket written into an index line is refused, never opened.
     """
 
-    def __init__(self, storage: Storage, index: CdxjIndex, allowed_keys: frozenset[str]) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        index: CdxjIndex,
+        allowed_keys: frozenset[str],
+        *,
+        read_range: Callable[[str, int, int], bytes] | None = None,
+    ) -> None:
         self.storage = storage
         self.index = index
         self.allowed_keys = allowed_keys
+        # A server passes reads through files it keeps open (archive.open_files).
+        self._read_range = read_range or storage.read_range
 
     def record_bytes(self, entry: CaptureEntry) -> bytes:
         """The record exactly as stored (one gzip member for a .warc.gz)."""
@@ -179,7 +198,7 @@ class ArchiveReader:
         if entry.offset < 0 or not 0 < entry.length <= MAX_RECORD_LENGTH:
             raise NotArchived(entry.url)
         try:
-            data = self.storage.read_range(validate_key(key), entry.offset, entry.length)
+            data = self._read_range(validate_key(key), entry.offset, entry.length)
         except StorageError as exc:
             logger.warning("Cannot read %s: %s", key, exc)
             raise NotArchived(entry.url) from exc
@@ -193,12 +212,13 @@ class ArchiveReader:
         verify_record(data, entry.filename.endswith(".gz"), f"{entry.filename}@{entry.offset}")
         return data
 
-    def _record(self, entry: CaptureEntry):
-        data = self.verified_bytes(entry)
+    def _record(self, entry: CaptureEntry) -> tuple[ArcWarcRecord, bytes]:
+        data = self.record_bytes(entry)
+        where = f"{entry.filename}@{entry.offset}"
+        record, rest = _verified_record(data, entry.filename.endswith(".gz"), where)
         try:
-            record = next(iter(ArchiveIterator(io.BytesIO(data), arc2warc=True)))
-            payload = record_payload(record)
-        except (ArchiveLoadFailed, StopIteration, ValueError, OSError) as exc:
+            payload = _payload(io.BytesIO(rest), record.http_headers)
+        except (ValueError, OSError) as exc:
             logger.warning(
                 "Unreadable record of %s at %s:%d: %s", entry.url, entry.filename, entry.offset, exc
             )
@@ -324,9 +344,12 @@ def read_response(storage: Storage, provenance: Mapping[str, Any]) -> ArchivedRe
 
 def record_payload(record) -> bytes:
     """A record's payload as stored: transfer coding undone, content coding kept."""
-    stream = record.raw_stream
-    if record.http_headers is not None:
-        coding = record.http_headers.get_header("Transfer-Encoding") or ""
+    return _payload(record.raw_stream, record.http_headers)
+
+
+def _payload(stream, http_headers) -> bytes:
+    if http_headers is not None:
+        coding = http_headers.get_header("Transfer-Encoding") or ""
         if "chunked" in coding.lower():
             stream = ChunkedDataReader(stream)
     return stream.read()

@@ -69,9 +69,19 @@ class UrlRewriter:
         self.modifier = modifier
         self._archived = archived
         self._known: dict[str, bool] = {}
+        # A document names the same URLs again and again (src, srcset, fallbacks): each is
+        # resolved once per base URL.
+        self._absolute: dict[tuple[str, str], str | None] = {}
+        self._rewritten: dict[tuple[str, str], str] = {}
 
     def absolute(self, url: str) -> str | None:
         """The http(s) URL a reference in the document names, or None for anything else."""
+        key = (self.base_url, url)
+        if key not in self._absolute:
+            self._absolute[key] = self._resolve(url)
+        return self._absolute[key]
+
+    def _resolve(self, url: str) -> str | None:
         stripped = url.strip()
         if not stripped or stripped.lower().startswith(_INERT):
             return None
@@ -98,6 +108,12 @@ class UrlRewriter:
         return f"{self.prefix}{self.timestamp}{mod}/{absolute_url}"
 
     def rewrite(self, url: str) -> str:
+        key = (self.base_url, url)
+        if key not in self._rewritten:
+            self._rewritten[key] = self._replay(url)
+        return self._rewritten[key]
+
+    def _replay(self, url: str) -> str:
         stripped = url.strip()
         if not stripped or stripped.lower().startswith(_INERT):
             return url
@@ -248,6 +264,10 @@ class _HtmlRewriter(HTMLParser):
         return value
 
     def _tag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not attrs:  # most tags of a page (<p>, <li>, <div>): nothing to rewrite
+            if tag == "style":
+                self.in_style = True
+            return
         raw = self.get_starttag_text() or ""
         lookup = {name: value for name, value in attrs}
         if tag == "base" and not self.base_seen and lookup.get("href"):

@@ -8,7 +8,8 @@ Renders the fixture site with N articles into a static folder served by nginx on
 then, in interleaved rounds: wget's WARC crawl, our WARC-only crawl at 1 and 8 connections and the
 minimal Scrapy spider (each pinned to CPU 1), and the full pipeline (both cores, RSS sampled). Then
 the parts alone (WARC writing, trafilatura, our extractor), extraction quality, and replay latency
-when ``bench/replay_latency.py`` exists. Writes results.json and results.md.
+when ``bench/replay_latency.py`` exists (``--replay-records``; against pywb when ``.pywb-venv`` or
+``LIFEGATE_PYWB_VENV`` has it). Writes results.json and results.md.
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ def side_benchmarks(args: argparse.Namespace) -> dict:
     if (ROOT / "bench" / "replay_latency.py").exists():
         say("replay latency (bench/replay_latency.py) ...")
         command = [sys.executable, "-m", "bench.replay_latency", "synthetic",
-                   "--records", "2000" if args.smoke else "10000", "--samples", "300"]
+                   "--records", "2000" if args.smoke else args.replay_records, "--samples", "300",
+                   "--rounds", "1" if args.smoke else "3", "--work", str(Path(args.work) / "replay")]
+        wayback = Path(os.environ.get("LIFEGATE_PYWB_VENV", ROOT / ".pywb-venv")) / "bin" / "wayback"
+        if wayback.exists():  # pywb side by side, on the same WARCs and index
+            command += ["--pywb", str(wayback)]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
         out["replay_latency"] = {"command": " ".join(command[1:]), "returncode": done.returncode,
                                  "output": done.stdout.strip()[-6000:], "stderr": done.stderr.strip()[-2000:]}
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-pages", default="",
                         help="the article-extraction benchmark folder: also crawl a site of its real pages at each size")
     parser.add_argument("--no-side", action="store_true", help="skip extraction quality and replay")
+    parser.add_argument("--replay-records", default="10000",
+                        help="synthetic archive sizes for replay latency, comma-separated (e.g. 10000,100000)")
     parser.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "lifegate-bench"),
                         help="scratch folder (rendered sites are cached here)")
     parser.add_argument("--port", type=int, default=8790, help="nginx port on 127.0.0.1")
