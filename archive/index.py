@@ -72,8 +72,20 @@ def pad_timestamp(timestamp: str) -> str:
 
 def parse_timestamp(timestamp: str) -> datetime:
     """A 14-digit ``YYYYMMDDhhmmss`` timestamp as an aware UTC datetime."""
+    # Sliced by hand: strptime is ~10x slower and accepts short fields ("2025111" as 1 Nov).
     try:
-        return datetime.strptime(timestamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if len(timestamp) != 14 or not timestamp.isascii() or not timestamp.isdigit():
+            raise ValueError(timestamp)
+        t = timestamp
+        return datetime(
+            int(t[:4]),
+            int(t[4:6]),
+            int(t[6:8]),
+            int(t[8:10]),
+            int(t[10:12]),
+            int(t[12:]),
+            tzinfo=UTC,
+        )
     except ValueError as exc:
         raise ValueError(f"not a timestamp: {timestamp[:40]!r}") from exc
 
