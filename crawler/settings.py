@@ -6,6 +6,7 @@ on the command line or in a spider's ``custom_settings``.
 """
 
 from archive.software import project_version
+from pipelines import extractor_config
 
 BOT_NAME = "lifegate-archive"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -250,8 +251,9 @@ EXTRACT_ENABLED = True
 # Stop after this many article text records (``crawl --limit N``); 0 = no limit.
 ARCHIVE_ARTICLE_LIMIT = 0
 EXTRACT_WORKERS = 0  # processes in the extraction pool; 0 = one per core
-EXTRACT_MAX_BYTES = 10 * 1024 * 1024
-EXTRACT_TIMEOUT = 60.0  # seconds per document, enforced inside the worker
+# Per-document limits (10 MiB, 60 s, enforced inside the worker); ExtractorConfig has the same.
+EXTRACT_MAX_BYTES = extractor_config.MAX_BYTES
+EXTRACT_TIMEOUT = extractor_config.TIMEOUT_SECONDS
 # Added to the workers' nice value: the reactor thread, which sets the crawl's pace, comes first
 # when the cores are busy (docs/benchmarks). 0 leaves them at the crawler's priority.
 EXTRACT_WORKER_NICENESS = 10

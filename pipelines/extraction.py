@@ -67,10 +67,7 @@ class ExtractionPipeline:
         self.stats = crawler.stats
         self.workers = extraction_workers(settings)
         self.niceness = settings.getint("EXTRACT_WORKER_NICENESS")
-        self.config = ExtractorConfig(
-            max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
-            timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
-        )
+        self.config = ExtractorConfig.from_settings(settings)
         self.limit = settings.getint("ARCHIVE_ARTICLE_LIMIT")
         self._reserved = 0  # text records written or being written, against the limit
         self._closing: asyncio.Future | None = None
@@ -141,25 +138,21 @@ class ExtractionPipeline:
         if result.record is None:
             self._skip(url, result.reason or "no-article")
             return None
-        record = dict(result.record)
-        if result.flags:
-            record["flags"] = list(result.flags)
-            for flag in result.flags:
-                self.stats.inc_value(f"extract/flags/{flag}")
-        if not record.get("translation_of") and adapter.get("translation_of"):
-            record["translation_of"] = adapter["translation_of"]
-        if adapter.get("site"):
-            # The site the crawl is for, not the host that served it (a mirror, a loopback copy).
-            record["site"] = adapter["site"]
-        record["provenance"] = adapter.get("warc_record")
-        record["crawl"] = {
-            "crawl_id": self._session.crawl_id if self._session else None,
-            "discovered_via": adapter.get("discovered_via"),
-            "requested_url": adapter.get("requested_url"),
-            "sitemap_lastmod": adapter.get("sitemap_lastmod"),
-            "fetched": adapter.get("fetched"),
-            "status": adapter.get("status"),
-        }
+        for flag in result.flags:
+            self.stats.inc_value(f"extract/flags/{flag}")
+        record = result.text_record(
+            site=adapter.get("site"),
+            translation_of=adapter.get("translation_of"),
+            provenance=adapter.get("warc_record"),
+            crawl={
+                "crawl_id": self._session.crawl_id if self._session else None,
+                "discovered_via": adapter.get("discovered_via"),
+                "requested_url": adapter.get("requested_url"),
+                "sitemap_lastmod": adapter.get("sitemap_lastmod"),
+                "fetched": adapter.get("fetched"),
+                "status": adapter.get("status"),
+            },
+        )
         if self.limit and self._reserved >= self.limit:
             # The crawl is closing at its limit: the page stays in the WARC, and the ledger does not
             # learn of it, so the next run archives it again with its text.

@@ -324,11 +324,55 @@ def test_schema_is_valid_and_accepts_provenance(extractor):
         jsonschema.validate({**record, "text": "a\n\nb"}, SCHEMA)
 
 
-def test_config_hash_is_stable_and_covers_the_fields():
+def test_config_hash_is_stable_covers_the_text_fields_and_not_the_limits():
     config = ExtractorConfig(max_bytes=10_000_000, timeout_seconds=30.0)
     assert config.config_hash() == ExtractorConfig().config_hash()
+    assert config.config_hash() == replace(config, timeout_seconds=None).config_hash()
     assert len(config.config_hash()) == 64
     assert replace(config, min_text_chars=1).config_hash() != config.config_hash()
+    assert replace(config, trafilatura_fast=False).config_hash() != config.config_hash()
+
+
+def test_config_from_settings_has_the_settings_defaults_and_reads_overrides():
+    from scrapy.settings import Settings
+
+    defaults = Settings()
+    defaults.setmodule("crawler.settings")
+    assert ExtractorConfig.from_settings(defaults) == ExtractorConfig()
+    assert ExtractorConfig.from_settings({}) == ExtractorConfig()
+    overridden = ExtractorConfig.from_settings(
+        {"EXTRACT_MAX_BYTES": "2048", "EXTRACT_TIMEOUT": "2.5"}  # as `-s NAME=VALUE` gives them
+    )
+    assert (overridden.max_bytes, overridden.timeout_seconds) == (2048, 2.5)
+    assert ExtractorConfig.from_settings({"EXTRACT_TIMEOUT": 0}).timeout_seconds is None
+    # The crawl, `extract` and `reextract` build it this way: one hash for all three.
+    assert overridden.config_hash() == ExtractorConfig.from_settings(defaults).config_hash()
+
+
+def test_text_record_adds_the_crawl_context_once_for_crawl_and_reextract(extractor):
+    body, meta, _ = load_case(CASES / "lifegate_it_article")
+    url = "http://127.0.0.1:40123" + urlsplit(meta["url"]).path
+    result = extractor.extract(body, url, meta["content_type"])
+    provenance = {"warc_file": "x.warc.gz", "offset": 0, "length": 10, "record_id": "<urn:x>"}
+    record = result.text_record(
+        site="lifegate.it",
+        translation_of="https://www.lifegate.com/other",
+        provenance=provenance,
+        crawl={"crawl_id": "c1"},
+    )
+    assert record["site"] == "lifegate.it" and record["provenance"] == provenance
+    assert record["crawl"] == {"crawl_id": "c1"} and result.record.get("crawl") is None
+    assert result.record["translation_of"] is None  # a lifegate page credits nobody itself
+    assert record["translation_of"] == "https://www.lifegate.com/other"
+    # The page's own credit wins over the one found on the linking page.
+    body, meta, expected = load_case(CASES / "gratisforgratis_fr")
+    credited = extractor.extract(body, meta["url"]).text_record(translation_of="https://x.org/")
+    assert credited["translation_of"] == expected["translation_of"]
+    flagged = replace(result, flags=("charset-fallback",)).text_record(site=None)
+    assert flagged["flags"] == ["charset-fallback"]
+    assert flagged["site"] == result.record["site"]
+    with pytest.raises(ValueError):
+        Extraction(None, "no-article").text_record()
 
 
 def test_extraction_results_pickle(extractor):
