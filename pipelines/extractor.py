@@ -12,22 +12,20 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
 from lxml import etree
 from trafilatura.settings import Extractor
 
-if TYPE_CHECKING:
-    from trafilatura.settings import Document
-
 from pipelines import site_rules
 from pipelines.deadline import Deadline, deadline
 from pipelines.decoding import decode, is_binary, parse
 from pipelines.extractor_config import ExtractorConfig
+from pipelines.generic_text import trafilatura_lines
 from pipelines.site_rules import GENERIC_PRUNE, SiteRule, select
-from pipelines.text_blocks import HTML, TRAFILATURA, walk
+from pipelines.text_blocks import HTML, walk
 
 try:  # optional: without it the declared language is reported
     import py3langid
@@ -46,7 +44,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump whenever the text produced for the same input may change.
-EXTRACTOR_VERSION = "1.1.0"
+EXTRACTOR_VERSION = "1.2.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +168,12 @@ class ArticleExtractor:
             if rule:
                 flags.append("site-rule-fallback")
                 site_rules.prune(tree, rule.prune + GENERIC_PRUNE)
-            # A Document without as_dict=True (trafilatura's signature has no overload for it).
-            doc = cast("Document | None", trafilatura.bare_extraction(tree, options=self._options))
-            lines = walk(doc.body, TRAFILATURA) if doc is not None and doc.body is not None else []
+            lines, _ = trafilatura_lines(
+                tree,
+                self._options,
+                lead_fallback=self.config.lead_fallback,
+                standfirst=head["standfirst"],
+            )
         kept, license_line = self._clean(lines, head, rule)
         text = "\n".join(kept)
         if len(text) < self.config.min_text_chars:

@@ -49,6 +49,9 @@ class ExtractorConfig:
     # trafilatura's fast mode skips its readability/jusText fallbacks: faster, and on the Zyte
     # benchmark it scores higher than the default (bench/extraction_quality.py).
     trafilatura_fast: bool = True
+    # With fast mode on, trafilatura's fallbacks still run on a page whose fast text is empty or
+    # skips a lead paragraph below the headline (pipelines/generic_text.py).
+    lead_fallback: bool = True
     include_tables: bool = True
     boilerplate: BoilerplateRules = field(default_factory=_boilerplate)
 

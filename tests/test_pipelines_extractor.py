@@ -170,6 +170,38 @@ def test_seed_metadata(extractor):
     assert record["word_count"] > 700
 
 
+def test_a_lead_that_fast_mode_skips_is_taken_from_the_fallbacks_without_their_boilerplate():
+    """lsm.lv keeps its lead in a box of its own above the body: trafilatura's fast mode reads the
+    body only, its fallbacks the lead and the reader prompts below the article."""
+    sample = SAMPLE / "newspaper4k"
+    page = (sample / "html" / "latvian_article.html").read_bytes()
+    lead = (sample / "txt" / "latvian_article.txt").read_text(encoding="utf-8").split("\n")[0]
+    url = "https://www.lsm.lv/raksts/zinas/arzemes/a"
+    fast = ArticleExtractor(ExtractorConfig(lead_fallback=False)).extract(page, url).record
+    record = ArticleExtractor(ExtractorConfig()).extract(page, url).record
+    assert lead.startswith("Norvēģijas glābšanas komanda") and lead not in fast["text"]
+    assert record["text"] == lead + "\n" + fast["text"]  # nothing else came along
+
+
+def test_a_caption_or_a_standfirst_below_the_headline_is_not_a_skipped_lead():
+    from lxml import html
+
+    from pipelines.generic_text import skipped_lead
+
+    prose = "Una frase lunga abbastanza da sembrare un paragrafo vero dell'articolo, e che finisce."
+    body = "".join(f"<p>{i} {prose}</p>" for i in range(4))
+    fast = [(f"{i} {prose}", 0.0) for i in range(4)]
+
+    def tree(between: str):
+        return html.fromstring(f"<html><body><h1>Titolo</h1>{between}<div>{body}</div></body></html>")
+
+    assert skipped_lead(tree(f"<div class='intro'>Prima. {prose}</div>"), fast)
+    assert not skipped_lead(tree(f"<figure><figcaption>Foto. {prose}</figcaption></figure>"), fast)
+    assert not skipped_lead(tree(f"<p class='photo-credit'>Foto. {prose}</p>"), fast)
+    assert not skipped_lead(tree(f"<p>Sommario. {prose}</p>"), fast, [f"Sommario. {prose}"])
+    assert not skipped_lead(tree("<div>3 gennaio 2021</div>"), fast)
+
+
 # ---------------------------------------------------------------- bad inputs
 
 
