@@ -4,7 +4,7 @@ fast text skips the article's lead.
 trafilatura's fallbacks (readability, jusText) recover what fast mode misses on pages whose
 article is split over several containers, typically a lead set apart from the body; run on every
 page they cost ~30 % more CPU and, when they win, bring the boilerplate around the article along.
-So they run only on a page whose fast text is empty, or skips a prose paragraph between the
+So they run only on a page whose fast text is (nearly) empty, or skips a prose paragraph between the
 headline and the body (not a caption, credit or the standfirst), and only the prose lines their
 result has right before the fast text are taken: two extractors agree that they lead the article.
 """
@@ -31,6 +31,9 @@ Lines = list[tuple[str, float]]
 # A line taken from the fallbacks' result: sentence-long and ending like a sentence.
 _PROSE_CHARS = 80
 _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Japanese, Thai)
+# Fast text shorter than this is taken as a miss: trafilatura's own fallbacks get the page
+# (its min_extracted_size).
+SHORT_CHARS = 250
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
     ("p", "div", "section", "article", "ul", "ol", "table", "figure", "blockquote", "h2", "h3")
@@ -108,17 +111,23 @@ def trafilatura_lines(
     """The text lines trafilatura finds in ``tree``, and whether its fallbacks ran.
 
     With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text is
-    empty (their whole result is taken) or skips a lead (``standfirst`` lines do not count as
-    one; the prose lines their result has right before the fast text are taken).
+    shorter than SHORT_CHARS (their result is taken when longer) or skips a lead (``standfirst``
+    lines do not count as one; the prose lines their result has right before the fast text are
+    put in front of it).
     """
     fast = _lines(tree, options)
     if not (options.fast and lead_fallback):
         return fast, False
-    if fast and not skipped_lead(tree, fast, standfirst):
+    short = sum(len(text) for text, _ in fast) < SHORT_CHARS
+    if not short and not skipped_lead(tree, fast, standfirst):
         return fast, False
     slow_options = copy(options)
     slow_options.fast = False
     full = _lines(tree, slow_options)
-    if not fast:
-        return full, True
+    if short:
+        return full if _chars(full) > _chars(fast) else fast, True
     return _lead(fast, full) + fast, True
+
+
+def _chars(lines: Lines) -> int:
+    return sum(len(text) for text, _ in lines)

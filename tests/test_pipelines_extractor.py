@@ -202,6 +202,14 @@ def test_a_caption_or_a_standfirst_below_the_headline_is_not_a_skipped_lead():
     assert not skipped_lead(tree("<div>3 gennaio 2021</div>"), fast)
 
 
+def test_listing_body_classes_give_way_to_single_post_ones(extractor):
+    page = article_page([ITALIAN] * 3)
+    listing = page.replace("<body>", "<body class='blog paged'>").encode()
+    post = page.replace("<body>", "<body class='blog single single-post'>").encode()
+    assert extractor.extract(listing, "https://example.org/blog/").reason == "no-article"
+    assert "sostenibilità" in extractor.extract(post, "https://example.org/blog/a").record["text"]
+
+
 # ---------------------------------------------------------------- bad inputs
 
 

@@ -9,6 +9,7 @@ import re
 from dataclasses import asdict, dataclass
 
 __all__ = [
+    "ARTICLE_BODY_CLASSES",
     "CREDIT_LINE",
     "CREDIT_TEXT",
     "GENERIC_PRUNE",
@@ -130,6 +131,11 @@ CREDIT_LINE = re.compile(
 # <body> classes that WordPress (and themes copying it) put on listing pages: archives, search
 # results, the posts index, 404. Such a page has no article.
 LISTING_BODY_CLASSES: frozenset[str] = frozenset({"archive", "search-results", "blog", "error404"})
+# ...and the ones it puts on a single post or page: other themes and CMSs use "blog" or "archive"
+# for a whole section, articles included, so a page carrying one of these is read as an article.
+ARTICLE_BODY_CLASSES: frozenset[str] = frozenset(
+    {"single", "singular", "single-post", "post-template-default", "page-template-default"}
+)
 
 # Pruned from the body of every rule-matched page, on top of the rule's own list: boxes whose class
 # or id says what they are, whatever the theme. Pages of unknown sites are left to trafilatura's
@@ -221,6 +227,10 @@ class BoilerplateRules:
 def rules_fingerprint() -> list[dict]:
     """Plain-data view of every rule, for the extractor's config hash."""
     return [asdict(r) for r in SITE_RULES] + [
-        {"generic_prune": list(GENERIC_PRUNE), "listing": sorted(LISTING_BODY_CLASSES)},
+        {
+            "generic_prune": list(GENERIC_PRUNE),
+            "listing": sorted(LISTING_BODY_CLASSES),
+            "article": sorted(ARTICLE_BODY_CLASSES),
+        },
         {"credit_text": CREDIT_TEXT, "credit_line": CREDIT_LINE.pattern},
     ]
