@@ -14,7 +14,10 @@ newspaper's own reviewed outputs, not independent annotations: it checks that no
 on scripts and layouts the Zyte pages do not have.
 
 Scoring is the Zyte benchmark's: word 4-gram shingles, per-document P/R normalised by
-TP+FP+FN, macro averages, F1 from the means. CPU is process time per page, median of the rounds.
+TP+FP+FN, macro averages, F1 from the means. Next to it, snippet P/R/F1 as trafilatura's own
+evaluation counts them (``snippets``: "with" snippets of the expected text that must be in the
+output, "without" snippets of the boilerplate around it that must not). CPU is process time per
+page, median of the rounds.
 """
 
 from __future__ import annotations
