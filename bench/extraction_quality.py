@@ -266,7 +266,8 @@ def report(
     cases: Mapping[str, tuple[list[str], list[str]]],
 ) -> None:
     """One line per runner: shingle F1/P/R and exact accuracy, then snippet F1/P/R, then CPU."""
-    print(f"\n{title}: {len(truth)} pages, {sum(len(w) + len(o) for w, o in cases.values())} snippets")
+    count = sum(len(w) + len(o) for w, o in cases.values())
+    print(f"\n{title}: {len(truth)} pages, {count} snippets")
     print(
         f"{'extractor':48} {'F1':>6} {'prec':>6} {'recall':>6} {'acc':>6} "
         f"{'snipF1':>6} {'sprec':>6} {'srec':>6} {'CPU ms/page':>12}"
@@ -283,7 +284,9 @@ def report(
 def runners() -> dict[str, Callable[[bytes, str], str]]:
     return {
         "lifegate-archive": ours(),
-        "lifegate-archive (fast only, no lead fallback)": ours(lead_fallback=False),
+        "lifegate-archive (fast only: no lead, no chunks)": ours(
+            lead_fallback=False, body_chunks=False
+        ),
         "lifegate-archive (trafilatura fallbacks always)": ours(trafilatura_fast=False),
         "trafilatura.extract (defaults)": trafilatura_default(),
         "trafilatura.extract (fast, no comments)": trafilatura_same_options(),

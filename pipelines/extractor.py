@@ -172,6 +172,7 @@ class ArticleExtractor:
                 tree,
                 self._options,
                 lead_fallback=self.config.lead_fallback,
+                body_chunks=self.config.body_chunks,
                 standfirst=head["standfirst"],
             )
         kept, license_line = self._clean(lines, head, rule)

@@ -52,6 +52,8 @@ class ExtractorConfig:
     # With fast mode on, trafilatura's fallbacks still run on a page whose fast text is empty or
     # skips a lead paragraph below the headline (pipelines/generic_text.py).
     lead_fallback: bool = True
+    # Paragraphs of the body's later chunks (sibling containers of one class) follow the fast text.
+    body_chunks: bool = True
     include_tables: bool = True
     boilerplate: BoilerplateRules = field(default_factory=_boilerplate)
 

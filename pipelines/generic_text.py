@@ -1,12 +1,16 @@
-"""Text lines of a page no site rule covers: trafilatura's fast mode, and its fallbacks where the
-fast text skips the article's lead.
+"""Text lines of a page no site rule covers: trafilatura's fast mode, the later chunks of a body
+split in several containers, and trafilatura's fallbacks where the fast text skips the lead.
+
+trafilatura reads the densest block of a page; a theme that splits the body into sibling
+containers of one class (around ads and figures) loses every chunk after the first, with or
+without fallbacks. The chunks are found from the container of the last fast paragraph.
 
 trafilatura's fallbacks (readability, jusText) recover what fast mode misses on pages whose
 article is split over several containers, typically a lead set apart from the body; run on every
 page they cost ~30 % more CPU and, when they win, bring the boilerplate around the article along.
-So they run only on a page whose fast text is (nearly) empty, or skips a prose paragraph between the
-headline and the body (not a caption, credit or the standfirst), and only the prose lines their
-result has right before the fast text are taken: two extractors agree that they lead the article.
+So they run only on a page whose fast text is (nearly) empty, or skips a prose paragraph between
+the headline and the body (not a caption, credit or the standfirst), and only the prose lines
+their result has right before the fast text are taken: two extractors agree they lead the article.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pipelines.text_blocks import TRAFILATURA, walk
 if TYPE_CHECKING:
     from trafilatura.settings import Document
 
-__all__ = ["skipped_lead", "trafilatura_lines"]
+__all__ = ["continuation", "skipped_lead", "trafilatura_lines"]
 
 Lines = list[tuple[str, float]]
 
@@ -34,6 +38,7 @@ _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Jap
 # Fast text shorter than this is taken as a miss: trafilatura's own fallbacks get the page
 # (its min_extracted_size).
 SHORT_CHARS = 250
+_CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
     ("p", "div", "section", "article", "ul", "ol", "table", "figure", "blockquote", "h2", "h3")
@@ -106,9 +111,17 @@ def _lead(fast: Lines, full: Lines) -> Lines:
 
 
 def trafilatura_lines(
-    tree, options: Extractor, *, lead_fallback: bool = True, standfirst: Iterable[str] = ()
+    tree,
+    options: Extractor,
+    *,
+    lead_fallback: bool = True,
+    body_chunks: bool = True,
+    standfirst: Iterable[str] = (),
 ) -> tuple[Lines, bool]:
     """The text lines trafilatura finds in ``tree``, and whether its fallbacks ran.
+
+    With ``body_chunks``, the paragraphs of the article's later chunks (``continuation``) follow
+    the fast text.
 
     With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text is
     shorter than SHORT_CHARS (their result is taken when longer) or skips a lead (``standfirst``
@@ -116,6 +129,8 @@ def trafilatura_lines(
     put in front of it).
     """
     fast = _lines(tree, options)
+    if body_chunks:
+        fast = fast + continuation(tree, fast)
     if not (options.fast and lead_fallback):
         return fast, False
     short = sum(len(text) for text, _ in fast) < SHORT_CHARS
@@ -127,6 +142,41 @@ def trafilatura_lines(
     if short:
         return full if _chars(full) > _chars(fast) else fast, True
     return _lead(fast, full) + fast, True
+
+
+def continuation(tree, fast: Lines) -> Lines:
+    """Paragraphs of the article's later chunks: siblings of the container that holds the last
+    fast line, with its tag and class (themes that split the body around ads and figures)."""
+    if not fast:
+        return []
+    last = fast[-1][0]
+    paragraph = next((p for p in tree.iter("p") if _norm(p) == last), None)
+    if paragraph is None:
+        return []
+    chunk = paragraph.getparent()
+    for _ in range(_CHUNK_LEVELS):
+        if chunk is None:
+            return []
+        kind = (chunk.tag, chunk.get("class"))
+        if kind[1] and any((s.tag, s.get("class")) == kind for s in chunk.itersiblings()):
+            break
+        chunk = chunk.getparent()
+    else:
+        return []
+    known = {text for text, _ in fast}
+    lines: Lines = []
+    for sibling in chunk.itersiblings():
+        if (sibling.tag, sibling.get("class")) != kind:
+            continue
+        for el in sibling.iter("p", "h2", "h3"):
+            text = _norm(el)
+            if text and text not in known and not _aside(el):
+                lines.append((text, 0.0))
+    return lines
+
+
+def _norm(el) -> str:
+    return " ".join("".join(el.itertext()).split())
 
 
 def _chars(lines: Lines) -> int:

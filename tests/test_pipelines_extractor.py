@@ -193,13 +193,35 @@ def test_a_caption_or_a_standfirst_below_the_headline_is_not_a_skipped_lead():
     fast = [(f"{i} {prose}", 0.0) for i in range(4)]
 
     def tree(between: str):
-        return html.fromstring(f"<html><body><h1>Titolo</h1>{between}<div>{body}</div></body></html>")
+        page = f"<html><body><h1>Titolo</h1>{between}<div>{body}</div></body></html>"
+        return html.fromstring(page)
 
     assert skipped_lead(tree(f"<div class='intro'>Prima. {prose}</div>"), fast)
     assert not skipped_lead(tree(f"<figure><figcaption>Foto. {prose}</figcaption></figure>"), fast)
     assert not skipped_lead(tree(f"<p class='photo-credit'>Foto. {prose}</p>"), fast)
     assert not skipped_lead(tree(f"<p>Sommario. {prose}</p>"), fast, [f"Sommario. {prose}"])
     assert not skipped_lead(tree("<div>3 gennaio 2021</div>"), fast)
+
+
+def test_a_body_split_in_chunks_is_read_to_its_last_chunk(extractor):
+    """Themes that split the body into sibling containers of one class, around ads: trafilatura
+    reads the first chunk only."""
+
+    def chunk(paragraphs: str) -> str:
+        return (
+            f"<div class='grid'><div class='grid-item article-body'>{paragraphs}</div>"
+            "<div class='grid-item sidebar'><div class='ad'></div></div></div>"
+        )
+
+    first = "".join(f"<p>Primo blocco {i}. {ITALIAN}</p>" for i in range(5))
+    later = f"<p>Secondo blocco, dopo la pubblicità.</p><h2>Un titoletto</h2><p>Ancora. {ITALIAN}</p>"
+    body = chunk(first) + "<div class='ad-slot'><p>Pubblicità</p></div>" + chunk(later)
+    page = article_page([]).replace("</h1>", f"</h1><div class='chunks'>{body}</div>").encode()
+    url = "https://example.org/a"
+    fast = ArticleExtractor(ExtractorConfig(body_chunks=False)).extract(page, url).record["text"]
+    lines = extractor.extract(page, url).record["text"].splitlines()
+    assert lines[:-3] == fast.splitlines() and len(lines) == 8
+    assert lines[-3:] == ["Secondo blocco, dopo la pubblicità.", "Un titoletto", f"Ancora. {ITALIAN}"]
 
 
 def test_listing_body_classes_give_way_to_single_post_ones(extractor):
@@ -482,9 +504,8 @@ def test_held_back_sample_f1_floor_and_not_below_trafilatura(development_set):
 def test_snippets_come_from_the_expected_text_and_the_boilerplate_around_it():
     quality = _quality_bench()
     sentences = [f"Frase numero {i} del testo, abbastanza lunga da contare." for i in range(8)]
-    page = article_page(sentences).replace(
-        "<footer>", "<aside><p>Iscriviti alla nostra newsletter settimanale gratuita</p></aside><footer>"
-    )
+    promo = "<aside><p>Iscriviti alla nostra newsletter settimanale gratuita</p></aside>"
+    page = article_page(sentences).replace("<footer>", promo + "<footer>")
     with_, without = quality.snippets(page.encode(), "\n".join(sentences))
     assert with_[:2] == sentences[:2] and with_[-2:] == sentences[-2:] and len(with_) == 6
     assert "Iscriviti alla nostra newsletter settimanale gratuita" in without
