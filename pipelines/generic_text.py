@@ -38,6 +38,7 @@ _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Jap
 # Fast text shorter than this is taken as a miss: trafilatura's own fallbacks get the page
 # (its min_extracted_size).
 SHORT_CHARS = 250
+_WHOLE_ARTICLE_TAGS = frozenset(("article", "main", "body", "html"))
 _CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
@@ -155,8 +156,8 @@ def continuation(tree, fast: Lines) -> Lines:
         return []
     chunk = paragraph.getparent()
     for _ in range(_CHUNK_LEVELS):
-        if chunk is None:
-            return []
+        if chunk is None or chunk.tag in _WHOLE_ARTICLE_TAGS:
+            return []  # siblings of a whole article are other articles (infinite scroll, teasers)
         kind = (chunk.tag, chunk.get("class"))
         if kind[1] and any((s.tag, s.get("class")) == kind for s in chunk.itersiblings()):
             break
@@ -168,6 +169,8 @@ def continuation(tree, fast: Lines) -> Lines:
     for sibling in chunk.itersiblings():
         if (sibling.tag, sibling.get("class")) != kind:
             continue
+        if next(sibling.iter("h1", "article"), None) is not None:
+            break  # a headline of its own: the next article begins
         for el in sibling.iter("p", "h2", "h3"):
             text = _norm(el)
             if text and text not in known and not _aside(el):

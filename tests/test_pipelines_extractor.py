@@ -224,6 +224,20 @@ def test_a_body_split_in_chunks_is_read_to_its_last_chunk(extractor):
     assert lines[-3:] == ["Secondo blocco, dopo la pubblicità.", "Un titoletto", f"Ancora. {ITALIAN}"]
 
 
+def test_the_next_article_of_an_infinite_scroll_is_no_chunk(extractor):
+    def post(title: str, paragraphs: str) -> str:
+        return f"<div class='post'><h1>{title}</h1><div class='post'>{paragraphs}</div></div>"
+
+    first = "".join(f"<p>Primo articolo {i}. {ITALIAN}</p>" for i in range(5))
+    second = "".join(f"<p>Secondo articolo {i}. {ITALIAN}</p>" for i in range(5))
+    page = (
+        "<html><head><title>Primo</title></head><body><main>"
+        f"{post('Primo', first)}{post('Secondo', second)}</main></body></html>"
+    ).encode()
+    text = extractor.extract(page, "https://example.org/primo").record["text"]
+    assert "Primo articolo 4." in text and "Secondo articolo" not in text
+
+
 def test_listing_body_classes_give_way_to_single_post_ones(extractor):
     page = article_page([ITALIAN] * 3)
     listing = page.replace("<body>", "<body class='blog paged'>").encode()
