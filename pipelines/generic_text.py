@@ -8,8 +8,8 @@ without fallbacks. The chunks are found from the container of the last fast para
 trafilatura's fallbacks (readability, jusText) recover what fast mode misses on pages whose
 article is split over several containers, typically a lead set apart from the body; run on every
 page they cost ~30 % more CPU and, when they win, bring the boilerplate around the article along.
-So they run only on a page whose fast text is (nearly) empty, or skips a prose paragraph between
-the headline and the body (not a caption, credit or the standfirst), and only the prose lines
+So they run only on a page whose fast text skips a prose paragraph between the headline and the
+body (not a caption, credit or the standfirst), and only the prose lines
 their result has right before the fast text are taken: two extractors agree they lead the article.
 """
 
@@ -35,9 +35,6 @@ Lines = list[tuple[str, float]]
 # A line taken from the fallbacks' result: sentence-long and ending like a sentence.
 _PROSE_CHARS = 80
 _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Japanese, Thai)
-# Fast text shorter than this is taken as a miss: trafilatura's own fallbacks get the page
-# (its min_extracted_size).
-SHORT_CHARS = 250
 _WHOLE_ARTICLE_TAGS = frozenset(("article", "main", "body", "html"))
 _CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
@@ -124,25 +121,20 @@ def trafilatura_lines(
     With ``body_chunks``, the paragraphs of the article's later chunks (``continuation``) follow
     the fast text.
 
-    With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text is
-    shorter than SHORT_CHARS (their result is taken when longer) or skips a lead (``standfirst``
-    lines do not count as one; the prose lines their result has right before the fast text are
-    put in front of it).
+    With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text skips
+    a lead (``standfirst`` lines do not count as one), and the prose lines their result has right
+    before the fast text are put in front of it.
     """
     fast = _lines(tree, options)
     if body_chunks:
         fast = fast + continuation(tree, fast)
     if not (options.fast and lead_fallback):
         return fast, False
-    short = sum(len(text) for text, _ in fast) < SHORT_CHARS
-    if not short and not skipped_lead(tree, fast, standfirst):
+    if not skipped_lead(tree, fast, standfirst):
         return fast, False
     slow_options = copy(options)
     slow_options.fast = False
-    full = _lines(tree, slow_options)
-    if short:
-        return full if _chars(full) > _chars(fast) else fast, True
-    return _lead(fast, full) + fast, True
+    return _lead(fast, _lines(tree, slow_options)) + fast, True
 
 
 def continuation(tree, fast: Lines) -> Lines:
@@ -180,7 +172,3 @@ def continuation(tree, fast: Lines) -> Lines:
 
 def _norm(el) -> str:
     return " ".join("".join(el.itertext()).split())
-
-
-def _chars(lines: Lines) -> int:
-    return sum(len(text) for text, _ in lines)
