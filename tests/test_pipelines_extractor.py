@@ -178,6 +178,19 @@ def test_listing_body_classes_give_way_to_single_post_ones(extractor):
     assert "sostenibilità" in extractor.extract(post, "https://example.org/blog/a").record["text"]
 
 
+def test_label_lines_are_dropped_and_sentences_that_start_alike_are_kept(extractor):
+    labels = ["Filed under: Ambiente |", "Updated at 1:23 p.m.", "Tempo di lettura: 3 minuti"]
+    sentences = [
+        "Published in 1998, the novel sold two million copies and was translated into 40 languages.",
+        "Updated figures show that more than 3,000 people were evacuated from the valley overnight.",
+    ]
+    page = article_page([ITALIAN, labels[0], sentences[0], ITALIAN, labels[1], sentences[1]])
+    page = page.replace("<article>", f"<article><p>{labels[2]}</p>")
+    text = extractor.extract(page.encode(), "https://example.org/a").record["text"]
+    assert all(s in text for s in sentences)
+    assert not any(label in text for label in labels)
+
+
 # ---------------------------------------------------------------- bad inputs
 
 

@@ -218,6 +218,17 @@ class BoilerplateRules:
             r"\ball rights reserved\b|\btutti i diritti riservati\b|\balle rechte vorbehalten\b"
             r"|\btous droits réservés\b"
         ),
+        # taxonomy, timestamp and reading-time labels
+        r"^(filed under|posted in|tagged|tags|categories)\s*:",
+        (
+            r"^(published|updated|posted|last updated|pubblicato|aggiornato|veröffentlicht"
+            r"|aktualisiert|publié|mis à jour|publicado|actualizado|기사입력|입력)\b"
+            r"(?=[^\n]*\d)[^\n]{0,40}$"
+        ),
+        (
+            r"^(reading time|tempo de leitura|tempo di lettura|lesezeit|temps de lecture"
+            r"|tiempo de lectura)\b|^\d+\s*min(ute)?s?\s+read$"
+        ),
     )
     any_length: tuple[str, ...] = (
         r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi)\s*:",
