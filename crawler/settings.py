@@ -7,6 +7,7 @@ on the command line or in a spider's ``custom_settings``.
 
 from archive.software import product
 from archive.storage import DEFAULT_STORAGES as _DEFAULT_STORAGES
+from pipelines import extractor_config
 
 BOT_NAME = "lifegate-archive"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -171,7 +172,7 @@ ARCHIVE_RUN_ID = ""  # workers with the same run id share the queue, duplicate f
 ARCHIVE_WORKER_ID = ""  # this worker's name (in its crawl id and WARC file names)
 ARCHIVE_WORKER_TTL = 30.0  # seconds without a heartbeat after which a worker is dead
 ARCHIVE_SHARED_HOST_DELAY = 1.0  # seconds between requests to one host, across all workers
-ARCHIVE_REDIS_RETRY_TIMEOUT = 30.0  # seconds a worker rides out an unreachable Redis before stopping
+ARCHIVE_REDIS_RETRY_TIMEOUT = 30.0  # seconds a worker retries an unreachable Redis, then stops
 # Seconds `reextract --dask-scheduler` tries to reach the scheduler before giving up.
 ARCHIVE_DASK_CONNECT_TIMEOUT = 30.0
 # A lock whose holder shows no sign of life for this long (seconds) is taken over.
@@ -249,8 +250,9 @@ EXTRACT_ENABLED = True
 # Stop after this many article text records (``crawl --limit N``); 0 = no limit.
 ARCHIVE_ARTICLE_LIMIT = 0
 EXTRACT_WORKERS = 0  # processes in the extraction pool; 0 = one per core
-EXTRACT_MAX_BYTES = 10 * 1024 * 1024
-EXTRACT_TIMEOUT = 60.0  # seconds per document, enforced inside the worker
+# Per-document limits (10 MiB, 60 s, enforced inside the worker); ExtractorConfig has the same.
+EXTRACT_MAX_BYTES = extractor_config.MAX_BYTES
+EXTRACT_TIMEOUT = extractor_config.TIMEOUT_SECONDS
 # Added to the workers' nice value: the reactor thread, which sets the crawl's pace, comes first
 # when the cores are busy (docs/benchmarks). 0 leaves them at the crawler's priority.
 EXTRACT_WORKER_NICENESS = 10

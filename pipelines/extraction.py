@@ -85,21 +85,13 @@ class ExtractionPipeline:
             raise NotConfigured("EXTRACT_ENABLED is off")
         pipeline = cls(
             crawler.stats,
-            cls.extractor_config(settings),
+            ExtractorConfig.from_settings(settings),
             workers=extraction_workers(settings),
             niceness=settings.getint("EXTRACT_WORKER_NICENESS"),
             article_limit=settings.getint("ARCHIVE_ARTICLE_LIMIT"),
         )
         pipeline.crawler = crawler
         return pipeline
-
-    @staticmethod
-    def extractor_config(settings) -> ExtractorConfig:
-        """The extractor's limits, from the ``EXTRACT_*`` settings."""
-        return ExtractorConfig(
-            max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
-            timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
-        )
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawler process has threads (the WARC writer) that fork would copy
@@ -162,25 +154,21 @@ class ExtractionPipeline:
         if result.record is None:
             self._skip(url, result.reason or "no-article")
             return None
-        record = dict(result.record)
-        if result.flags:
-            record["flags"] = list(result.flags)
-            for flag in result.flags:
-                self.stats.inc_value(f"extract/flags/{flag}")
-        if not record.get("translation_of") and adapter.get("translation_of"):
-            record["translation_of"] = adapter["translation_of"]
-        if adapter.get("site"):
-            # The site the crawl is for, not the host that served it (a mirror, a loopback copy).
-            record["site"] = adapter["site"]
-        record["provenance"] = adapter.get("warc_record")
-        record["crawl"] = {
-            "crawl_id": self._session.crawl_id if self._session else None,
-            "discovered_via": adapter.get("discovered_via"),
-            "requested_url": adapter.get("requested_url"),
-            "sitemap_lastmod": adapter.get("sitemap_lastmod"),
-            "fetched": adapter.get("fetched"),
-            "status": adapter.get("status"),
-        }
+        for flag in result.flags:
+            self.stats.inc_value(f"extract/flags/{flag}")
+        record = result.text_record(
+            site=adapter.get("site"),
+            translation_of=adapter.get("translation_of"),
+            provenance=adapter.get("warc_record"),
+            crawl={
+                "crawl_id": self._session.crawl_id if self._session else None,
+                "discovered_via": adapter.get("discovered_via"),
+                "requested_url": adapter.get("requested_url"),
+                "sitemap_lastmod": adapter.get("sitemap_lastmod"),
+                "fetched": adapter.get("fetched"),
+                "status": adapter.get("status"),
+            },
+        )
         if self.limit and self._reserved >= self.limit:
             # The crawl is closing at its limit: the page stays in the WARC, and the ledger does not
             # learn of it, so the next run archives it again with its text.

@@ -32,10 +32,7 @@ def extractor_config(settings):
     """The extractor configuration the crawl pipeline uses (so its hash matches crawl records)."""
     from pipelines.extractor import ExtractorConfig
 
-    return ExtractorConfig(
-        max_bytes=settings.getint("EXTRACT_MAX_BYTES"),
-        timeout_seconds=settings.getfloat("EXTRACT_TIMEOUT"),
-    )
+    return ExtractorConfig.from_settings(settings)
 
 
 @lru_cache(maxsize=2)
@@ -95,16 +92,13 @@ def reextract_batch(
         if result.record is None:
             out.append((None, result.reason or "no-article"))
             continue
-        record = dict(result.record)
-        if result.flags:
-            record["flags"] = list(result.flags)
-        # The spider's credit (found on the page that linked here) survives, as in the crawl.
-        if not record.get("translation_of") and old.get("translation_of"):
-            record["translation_of"] = old["translation_of"]
-        record["provenance"] = old["provenance"]
-        record["crawl"] = old.get("crawl")
-        # The site is the one the crawl was for, whatever host served the page.
-        record["site"] = old.get("site") or record["site"]
+        # The spider's credit and the crawl's site survive, as in the crawl.
+        record = result.text_record(
+            site=old.get("site"),
+            translation_of=old.get("translation_of"),
+            provenance=old["provenance"],
+            crawl=old.get("crawl"),
+        )
         out.append((record, None))
     return out
 

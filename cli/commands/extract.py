@@ -22,7 +22,8 @@ def read_page(page: str, limit: int) -> bytes | None:
 def cmd_extract(args: argparse.Namespace) -> int:
     from pipelines.extractor import ArticleExtractor, ExtractorConfig
 
-    limit = args.settings.getint("EXTRACT_MAX_BYTES")
+    config = ExtractorConfig.from_settings(args.settings)
+    limit = config.max_bytes
     try:
         body = read_page(args.page, limit)
     except OSError as exc:
@@ -32,7 +33,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(f"lifegate-archive extract: {args.page} is larger than EXTRACT_MAX_BYTES "
               f"({limit} bytes); not extracted", file=sys.stderr)  # fmt: skip
         return 1
-    config = ExtractorConfig(max_bytes=limit)
     result = ArticleExtractor(config).extract(body, args.url, args.content_type)
     if result.record is None:
         print(f"lifegate-archive extract: no article ({result.reason})", file=sys.stderr)

@@ -28,6 +28,7 @@ from pipelines.site_rules.page import (
     text_of,
 )
 from pipelines.site_rules.rules import (
+    ARTICLE_BODY_CLASSES,
     CREDIT_LINE,
     CREDIT_TEXT,
     GENERIC_PRUNE,
@@ -39,6 +40,7 @@ from pipelines.site_rules.rules import (
 )
 
 __all__ = [
+    "ARTICLE_BODY_CLASSES",
     "CREDIT_LINE",
     "CREDIT_TEXT",
     "GENERIC_PRUNE",

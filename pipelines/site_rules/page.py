@@ -17,6 +17,7 @@ from lxml.cssselect import CSSSelector
 
 from pipelines.site_rules import header
 from pipelines.site_rules.rules import (
+    ARTICLE_BODY_CLASSES,
     CREDIT_LINE,
     CREDIT_TEXT,
     GENERIC_PRUNE,
@@ -130,7 +131,8 @@ def is_listing(tree, rule: SiteRule | None) -> bool:
         return False
     body = tree.find("body")
     classes = set((body.get("class") or "").split()) if body is not None else set()
-    return bool(classes & LISTING_BODY_CLASSES) or bool(rule and select(tree, rule.listing))
+    listing = bool(classes & LISTING_BODY_CLASSES) and not classes & ARTICLE_BODY_CLASSES
+    return listing or bool(rule and select(tree, rule.listing))
 
 
 def find_credit(tree, base_url: str, rule: SiteRule | None) -> str | None:

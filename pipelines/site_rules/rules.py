@@ -9,6 +9,7 @@ import re
 from dataclasses import asdict, dataclass
 
 __all__ = [
+    "ARTICLE_BODY_CLASSES",
     "CREDIT_LINE",
     "CREDIT_TEXT",
     "GENERIC_PRUNE",
@@ -130,6 +131,11 @@ CREDIT_LINE = re.compile(
 # <body> classes that WordPress (and themes copying it) put on listing pages: archives, search
 # results, the posts index, 404. Such a page has no article.
 LISTING_BODY_CLASSES: frozenset[str] = frozenset({"archive", "search-results", "blog", "error404"})
+# ...and the ones it puts on a single post or page: other themes and CMSs use "blog" or "archive"
+# for a whole section, articles included, so a page carrying one of these is read as an article.
+ARTICLE_BODY_CLASSES: frozenset[str] = frozenset(
+    {"single", "singular", "single-post", "post-template-default", "page-template-default"}
+)
 
 # Pruned from the body of every rule-matched page, on top of the rule's own list: boxes whose class
 # or id says what they are, whatever the theme. Pages of unknown sites are left to trafilatura's
@@ -212,6 +218,17 @@ class BoilerplateRules:
             r"\ball rights reserved\b|\btutti i diritti riservati\b|\balle rechte vorbehalten\b"
             r"|\btous droits réservés\b"
         ),
+        # taxonomy, timestamp and reading-time labels
+        r"^(filed under|posted in|tagged|tags|categories)\s*:",
+        (
+            r"^(published|updated|posted|last updated|pubblicato|aggiornato|veröffentlicht"
+            r"|aktualisiert|publié|mis à jour|publicado|actualizado|기사입력|입력)\b"
+            r"(?=[^\n]*\d)[^\n]{0,40}$"
+        ),
+        (
+            r"^(reading time|tempo de leitura|tempo di lettura|lesezeit|temps de lecture"
+            r"|tiempo de lectura)\b|^\d+\s*min(ute)?s?\s+read$"
+        ),
     )
     any_length: tuple[str, ...] = (
         r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi)\s*:",
@@ -221,6 +238,10 @@ class BoilerplateRules:
 def rules_fingerprint() -> list[dict]:
     """Plain-data view of every rule, for the extractor's config hash."""
     return [asdict(r) for r in SITE_RULES] + [
-        {"generic_prune": list(GENERIC_PRUNE), "listing": sorted(LISTING_BODY_CLASSES)},
+        {
+            "generic_prune": list(GENERIC_PRUNE),
+            "listing": sorted(LISTING_BODY_CLASSES),
+            "article": sorted(ARTICLE_BODY_CLASSES),
+        },
         {"credit_text": CREDIT_TEXT, "credit_line": CREDIT_LINE.pattern},
     ]

@@ -1,0 +1,174 @@
+"""Text lines of a page no site rule covers: trafilatura's fast mode, the later chunks of a body
+split in several containers, and trafilatura's fallbacks where the fast text skips the lead.
+
+trafilatura reads the densest block of a page; a theme that splits the body into sibling
+containers of one class (around ads and figures) loses every chunk after the first, with or
+without fallbacks. The chunks are found from the container of the last fast paragraph.
+
+trafilatura's fallbacks (readability, jusText) recover what fast mode misses on pages whose
+article is split over several containers, typically a lead set apart from the body; run on every
+page they cost ~30 % more CPU and, when they win, bring the boilerplate around the article along.
+So they run only on a page whose fast text skips a prose paragraph between the headline and the
+body (not a caption, credit or the standfirst), and only the prose lines
+their result has right before the fast text are taken: two extractors agree they lead the article.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from copy import copy
+from typing import TYPE_CHECKING, cast
+
+import trafilatura
+from trafilatura.settings import Extractor
+
+from pipelines.text_blocks import TRAFILATURA, walk
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
+
+__all__ = ["continuation", "skipped_lead", "trafilatura_lines"]
+
+Lines = list[tuple[str, float]]
+
+# A line taken from the fallbacks' result: sentence-long and ending like a sentence.
+_PROSE_CHARS = 80
+_PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Japanese, Thai)
+_WHOLE_ARTICLE_TAGS = frozenset(("article", "main", "body", "html"))
+_CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
+_LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
+_BLOCKS = frozenset(
+    ("p", "div", "section", "article", "ul", "ol", "table", "figure", "blockquote", "h2", "h3")
+)
+_NOT_LEAD_TAGS = frozenset(("figure", "figcaption", "header", "aside", "nav", "footer", "form"))
+_NOT_LEAD_CLASS = re.compile(
+    r"caption|credit|byline|author|newsletter|promo|related", re.IGNORECASE
+)
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u061f\u0964\"'\u201d\u2019\u00bb)]$")
+
+
+def skipped_lead(tree, fast: Lines, standfirst: Iterable[str] = ()) -> bool:
+    """True when a prose paragraph (a ``p``, or a ``div`` of text) between the headline and the
+    first fast line is not in the fast text: a lead set apart from the body."""
+    if not fast:
+        return False
+    first = fast[0][0]
+    known = {text for text, _ in fast} | set(standfirst)
+    seen_h1, skipped, paragraphs = False, False, 0
+    for el in tree.iter("h1", "p", "div"):
+        if el.tag == "h1":
+            seen_h1, skipped, paragraphs = True, False, 0
+            continue
+        if not seen_h1 or (el.tag == "div" and any(child.tag in _BLOCKS for child in el)):
+            continue  # a container: its paragraphs come next
+        text = " ".join("".join(el.itertext()).split())
+        if text == first:
+            return skipped
+        paragraphs += 1
+        if paragraphs > _LEAD_LOOKAHEAD:
+            return False
+        skipped = skipped or (text not in known and _is_prose(text, 0.0) and not _aside(el))
+    return False
+
+
+def _aside(el) -> bool:
+    """A caption, credit or byline, or a block of a header, aside or figure: not a lead."""
+    for node in (el, *el.iterancestors()):
+        if node.tag in _NOT_LEAD_TAGS or _NOT_LEAD_CLASS.search(node.get("class") or ""):
+            return True
+    return False
+
+
+def _lines(tree, options: Extractor) -> Lines:
+    # A Document without as_dict=True (trafilatura's signature has no overload for it).
+    doc = cast("Document | None", trafilatura.bare_extraction(tree, options=options))
+    return walk(doc.body, TRAFILATURA) if doc is not None and doc.body is not None else []
+
+
+def _is_prose(text: str, link_share: float) -> bool:
+    if link_share > 0.3 or not _SENTENCE_END.search(text):
+        return False
+    return len(text) >= (_PROSE_CHARS if " " in text else _PROSE_CHARS_UNSPACED)
+
+
+def _lead(fast: Lines, full: Lines) -> Lines:
+    """The prose lines of ``full`` right before the first line of ``fast`` (none when ``full``
+    does not hold that line)."""
+    first = fast[0][0]
+    start = next((i for i, (text, _) in enumerate(full) if text == first), None)
+    if start is None:
+        return []
+    known = {text for text, _ in fast}
+    lead: Lines = []
+    for text, share in reversed(full[:start]):
+        if text in known or not _is_prose(text, share):
+            break
+        lead.append((text, share))
+    return lead[::-1]
+
+
+def trafilatura_lines(
+    tree,
+    options: Extractor,
+    *,
+    lead_fallback: bool = True,
+    body_chunks: bool = True,
+    standfirst: Iterable[str] = (),
+) -> tuple[Lines, bool]:
+    """The text lines trafilatura finds in ``tree``, and whether its fallbacks ran.
+
+    With ``body_chunks``, the paragraphs of the article's later chunks (``continuation``) follow
+    the fast text.
+
+    With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text skips
+    a lead (``standfirst`` lines do not count as one), and the prose lines their result has right
+    before the fast text are put in front of it.
+    """
+    fast = _lines(tree, options)
+    if body_chunks:
+        fast = fast + continuation(tree, fast)
+    if not (options.fast and lead_fallback):
+        return fast, False
+    if not skipped_lead(tree, fast, standfirst):
+        return fast, False
+    slow_options = copy(options)
+    slow_options.fast = False
+    return _lead(fast, _lines(tree, slow_options)) + fast, True
+
+
+def continuation(tree, fast: Lines) -> Lines:
+    """Paragraphs of the article's later chunks: siblings of the container that holds the last
+    fast line, with its tag and class (themes that split the body around ads and figures)."""
+    if not fast:
+        return []
+    last = fast[-1][0]
+    paragraph = next((p for p in tree.iter("p") if _norm(p) == last), None)
+    if paragraph is None:
+        return []
+    chunk = paragraph.getparent()
+    for _ in range(_CHUNK_LEVELS):
+        if chunk is None or chunk.tag in _WHOLE_ARTICLE_TAGS:
+            return []  # siblings of a whole article are other articles (infinite scroll, teasers)
+        kind = (chunk.tag, chunk.get("class"))
+        if kind[1] and any((s.tag, s.get("class")) == kind for s in chunk.itersiblings()):
+            break
+        chunk = chunk.getparent()
+    else:
+        return []
+    known = {text for text, _ in fast}
+    lines: Lines = []
+    for sibling in chunk.itersiblings():
+        if (sibling.tag, sibling.get("class")) != kind:
+            continue
+        if next(sibling.iter("h1", "article"), None) is not None:
+            break  # a headline of its own: the next article begins
+        for el in sibling.iter("p", "h2", "h3"):
+            text = _norm(el)
+            if text and text not in known and not _aside(el):
+                lines.append((text, 0.0))
+    return lines
+
+
+def _norm(el) -> str:
+    return " ".join("".join(el.itertext()).split())

@@ -1,0 +1,107 @@
+"""pipelines.generic_text: what trafilatura's fast mode misses on pages no site rule covers (the
+later chunks of a split body, a lead set apart from it), and what must not come along."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.extractor import ArticleExtractor, ExtractorConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "extraction_benchmark_sample"
+ITALIAN = (
+    "La sostenibilità è una questione di perché e di come: già oggi le città più verdi "
+    "d\u2019Europa dimostrano che è possibile ridurre le emissioni senza rinunciare alla qualità "
+    "della vita. Però servono investimenti, e più coraggio da parte della politica."
+)
+
+
+def article_page(paragraphs: list[str], title: str = "Un articolo di prova") -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/ambiente'>Ambiente</a></nav>"
+        f"<main><article><h1>{title}</h1>{body}</article></main>"
+        f"<footer><p>Contatti</p></footer></body></html>"
+    )
+
+
+@pytest.fixture(scope="module")
+def extractor() -> ArticleExtractor:
+    return ArticleExtractor(ExtractorConfig())
+
+
+def test_a_lead_that_fast_mode_skips_is_taken_from_the_fallbacks_without_their_boilerplate():
+    """lsm.lv keeps its lead in a box of its own above the body: trafilatura's fast mode reads the
+    body only, its fallbacks the lead and the reader prompts below the article."""
+    sample = SAMPLE / "newspaper4k"
+    page = (sample / "html" / "latvian_article.html").read_bytes()
+    lead = (sample / "txt" / "latvian_article.txt").read_text(encoding="utf-8").split("\n")[0]
+    url = "https://www.lsm.lv/raksts/zinas/arzemes/a"
+    fast = ArticleExtractor(ExtractorConfig(lead_fallback=False)).extract(page, url).record
+    record = ArticleExtractor(ExtractorConfig()).extract(page, url).record
+    assert lead.startswith("Norvēģijas glābšanas komanda") and lead not in fast["text"]
+    assert record["text"] == lead + "\n" + fast["text"]  # nothing else came along
+
+
+def test_a_caption_or_a_standfirst_below_the_headline_is_not_a_skipped_lead():
+    from lxml import html
+
+    from pipelines.generic_text import skipped_lead
+
+    prose = "Una frase lunga abbastanza da sembrare un paragrafo vero dell'articolo, e che finisce."
+    body = "".join(f"<p>{i} {prose}</p>" for i in range(4))
+    fast = [(f"{i} {prose}", 0.0) for i in range(4)]
+
+    def tree(between: str):
+        page = f"<html><body><h1>Titolo</h1>{between}<div>{body}</div></body></html>"
+        return html.fromstring(page)
+
+    assert skipped_lead(tree(f"<div class='intro'>Prima. {prose}</div>"), fast)
+    assert not skipped_lead(tree(f"<figure><figcaption>Foto. {prose}</figcaption></figure>"), fast)
+    assert not skipped_lead(tree(f"<p class='photo-credit'>Foto. {prose}</p>"), fast)
+    assert not skipped_lead(tree(f"<p>Sommario. {prose}</p>"), fast, [f"Sommario. {prose}"])
+    assert not skipped_lead(tree("<div>3 gennaio 2021</div>"), fast)
+
+
+def test_a_body_split_in_chunks_is_read_to_its_last_chunk(extractor):
+    """Themes that split the body into sibling containers of one class, around ads: trafilatura
+    reads the first chunk only."""
+
+    def chunk(paragraphs: str) -> str:
+        return (
+            f"<div class='grid'><div class='grid-item article-body'>{paragraphs}</div>"
+            "<div class='grid-item sidebar'><div class='ad'></div></div></div>"
+        )
+
+    first = "".join(f"<p>Primo blocco {i}. {ITALIAN}</p>" for i in range(5))
+    later = (
+        f"<p>Secondo blocco, dopo la pubblicità.</p><h2>Un titoletto</h2><p>Ancora. {ITALIAN}</p>"
+    )
+    body = chunk(first) + "<div class='ad-slot'><p>Pubblicità</p></div>" + chunk(later)
+    page = article_page([]).replace("</h1>", f"</h1><div class='chunks'>{body}</div>").encode()
+    url = "https://example.org/a"
+    fast = ArticleExtractor(ExtractorConfig(body_chunks=False)).extract(page, url).record["text"]
+    lines = extractor.extract(page, url).record["text"].splitlines()
+    assert lines[:-3] == fast.splitlines() and len(lines) == 8
+    assert lines[-3:] == [
+        "Secondo blocco, dopo la pubblicità.",
+        "Un titoletto",
+        f"Ancora. {ITALIAN}",
+    ]
+
+
+def test_the_next_article_of_an_infinite_scroll_is_no_chunk(extractor):
+    def post(title: str, paragraphs: str) -> str:
+        return f"<div class='post'><h1>{title}</h1><div class='post'>{paragraphs}</div></div>"
+
+    first = "".join(f"<p>Primo articolo {i}. {ITALIAN}</p>" for i in range(5))
+    second = "".join(f"<p>Secondo articolo {i}. {ITALIAN}</p>" for i in range(5))
+    page = (
+        "<html><head><title>Primo</title></head><body><main>"
+        f"{post('Primo', first)}{post('Secondo', second)}</main></body></html>"
+    ).encode()
+    text = extractor.extract(page, "https://example.org/primo").record["text"]
+    assert "Primo articolo 4." in text and "Secondo articolo" not in text
