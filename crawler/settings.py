@@ -49,7 +49,9 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"
 # Duplicates are told apart on the canonical URL, without session and tracking parameters.
 REQUEST_FINGERPRINTER_CLASS = "crawler.scope.CanonicalRequestFingerprinter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
-SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+# Queued requests as URL, method names and a shared pickled remainder (crawler/frontier.py).
+SCHEDULER_MEMORY_QUEUE = "crawler.frontier.CompactFifoMemoryQueue"
+SCHEDULER_START_MEMORY_QUEUE = "crawler.frontier.CompactFifoMemoryQueue"
 # Articles are handed out as extraction can take them, other pages in between (crawler/frontier.py).
 SCHEDULER_PRIORITY_QUEUE = "crawler.frontier.ExtractionPacedPriorityQueue"
 # Expected articles allowed between download and extracted text; 0 = four per extraction worker.
