@@ -43,6 +43,12 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def is_listing(url: str) -> bool:
+    """True for a URL whose path marks a page that lists posts (``LISTING_MARKERS``)."""
+    path = urlsplit(url).path
+    return any(marker in path for marker in LISTING_MARKERS)
+
+
 def site_name(url: str) -> str:
     """A site's name from its configured URL: the host without ``www.``."""
     return (urlsplit(url).hostname or "").lower().removeprefix("www.")
@@ -220,8 +226,7 @@ class ArchiveSpider(SitemapSpider):
 
     def is_article(self, url: str, page: PageOutline) -> bool:
         """True for a single post; listings, tag, author and static pages are not articles."""
-        path = urlsplit(url).path
-        if any(marker in path for marker in LISTING_MARKERS):
+        if is_listing(url):
             return False
         if "single-post" in page.body_classes or page.og_type == "article":
             return True
@@ -258,7 +263,12 @@ class ArchiveSpider(SitemapSpider):
             return
         if self._redirected_home(response):
             return
-        page = PageOutline.read(response, srcset_limit=self.srcset_limit)
+        # Requisites are read only where they may be fetched: a listing is never an article.
+        page = PageOutline.read(
+            response,
+            srcset_limit=self.srcset_limit,
+            resources=self.fetch_resources and not is_listing(response.url),
+        )
         if self.is_article(response.url, page):
             item = self.article_item(response, via, page)
             if item is not None:
