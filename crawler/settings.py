@@ -40,6 +40,10 @@ DOWNLOAD_HANDLERS = {
 ARCHIVE_IDLE_CONNECTIONS_PER_HOST = 0
 # Bounded work in flight per response keeps memory flat on long crawls.
 CONCURRENT_ITEMS = 16
+# Scrapy's check of each callback for a generator returning a value parses the callback's source
+# again for almost every response (its cache is keyed by the short-lived bound method): ~1 % of the
+# reactor thread (docs/benchmarks/crawl-profile.md). The spiders' callbacks are covered by tests.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Every page is archived as a first-time reader sees it (no session state carried between pages).
 # This also keeps Scrapy's cookie middleware from downloading the public-suffix list at start-up.
 COOKIES_ENABLED = False

@@ -348,8 +348,10 @@ class ArchiveSpider(SitemapSpider):
     def link_requests(self, page: PageOutline):
         # Pages repeat the same ~100 menu, sidebar and related links: dropping the ones already
         # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
+        # A third of a news page's hrefs repeat one already on it (header, footer): each is
+        # resolved once.
         linked = self._linked
-        for href in page.links:
+        for href in dict.fromkeys(page.links):
             url = page.absolute(href).split("#", 1)[0]
             if url in linked or not self.in_scope(url):
                 continue
