@@ -201,3 +201,36 @@ def test_the_outline_reads_what_the_css_queries_it_replaces_read(fixture_site):
             kinds[kind] += bool(getattr(page, kind))
     # The pages hold every kind of marker, so each comparison above compared something.
     assert all(kinds.values()), kinds
+
+
+def test_links_remembered_across_pages_are_those_plain_resolution_would_follow():
+    """Hrefs handled on an earlier page are skipped: the same requests as resolving every one."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders.archive_spider import ArchiveSpider
+
+    class Site(ArchiveSpider):
+        name = "site"
+
+    spider = Site.from_crawler(get_crawler(Site), base_url="https://www.lifegate.it")
+    hrefs = [
+        "/", "/a/../b", "relativo", "../su", "?page=2", "#top", "//www.lifegate.it/p",
+        "https://www.lifegate.it/x#frag", "https://other.example/x", "http://www.lifegate.it/y",
+        " /spazio", "/a/../b",
+    ]  # fmt: skip
+    followed: list[str] = []
+    expected: list[str] = []
+    seen: set[str] = set()
+    for path in ("/uno/pagina", "/due/altra/pagina", "/uno/pagina"):
+        body = "".join(f'<a href="{h}">x</a>' for h in hrefs).encode()
+        response = HtmlResponse(f"https://www.lifegate.it{path}", body=body, encoding="utf-8")
+        page = PageOutline.read(response)
+        followed += [r.url for r in spider.link_requests(page)]
+        for href in page.links:
+            url = page.absolute(href).split("#", 1)[0]
+            if url not in seen and spider.in_scope(url):
+                seen.add(url)
+                expected.append(url)
+    assert followed == expected
+    assert "https://www.lifegate.it/due/su" in followed  # relative links of each page
+    assert len(spider._handled_hrefs) > 0

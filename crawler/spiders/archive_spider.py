@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # URL path fragments of WordPress pages that list posts rather than being one.
 LISTING_MARKERS = ("/category/", "/tag/", "/author/", "/page/", "/feed", "/search/", "/wp-json/")
+# Hrefs remembered as already handled (link_requests); past this many they are forgotten at once.
+HANDLED_HREFS_LIMIT = 50_000
 ARTICLE_LD_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"}
 
 
@@ -81,6 +83,7 @@ class ArchiveSpider(SitemapSpider):
         self.sitemap_urls = [f"{self.base_url}/robots.txt"]
         self.sitemap_lastmod: dict[str, str] = {}
         self._linked: set[str] = set()
+        self._handled_hrefs: set[tuple[tuple[str, str], str]] = set()
         self._sitemaps_requested: set[str] = set()
 
     @classmethod
@@ -349,9 +352,21 @@ class ArchiveSpider(SitemapSpider):
         # Pages repeat the same ~100 menu, sidebar and related links: dropping the ones already
         # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
         # A third of a news page's hrefs repeat one already on it (header, footer): each is
-        # resolved once.
-        linked = self._linked
+        # resolved once. Most of the rest repeat one of an earlier page (menus, sidebars, off-site
+        # links); those whose resolution depends on the origin alone ("/path", "https://...") are
+        # not resolved again, since their answer (followed, or out of scope) cannot change.
+        linked, handled = self._linked, self._handled_hrefs
+        base = urlsplit(page.base_url)
+        origin = (base.scheme, base.netloc)
         for href in dict.fromkeys(page.links):
+            key = None
+            if (href[:1] == "/" and href[1:2] != "/") or href.startswith(("http://", "https://")):
+                key = (origin, href)
+                if key in handled:
+                    continue
+                if len(handled) >= HANDLED_HREFS_LIMIT:
+                    handled.clear()
+                handled.add(key)
             url = page.absolute(href).split("#", 1)[0]
             if url in linked or not self.in_scope(url):
                 continue
