@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # URL path fragments of WordPress pages that list posts rather than being one.
 LISTING_MARKERS = ("/category/", "/tag/", "/author/", "/page/", "/feed", "/search/", "/wp-json/")
 # Hrefs remembered as already handled (link_requests); past this many they are forgotten at once.
-HANDLED_HREFS_LIMIT = 50_000
+HANDLED_HREFS_LIMIT = 20_000
 ARTICLE_LD_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"}
 
 
