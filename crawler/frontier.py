@@ -8,12 +8,21 @@ site the pipeline spent ~12 s with its extraction workers idle (docs/benchmarks)
 the requests expected to be articles apart and hands one out only while few articles are between
 download and extracted text; otherwise the next of the other requests. Within each kind, Scrapy's
 priorities and order hold. With extraction off, the two are merged by priority as one queue.
+
+Each priority's requests wait in a ``CompactFifoMemoryQueue`` (``SCHEDULER_MEMORY_QUEUE``): a
+sitemap names every article at once, and as ``Request`` objects (with their headers, fingerprint
+cache and reference-tracking entries) 10,000 queued articles held ~15 MB more at the crawl's peak
+than a 2,000-article crawl's. Held as a URL, two method names and a pickled remainder shared by all
+requests alike, they take a sixth of that (docs/benchmarks/crawl-profile.md). With ``JOBDIR``,
+Scrapy's disk queues hold them as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import pickle
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from scrapy import Request
 from scrapy.pqueues import ScrapyPriorityQueue
@@ -23,6 +32,102 @@ from pipelines.extraction import extraction_workers
 # Request meta: the spider expects an article here (a sitemap or feed entry, a ledger recheck).
 ARTICLE_EXPECTED = "article_expected"
 ARTICLES = "articles"
+
+# The request attributes a compact entry keeps in its pickled remainder.
+_REST = (
+    "method",
+    "headers",
+    "body",
+    "cookies",
+    "meta",
+    "encoding",
+    "priority",
+    "dont_filter",
+    "flags",
+    "cb_kwargs",
+)
+# Scrapy creates these on first read; reading the unset value keeps an empty one from being built
+# (an empty ``Headers`` costs more than the rest of packing a request).
+_LAZY = frozenset(("headers", "cookies", "meta", "flags", "cb_kwargs"))
+_UNSET = object()
+# Remainders shared between entries: requests from one page and kind differ only by URL.
+_SHARED_LIMIT = 4096
+
+
+def _value(request: Request, attr: str) -> Any:
+    value: Any = getattr(request, f"_{attr}", _UNSET) if attr in _LAZY else _UNSET
+    if value is _UNSET:
+        value = getattr(request, attr)
+    return dict(value) if attr == "headers" and value is not None else value
+
+
+class CompactFifoMemoryQueue:
+    """A FIFO of requests held compactly: URL, callback and errback names, pickled remainder.
+
+    A request it cannot rebuild exactly (a callback that is not a method of the spider, a subclass
+    of ``Request``, meta that does not pickle) is kept as it is.
+    """
+
+    _shared: ClassVar[dict[bytes, bytes]] = {}
+
+    def __init__(self, crawler=None, *args: Any) -> None:
+        self.spider = getattr(crawler, "spider", None)
+        self._entries: deque[Any] = deque()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> CompactFifoMemoryQueue:
+        return cls(crawler)
+
+    def _method_name(self, func: Callable | None) -> str | None:
+        if func is None:
+            return None
+        name = getattr(func, "__name__", None)
+        if name is None or self.spider is None or getattr(self.spider, name, None) != func:
+            raise ValueError(f"{func!r} is not a method of the spider")
+        return name
+
+    def _pack(self, request: Request) -> Any:
+        if type(request) is not Request:
+            return request
+        try:
+            callback = self._method_name(request.callback)
+            errback = self._method_name(request.errback)
+            rest = pickle.dumps(
+                tuple(_value(request, attr) for attr in _REST), protocol=pickle.HIGHEST_PROTOCOL
+            )
+        except (ValueError, TypeError, AttributeError, pickle.PicklingError):
+            return request
+        shared = self._shared
+        if len(shared) >= _SHARED_LIMIT:
+            shared.clear()
+        return (request.url, callback, errback, shared.setdefault(rest, rest))
+
+    def _unpack(self, entry: Any) -> Request:
+        if not isinstance(entry, tuple):
+            return entry
+        url, callback, errback, rest = entry
+        spider = self.spider
+        return Request(
+            url,
+            callback=getattr(spider, callback) if callback else None,
+            errback=getattr(spider, errback) if errback else None,
+            **dict(zip(_REST, pickle.loads(rest), strict=True)),
+        )
+
+    def push(self, request: Request) -> None:
+        self._entries.append(self._pack(request))
+
+    def pop(self) -> Request | None:
+        return self._unpack(self._entries.popleft()) if self._entries else None
+
+    def peek(self) -> Request | None:
+        return self._unpack(self._entries[0]) if self._entries else None
+
+    def close(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class ExtractionPacedPriorityQueue:

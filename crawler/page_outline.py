@@ -7,6 +7,10 @@ request the callback yields; with dozens of pages in the scraper at once, those 
 of the crawler's memory (docs/benchmarks). Here the tree lives only inside ``PageOutline.read``,
 and the queries are compiled once and return plain strings (lxml's default "smart" strings would
 each keep the whole tree alive).
+
+Each query walks the whole tree (~0.2 ms on a ~170 KB news page, as much as the links query), so
+the markers are read in one walk, and the requisites' queries run only when the caller will fetch
+them (docs/benchmarks/crawl-profile.md).
 """
 
 from __future__ import annotations
@@ -51,13 +55,12 @@ _SRCSETS = _query(
 )
 # CSS inside the page: background images and fonts named by <style> blocks and style attributes.
 _INLINE_CSS = _query("style::text, [style]::attr(style)")
-_FEEDS = _query(
-    'link[rel=alternate][type="application/rss+xml"]::attr(href),'
-    ' link[rel=alternate][type="application/atom+xml"]::attr(href)'
+# Feeds, the body's classes, og:type and JSON-LD: the elements that hold them, in one walk.
+_MARKER_ELEMENTS = etree.XPath(
+    "descendant-or-self::*[self::link or self::body or self::meta or self::script]"
 )
-_BODY_CLASS = _query("body::attr(class)")
-_OG_TYPE = _query('meta[property="og:type"]::attr(content)')
-_LD_JSON = _query('script[type="application/ld+json"]::text')
+_FEED_TYPES = frozenset(("application/rss+xml", "application/atom+xml"))
+_TEXT = etree.XPath("text()", smart_strings=False)
 
 
 def bounded(srcset: str, limit: int) -> list[str]:
@@ -94,13 +97,35 @@ class PageOutline:
         return urljoin(self.base_url, ref.strip())
 
     @classmethod
-    def read(cls, response: TextResponse, *, srcset_limit: int = 0) -> PageOutline:
-        """The outline of ``response``; ``srcset_limit`` (0: no limit) bounds each srcset."""
+    def read(
+        cls, response: TextResponse, *, srcset_limit: int = 0, resources: bool = True
+    ) -> PageOutline:
+        """The outline of ``response``; ``srcset_limit`` (0: no limit) bounds each srcset.
+
+        With ``resources`` False, the page's requisites are not read (``resources`` is empty).
+        """
         # Scrapy's Selector parses exactly as response.css would (encoding, NUL bytes, huge trees),
         # but is not cached on the response.
         root = Selector(response=response).root
-        body_class = _BODY_CLASS(root)
-        og_type = _OG_TYPE(root)
+        feeds: list[str] = []
+        ld_json: list[str] = []
+        body_class: str | None = None
+        og_type: str | None = None
+        for element in _MARKER_ELEMENTS(root):
+            tag, attrib = element.tag, element.attrib
+            if tag == "link":
+                href = attrib.get("href")
+                feed = attrib.get("rel") == "alternate" and attrib.get("type") in _FEED_TYPES
+                if href is not None and feed:
+                    feeds.append(href)
+            elif tag == "script":
+                if attrib.get("type") == "application/ld+json":
+                    ld_json.extend(_TEXT(element))
+            elif tag == "meta":
+                if og_type is None and attrib.get("property") == "og:type":
+                    og_type = attrib.get("content")
+            elif body_class is None:
+                body_class = attrib.get("class")
         return cls(
             base_url=get_base_url(response),
             links=tuple(_LINKS(root)),
@@ -109,9 +134,11 @@ class PageOutline:
                 [url for query in _RESOURCES for url in query(root)]
                 + [url for value in _SRCSETS(root) for url in bounded(value, srcset_limit)]
                 + [url for css in _INLINE_CSS(root) for url in css_urls(css)]
-            ),
-            feeds=tuple(_FEEDS(root)),
-            body_classes=frozenset(body_class[0].split()) if body_class else frozenset(),
-            og_type=og_type[0] if og_type else "",
-            ld_json=tuple(_LD_JSON(root)),
+            )
+            if resources
+            else (),
+            feeds=tuple(feeds),
+            body_classes=frozenset(body_class.split()) if body_class else frozenset(),
+            og_type=og_type or "",
+            ld_json=tuple(ld_json),
         )

@@ -42,6 +42,10 @@ DOWNLOAD_HANDLERS = {
 ARCHIVE_IDLE_CONNECTIONS_PER_HOST = 0
 # Bounded work in flight per response keeps memory flat on long crawls.
 CONCURRENT_ITEMS = 16
+# Scrapy's check of each callback for a generator returning a value parses the callback's source
+# again for almost every response (its cache is keyed by the short-lived bound method): ~1 % of the
+# reactor thread (docs/benchmarks/crawl-profile.md). The spiders' callbacks are covered by tests.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Every page is archived as a first-time reader sees it (no session state carried between pages).
 # This also keeps Scrapy's cookie middleware from downloading the public-suffix list at start-up.
 COOKIES_ENABLED = False
@@ -51,7 +55,9 @@ DUPEFILTER_CLASS = "crawler.dupefilter.RedirectAwareDupeFilter"
 # Duplicates are told apart on the canonical URL, without session and tracking parameters.
 REQUEST_FINGERPRINTER_CLASS = "crawler.scope.CanonicalRequestFingerprinter"
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
-SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+# Queued requests as URL, method names and a shared pickled remainder (crawler/frontier.py).
+SCHEDULER_MEMORY_QUEUE = "crawler.frontier.CompactFifoMemoryQueue"
+SCHEDULER_START_MEMORY_QUEUE = "crawler.frontier.CompactFifoMemoryQueue"
 # Articles are handed out as extraction can take them, other pages in between (crawler/frontier.py).
 SCHEDULER_PRIORITY_QUEUE = "crawler.frontier.ExtractionPacedPriorityQueue"
 # Expected articles allowed between download and extracted text; 0 = four per extraction worker.

@@ -1,18 +1,25 @@
 """The frontier hands out expected articles while extraction has room for them and other pages
-otherwise; with extraction off it is one priority queue; its state survives a JOBDIR restart."""
+otherwise; with extraction off it is one priority queue; its state survives a JOBDIR restart; its
+in-memory queues hold requests compactly and give them back as they were."""
 
 from __future__ import annotations
 
+import threading
+import tracemalloc
 from types import SimpleNamespace
 
-from scrapy import Request
-from scrapy.squeues import FifoMemoryQueue, PickleFifoDiskQueue
+from scrapy import FormRequest, Request, Spider
+from scrapy.squeues import PickleFifoDiskQueue
 from scrapy.utils.test import get_crawler
 
-from crawler.frontier import ARTICLE_EXPECTED, ExtractionPacedPriorityQueue
+from crawler.frontier import (
+    ARTICLE_EXPECTED,
+    CompactFifoMemoryQueue,
+    ExtractionPacedPriorityQueue,
+)
 
 
-def frontier(key: str = "", startprios=(), queue=FifoMemoryQueue, **settings):
+def frontier(key: str = "", startprios=(), queue=CompactFifoMemoryQueue, **settings):
     crawler = get_crawler(
         settings_dict={
             "EXTRACT_ENABLED": True,
@@ -105,3 +112,85 @@ def test_a_jobdir_written_by_scrapys_own_queue_is_read_as_other_pages(tmp_path):
     state = stock.close()
     _, reopened = frontier(str(tmp_path / "q"), startprios=state, queue=PickleFifoDiskQueue)
     assert reopened.pop().url == page(0).url
+
+
+class Site(Spider):
+    name = "site"
+
+    def parse_page(self, response):
+        return None
+
+    def on_error(self, failure):
+        return None
+
+
+def compact_queue():
+    crawler = get_crawler(Site)
+    crawler.spider = Site()
+    return crawler.spider, CompactFifoMemoryQueue.from_crawler(crawler, "")
+
+
+def test_a_compact_queue_gives_back_each_request_as_it_was_pushed():
+    spider, queue = compact_queue()
+    pushed = [
+        Request(
+            f"http://lifegate.test/article-{n}",
+            spider.parse_page,
+            errback=spider.on_error,
+            priority=-n,
+            meta={ARTICLE_EXPECTED: True, "depth": n, "discovered_via": "sitemap"},
+            headers={"If-None-Match": f'"{n}"'},
+            cb_kwargs={"n": n},
+            dont_filter=bool(n % 2),
+        )
+        for n in range(3)
+    ] + [Request("http://lifegate.test/feed", method="HEAD", flags=["x"])]
+    for request in pushed:
+        queue.push(request)
+    assert len(queue) == 4
+    assert queue.peek().url == pushed[0].url
+    popped = [queue.pop() for _ in range(4)]
+    assert queue.pop() is None and len(queue) == 0
+    for before, after in zip(pushed, popped, strict=True):
+        assert after.to_dict(spider=spider) == before.to_dict(spider=spider)
+    # Each request gets its own meta, never one shared with a request of the same shape.
+    popped[0].meta["depth"] = 99
+    queue.push(pushed[1])
+    queue.push(pushed[1])
+    first, second = queue.pop(), queue.pop()
+    first.meta["depth"] = 99
+    assert second.meta["depth"] == 1
+
+
+def test_a_request_the_compact_queue_cannot_rebuild_is_kept_as_it_is():
+    _, queue = compact_queue()
+    odd = [
+        Request("http://lifegate.test/a", callback=lambda response: None),
+        Request("http://lifegate.test/b", meta={"lock": threading.Lock()}),
+        FormRequest("http://lifegate.test/c", formdata={"q": "x"}),
+    ]
+    for request in odd:
+        queue.push(request)
+    assert [queue.pop() for _ in odd] == odd
+
+
+def test_queued_requests_take_a_fraction_of_their_objects_memory():
+    spider, queue = compact_queue()
+
+    def sitemap_entry(n: int) -> Request:
+        meta = {"discovered_via": "sitemap", ARTICLE_EXPECTED: True, "depth": 1}
+        return Request(f"http://lifegate.test/{n:05d}/", spider.parse_page, meta=meta)
+
+    tracemalloc.start()
+    try:
+        held = [sitemap_entry(n) for n in range(2000)]
+        as_objects = tracemalloc.get_traced_memory()[0]
+        del held
+        tracemalloc.reset_peak()
+        baseline = tracemalloc.get_traced_memory()[0]
+        for n in range(2000):
+            queue.push(sitemap_entry(n))
+        compact = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    assert compact < as_objects / 2

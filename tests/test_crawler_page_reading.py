@@ -3,9 +3,14 @@ signatures whose fast literal search finds exactly what a case-insensitive regex
 
 from __future__ import annotations
 
+import gzip
 import re
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
+from scrapy import Selector
 from scrapy.http import HtmlResponse
 
 from crawler.page_guard import PageGuard, SoftBlockSignature
@@ -138,3 +143,94 @@ def test_the_outline_lists_what_a_browser_asks_for_srcset_lazy_css_and_frames():
     bounded = PageOutline.read(response, srcset_limit=2)
     assert {"/a-300.jpg", "/a.jpg"} <= set(bounded.resources)
     assert "/a-1024.jpg" not in bounded.resources
+
+
+def _sample_pages() -> list[HtmlResponse]:
+    sample = Path(__file__).parent / "extraction_benchmark_sample" / "html"
+    return [
+        HtmlResponse(f"https://news.example/{path.name}", body=gzip.decompress(path.read_bytes()))
+        for path in sorted(sample.glob("*.html.gz"))
+    ]
+
+
+def _fixture_pages(running) -> list[HtmlResponse]:
+    pages = []
+    for site in running.base_urls:
+        home = running.url(site, "/")
+        with urllib.request.urlopen(home, timeout=10) as answer:
+            first = HtmlResponse(home, body=answer.read())
+        links = [first.urljoin(h) for h in first.css("a::attr(href)").getall()]
+        local = [u for u in dict.fromkeys(links) if u.startswith(running.url(site, "/"))]
+        pages.append(first)
+        for url in local[:12]:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:
+                    pages.append(HtmlResponse(url, body=answer.read()))
+            except urllib.error.HTTPError as error:
+                pages.append(HtmlResponse(url, body=error.read()))
+    return pages
+
+
+def test_the_outline_reads_what_the_css_queries_it_replaces_read(fixture_site):
+    """One walk for the markers, requisites only when asked: the same strings as parsel's CSS."""
+    _, running = fixture_site
+    pages = _sample_pages() + _fixture_pages(running)
+    assert len(pages) > 20
+    kinds = {"feeds": 0, "ld_json": 0, "og_type": 0, "body_classes": 0}
+    for response in pages:
+        page = PageOutline.read(response, srcset_limit=8)
+        css = Selector(response=response).css
+        assert page.links == tuple(css("a::attr(href)").getall()), response.url
+        assert page.body_links == tuple(
+            css("article a::attr(href), main a::attr(href)").getall()
+        )
+        assert page.feeds == tuple(
+            css(
+                'link[rel=alternate][type="application/rss+xml"]::attr(href),'
+                ' link[rel=alternate][type="application/atom+xml"]::attr(href)'
+            ).getall()
+        )
+        assert page.ld_json == tuple(css('script[type="application/ld+json"]::text').getall())
+        assert page.og_type == (css('meta[property="og:type"]::attr(content)').get() or "")
+        body_class = css("body::attr(class)").get()
+        assert page.body_classes == frozenset(body_class.split() if body_class else ())
+        without = PageOutline.read(response, srcset_limit=8, resources=False)
+        assert without.resources == () and without.links == page.links
+        assert without.ld_json == page.ld_json and without.body_classes == page.body_classes
+        for kind in kinds:
+            kinds[kind] += bool(getattr(page, kind))
+    # The pages hold every kind of marker, so each comparison above compared something.
+    assert all(kinds.values()), kinds
+
+
+def test_links_remembered_across_pages_are_those_plain_resolution_would_follow():
+    """Hrefs handled on an earlier page are skipped: the same requests as resolving every one."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders.archive_spider import ArchiveSpider
+
+    class Site(ArchiveSpider):
+        name = "site"
+
+    spider = Site.from_crawler(get_crawler(Site), base_url="https://www.lifegate.it")
+    hrefs = [
+        "/", "/a/../b", "relativo", "../su", "?page=2", "#top", "//www.lifegate.it/p",
+        "https://www.lifegate.it/x#frag", "https://other.example/x", "http://www.lifegate.it/y",
+        " /spazio", "/a/../b",
+    ]  # fmt: skip
+    followed: list[str] = []
+    expected: list[str] = []
+    seen: set[str] = set()
+    for path in ("/uno/pagina", "/due/altra/pagina", "/uno/pagina"):
+        body = "".join(f'<a href="{h}">x</a>' for h in hrefs).encode()
+        response = HtmlResponse(f"https://www.lifegate.it{path}", body=body, encoding="utf-8")
+        page = PageOutline.read(response)
+        followed += [r.url for r in spider.link_requests(page)]
+        for href in page.links:
+            url = page.absolute(href).split("#", 1)[0]
+            if url not in seen and spider.in_scope(url):
+                seen.add(url)
+                expected.append(url)
+    assert followed == expected
+    assert "https://www.lifegate.it/due/su" in followed  # relative links of each page
+    assert len(spider._handled_hrefs) > 0

@@ -36,11 +36,19 @@ logger = logging.getLogger(__name__)
 
 # URL path fragments of WordPress pages that list posts rather than being one.
 LISTING_MARKERS = ("/category/", "/tag/", "/author/", "/page/", "/feed", "/search/", "/wp-json/")
+# Hrefs remembered as already handled (link_requests); past this many they are forgotten at once.
+HANDLED_HREFS_LIMIT = 20_000
 ARTICLE_LD_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"}
 
 
 def _netloc(url: str) -> str:
     return urlsplit(url).netloc.lower()
+
+
+def is_listing(url: str) -> bool:
+    """True for a URL whose path marks a page that lists posts (``LISTING_MARKERS``)."""
+    path = urlsplit(url).path
+    return any(marker in path for marker in LISTING_MARKERS)
 
 
 def site_name(url: str) -> str:
@@ -75,6 +83,7 @@ class ArchiveSpider(SitemapSpider):
         self.sitemap_urls = [f"{self.base_url}/robots.txt"]
         self.sitemap_lastmod: dict[str, str] = {}
         self._linked: set[str] = set()
+        self._handled_hrefs: set[tuple[tuple[str, str], str]] = set()
         self._sitemaps_requested: set[str] = set()
 
     @classmethod
@@ -220,8 +229,7 @@ class ArchiveSpider(SitemapSpider):
 
     def is_article(self, url: str, page: PageOutline) -> bool:
         """True for a single post; listings, tag, author and static pages are not articles."""
-        path = urlsplit(url).path
-        if any(marker in path for marker in LISTING_MARKERS):
+        if is_listing(url):
             return False
         if "single-post" in page.body_classes or page.og_type == "article":
             return True
@@ -258,7 +266,12 @@ class ArchiveSpider(SitemapSpider):
             return
         if self._redirected_home(response):
             return
-        page = PageOutline.read(response, srcset_limit=self.srcset_limit)
+        # Requisites are read only where they may be fetched: a listing is never an article.
+        page = PageOutline.read(
+            response,
+            srcset_limit=self.srcset_limit,
+            resources=self.fetch_resources and not is_listing(response.url),
+        )
         if self.is_article(response.url, page):
             item = self.article_item(response, via, page)
             if item is not None:
@@ -338,8 +351,22 @@ class ArchiveSpider(SitemapSpider):
     def link_requests(self, page: PageOutline):
         # Pages repeat the same ~100 menu, sidebar and related links: dropping the ones already
         # followed before building a Request was most of the crawler's CPU (docs/benchmarks).
-        linked = self._linked
-        for href in page.links:
+        # A third of a news page's hrefs repeat one already on it (header, footer): each is
+        # resolved once. Most of the rest repeat one of an earlier page (menus, sidebars, off-site
+        # links); those whose resolution depends on the origin alone ("/path", "https://...") are
+        # not resolved again, since their answer (followed, or out of scope) cannot change.
+        linked, handled = self._linked, self._handled_hrefs
+        base = urlsplit(page.base_url)
+        origin = (base.scheme, base.netloc)
+        for href in dict.fromkeys(page.links):
+            key = None
+            if (href[:1] == "/" and href[1:2] != "/") or href.startswith(("http://", "https://")):
+                key = (origin, href)
+                if key in handled:
+                    continue
+                if len(handled) >= HANDLED_HREFS_LIMIT:
+                    handled.clear()
+                handled.add(key)
             url = page.absolute(href).split("#", 1)[0]
             if url in linked or not self.in_scope(url):
                 continue
