@@ -2,8 +2,10 @@
 cycled into N article URLs, with paginated listings, a home page, a sitemap and robots.txt.
 
 The fixture site's pages are written for this project; these are not. Every article page is one
-of the real pages byte for byte (~170 KB on average), so link extraction, WARC writing and
-extraction run on the markup the web really sends. Links inside the pages to their original hosts
+of the real pages byte for byte (~170 KB on average) followed by a one-line comment naming its
+URL, so link extraction, WARC writing and extraction run on the markup the web really sends, and
+each URL is a payload of its own (a news site does not serve one article at 11 URLs; identical
+payloads would be archived as revisits and not extracted again). Links inside the pages to their original hosts
 are off-site for every crawler; their relative links resolve here and get the site's 404, for
 every crawler alike. Served by nginx like the fixture copy (``bench.static_site.nginx_conf``).
 """
@@ -49,7 +51,7 @@ def render_real(folder: Path, data_dir: Path, articles: int, port: int, say=prin
     marker = folder / MARKER
     if marker.exists():
         data = json.loads(marker.read_text())
-        if data.get("articles") == articles and data.get("port") == port and data.get("kind") == "real":
+        if data.get("articles") == articles and data.get("port") == port and data.get("kind") == "real-unique":
             say(f"real-page site: reusing {folder} ({data['files']} files)")
             return StaticSite(folder=folder, **{k: data[k] for k in (
                 "port", "articles", "files", "bytes", "redirects", "missing", "render_seconds")})
@@ -72,7 +74,7 @@ def render_real(folder: Path, data_dir: Path, articles: int, port: int, say=prin
         files += 1
 
     for n in range(articles):
-        write(article_path(n), pages[n % len(pages)])
+        write(article_path(n), pages[n % len(pages)] + f"\n<!-- {article_path(n)} -->\n".encode())
     listings = max(1, -(-articles // LINKS_PER_LISTING))
     for page in range(1, listings + 1):
         first = (page - 1) * LINKS_PER_LISTING
@@ -90,7 +92,7 @@ def render_real(folder: Path, data_dir: Path, articles: int, port: int, say=prin
     site = StaticSite(folder=folder, port=port, articles=articles, files=files, bytes=total,
                       redirects=0, missing=0, render_seconds=seconds)
     (folder / MARKER).write_text(json.dumps({
-        "kind": "real", "port": port, "articles": articles, "files": files, "bytes": total,
+        "kind": "real-unique", "port": port, "articles": articles, "files": files, "bytes": total,
         "redirects": 0, "missing": 0, "render_seconds": seconds}))
     say(f"real-page site: {files} files, {total / 1e6:.0f} MB from {len(pages)} real pages, in {seconds:.0f} s")
     return site

@@ -147,3 +147,16 @@ def parquet_rows(release_dir: Path) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(release_dir / "data").to_pylist()
+
+
+def article_page(
+    paragraphs: list[str], *, head: str = "", title: str = "Un articolo di prova"
+) -> str:
+    """A plain article page: navigation, the article (headline and paragraphs), a footer."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (
+        f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/ambiente'>Ambiente</a></nav>"
+        f"<main><article><h1>{title}</h1>{body}</article></main>"
+        f"<footer><p>Contatti</p></footer></body></html>"
+    )

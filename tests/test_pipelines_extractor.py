@@ -30,6 +30,7 @@ from pipelines.extractor import (
     extract_with_config,
 )
 from pipelines.site_rules import page as site_rules_page
+from tests.builders import article_page
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "extraction_cases"
@@ -57,17 +58,6 @@ def load_case(case: Path) -> tuple[bytes, dict, dict]:
     expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
     return (case / "page.html").read_bytes(), meta, expected
 
-
-def article_page(
-    paragraphs: list[str], *, head: str = "", title: str = "Un articolo di prova"
-) -> str:
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>"
-        f"<nav><a href='/'>Home</a> <a href='/ambiente'>Ambiente</a></nav>"
-        f"<main><article><h1>{title}</h1>{body}</article></main>"
-        f"<footer><p>Contatti</p></footer></body></html>"
-    )
 
 
 @pytest.fixture(scope="module")

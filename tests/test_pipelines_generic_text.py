@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.extractor import ArticleExtractor, ExtractorConfig
+from tests.builders import article_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "extraction_benchmark_sample"
@@ -17,15 +18,6 @@ ITALIAN = (
     "della vita. Però servono investimenti, e più coraggio da parte della politica."
 )
 
-
-def article_page(paragraphs: list[str], title: str = "Un articolo di prova") -> str:
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<!DOCTYPE html><html><head><title>{title}</title></head><body>"
-        f"<nav><a href='/'>Home</a> <a href='/ambiente'>Ambiente</a></nav>"
-        f"<main><article><h1>{title}</h1>{body}</article></main>"
-        f"<footer><p>Contatti</p></footer></body></html>"
-    )
 
 
 @pytest.fixture(scope="module")
