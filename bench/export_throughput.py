@@ -75,9 +75,9 @@ def build_synthetic(root: Path, articles: int, crawl_size: int) -> FileStorage:
     from cli.settings import command_settings
     from fixture_site import FixtureSite
     from pipelines.extractor import EXTRACTOR_VERSION
-    from pipelines.reextract import extractor_config
+    from pipelines.extractor_config import ExtractorConfig
 
-    config_hash = extractor_config(command_settings()).config_hash()
+    config_hash = ExtractorConfig.from_settings(command_settings()).config_hash()
     extractor = {"name": "lifegate-archive", "version": EXTRACTOR_VERSION,
                  "trafilatura_version": trafilatura.__version__, "config_hash": config_hash}
     storage = FileStorage(str(root))
@@ -149,9 +149,10 @@ def bench_reextract(storage: FileStorage, pages: int, workers: int, sample: int)
 
     from cli.settings import command_settings
     from pipelines.extractor import extract_with_config
-    from pipelines.reextract import extractor_config, reextract_store
+    from pipelines.extractor_config import ExtractorConfig
+    from pipelines.reextract import reextract_store
 
-    config = extractor_config(command_settings())
+    config = ExtractorConfig.from_settings(command_settings())
     chosen, count = [], 0
     for crawl_id in committed_crawls(storage):
         chosen.append(crawl_id)

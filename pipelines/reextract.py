@@ -28,13 +28,6 @@ logger = logging.getLogger(__name__)
 BATCH = 16
 
 
-def extractor_config(settings):
-    """The extractor configuration the crawl pipeline uses (so its hash matches crawl records)."""
-    from pipelines.extractor import ExtractorConfig
-
-    return ExtractorConfig.from_settings(settings)
-
-
 @lru_cache(maxsize=2)
 def _worker_storage(uri: str, storages: tuple[tuple[str, str], ...], settings: tuple = ()):
     from archive.storage import open_storage

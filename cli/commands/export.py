@@ -43,7 +43,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from archive.dataset import DatasetError, ExportOptions
     from archive.release import export_release
     from archive.storage import StorageError
-    from pipelines.reextract import extractor_config
+    from pipelines.extractor_config import ExtractorConfig
 
     settings = args.settings
     say = lambda message: print(message, file=sys.stderr, flush=True)
@@ -58,7 +58,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             site_aliases=dict(args.site_alias or []),
             original_sites=hosts,
             takedown_key=args.takedowns,
-            reextract_hash=None if args.no_reextract else extractor_config(settings).config_hash(),
+            reextract_hash=None
+            if args.no_reextract
+            else ExtractorConfig.from_settings(settings).config_hash(),
             require_reextract=args.from_reextract,
             near_duplicate_threshold=args.near_duplicate_threshold,
             max_shard_bytes=int(args.max_shard_mb * 1_000_000),

@@ -19,10 +19,10 @@ def cmd_reextract(args: argparse.Namespace) -> int:
     from archive.crawl import committed_crawls
     from archive.storage import StorageError, storage_table
     from pipelines.extractor import extraction_workers
+    from pipelines.extractor_config import ExtractorConfig
     from pipelines.reextract import (
         ClusterUnavailable,
         cluster_executor,
-        extractor_config,
         reextract_store,
     )
 
@@ -34,7 +34,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
                 f"lifegate-archive reextract: no committed crawls in {storage.uri}", file=sys.stderr
             )
             return 1
-        config = extractor_config(settings)
+        config = ExtractorConfig.from_settings(settings)
         workers = args.workers or extraction_workers(settings)
         with cluster_executor(
             args.dask_scheduler, settings.getfloat("ARCHIVE_DASK_CONNECT_TIMEOUT")
