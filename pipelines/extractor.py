@@ -174,6 +174,7 @@ class ArticleExtractor:
                 self._options,
                 lead_fallback=self.config.lead_fallback,
                 body_chunks=self.config.body_chunks,
+                short_text_fallback=self.config.short_text_fallback,
                 standfirst=head["standfirst"],
             )
         kept, license_line = self._clean(lines, head, rule)

@@ -54,6 +54,10 @@ class ExtractorConfig:
     lead_fallback: bool = True
     # Paragraphs of the body's later chunks (sibling containers of one class) follow the fast text.
     body_chunks: bool = True
+    # With fast mode on, trafilatura's whole result with its fallbacks replaces a fast text that
+    # is short, has no paragraphs, or is under half the page's largest block of paragraphs: the
+    # cases where trafilatura's own comparison may pick readability or jusText.
+    short_text_fallback: bool = True
     include_tables: bool = True
     boilerplate: BoilerplateRules = field(default_factory=_boilerplate)
 

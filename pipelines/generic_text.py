@@ -5,12 +5,16 @@ trafilatura reads the densest block of a page; a theme that splits the body into
 containers of one class (around ads and figures) loses every chunk after the first, with or
 without fallbacks. The chunks are found from the container of the last fast paragraph.
 
-trafilatura's fallbacks (readability, jusText) recover what fast mode misses on pages whose
-article is split over several containers, typically a lead set apart from the body; run on every
-page they cost ~30 % more CPU and, when they win, bring the boilerplate around the article along.
-So they run only on a page whose fast text skips a prose paragraph between the headline and the
-body (not a caption, credit or the standfirst), and only the prose lines
-their result has right before the fast text are taken: two extractors agree they lead the article.
+trafilatura's fallbacks (readability, jusText) recover what fast mode misses; run on every page
+they cost ~30 % more CPU and, where the fast text was fine, often bring the boilerplate around
+the article along. So they run per page, in two cases:
+
+- the fast text looks deficient the way trafilatura's own comparison tests it (short, without
+  paragraphs, mostly tables, or under half the page's main block of paragraphs): trafilatura's
+  whole result with its fallbacks is taken, as trafilatura itself would decide;
+- the fast text skips a prose paragraph between the headline and the body (not a caption, credit
+  or the standfirst): only the prose lines the fallbacks' result has right before the fast text
+  are taken, two extractors agreeing they lead the article.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pipelines.text_blocks import TRAFILATURA, walk
 if TYPE_CHECKING:
     from trafilatura.settings import Document
 
-__all__ = ["continuation", "skipped_lead", "trafilatura_lines"]
+__all__ = ["continuation", "short_text", "skipped_lead", "trafilatura_lines"]
 
 Lines = list[tuple[str, float]]
 
@@ -36,6 +40,8 @@ Lines = list[tuple[str, float]]
 _PROSE_CHARS = 80
 _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Japanese, Thai)
 _WHOLE_ARTICLE_TAGS = frozenset(("article", "main", "body", "html"))
+_BLOCK_MIN_CHARS = 25  # shorter blocks (labels, bylines) do not count towards the main block
+_FALLBACK_RATIO = 2.0  # trafilatura prefers readability's text when it is twice as long
 _CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
@@ -80,10 +86,47 @@ def _aside(el) -> bool:
     return False
 
 
-def _lines(tree, options: Extractor) -> Lines:
+def _extract(tree, options: Extractor):
+    """trafilatura's result body for ``tree`` (None when it found nothing)."""
     # A Document without as_dict=True (trafilatura's signature has no overload for it).
     doc = cast("Document | None", trafilatura.bare_extraction(tree, options=options))
-    return walk(doc.body, TRAFILATURA) if doc is not None and doc.body is not None else []
+    return doc.body if doc is not None else None
+
+
+def _lines(tree, options: Extractor) -> Lines:
+    body = _extract(tree, options)
+    return walk(body, TRAFILATURA) if body is not None else []
+
+
+def _main_block(tree) -> int:
+    """Characters in the page's largest block of paragraphs: the text of the ``p``, ``pre`` and
+    ``td`` elements of one parent, or the text written directly in one ``div`` (between ``br``s).
+    A cheap stand-in for what readability would take."""
+    tally: dict[object, int] = {}
+    for el in tree.iter("p", "pre", "td", "div"):
+        if el.tag == "div":
+            size = len((el.text or "").strip()) + sum(len((c.tail or "").strip()) for c in el)
+            parent = el
+        else:
+            size = len(" ".join("".join(el.itertext()).split()))
+            parent = el.getparent()
+        if size >= _BLOCK_MIN_CHARS and parent is not None:
+            tally[parent] = tally.get(parent, 0) + size
+    return max(tally.values(), default=0)
+
+
+def short_text(tree, body, fast: Lines, options: Extractor) -> bool:
+    """True when the fast text looks deficient the way trafilatura's own comparison with
+    readability and jusText tests it: short, without paragraphs, mostly tables, or under half of
+    the page's main block of text."""
+    size = sum(len(text) for text, _ in fast)
+    if size < options.min_extracted_size:
+        return True
+    if body is not None and (
+        not body.xpath(".//p//text()") or len(body.findall(".//table")) > len(body.findall(".//p"))
+    ):
+        return True
+    return _main_block(tree) > _FALLBACK_RATIO * size
 
 
 def _is_prose(text: str, link_share: float) -> bool:
@@ -114,6 +157,7 @@ def trafilatura_lines(
     *,
     lead_fallback: bool = True,
     body_chunks: bool = True,
+    short_text_fallback: bool = True,
     standfirst: Iterable[str] = (),
 ) -> tuple[Lines, bool]:
     """The text lines trafilatura finds in ``tree``, and whether its fallbacks ran.
@@ -121,11 +165,20 @@ def trafilatura_lines(
     With ``body_chunks``, the paragraphs of the article's later chunks (``continuation``) follow
     the fast text.
 
+    With ``options`` in fast mode and ``short_text_fallback``, trafilatura's result with its
+    fallbacks replaces a fast text that looks deficient (``short_text``).
+
     With ``options`` in fast mode and ``lead_fallback``, the fallbacks run when the fast text skips
     a lead (``standfirst`` lines do not count as one), and the prose lines their result has right
     before the fast text are put in front of it.
     """
-    fast = _lines(tree, options)
+    body = _extract(tree, options)
+    fast = walk(body, TRAFILATURA) if body is not None else []
+    if options.fast and short_text_fallback and short_text(tree, body, fast, options):
+        slow_options = copy(options)
+        slow_options.fast = False
+        full = _lines(tree, slow_options)
+        return (full + continuation(tree, full) if body_chunks else full), True
     if body_chunks:
         fast = fast + continuation(tree, fast)
     if not (options.fast and lead_fallback):

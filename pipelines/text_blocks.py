@@ -129,10 +129,13 @@ def walk(root, markup: Markup) -> list[tuple[str, float]]:
         buf.clear()
         state.update({"prefix": "", "link_chars": 0, "cells": 0})
 
-    walker = etree.iterwalk(root, events=("start", "end"))
+    # Comments and processing instructions are asked for only for the text that follows them.
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
     for event, el in walker:
         tag = el.tag if isinstance(el.tag, str) else ""
-        if event == "start":
+        if event in ("comment", "pi"):
+            add(el.tail)
+        elif event == "start":
             if tag in markup.skip or not tag:
                 walker.skip_subtree()
                 continue

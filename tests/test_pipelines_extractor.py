@@ -59,7 +59,6 @@ def load_case(case: Path) -> tuple[bytes, dict, dict]:
     return (case / "page.html").read_bytes(), meta, expected
 
 
-
 @pytest.fixture(scope="module")
 def extractor() -> ArticleExtractor:
     return ArticleExtractor(ExtractorConfig())
@@ -162,10 +161,21 @@ def test_seed_metadata(extractor):
 
 def test_listing_body_classes_give_way_to_single_post_ones(extractor):
     page = article_page([ITALIAN] * 3)
-    listing = page.replace("<body>", "<body class='blog paged'>").encode()
-    post = page.replace("<body>", "<body class='blog single single-post'>").encode()
+    entries = "<article><h2><a href='/a'>Uno</a></h2><p>" + ITALIAN + "</p></article>"
+    index = page.replace("<body>", "<body class='blog paged'>")
+    listing = index.replace("</main>", entries + entries + "</main>").encode()
+    post = listing.replace(b"class='blog paged'", b"class='blog single single-post'")
     assert extractor.extract(listing, "https://example.org/blog/").reason == "no-article"
     assert "sostenibilità" in extractor.extract(post, "https://example.org/blog/a").record["text"]
+
+
+def test_a_section_class_alone_does_not_make_a_single_article_a_listing(extractor):
+    # Themes of other CMSs put "blog" or "archive" on every page of a section, posts included.
+    page = article_page([ITALIAN] * 3)
+    post = page.replace("<body>", "<body class='blog theme-dark'>").encode()
+    search = page.replace("<body>", "<body class='search-results'>").encode()
+    assert "sostenibilità" in extractor.extract(post, "https://example.org/blog/a").record["text"]
+    assert extractor.extract(search, "https://example.org/?s=clima").reason == "no-article"
 
 
 def test_label_lines_are_dropped_and_sentences_that_start_alike_are_kept(extractor):
@@ -470,7 +480,9 @@ def test_golden_case_is_clean_without_site_rules(monkeypatch, case):
     generic path still gives the clean text, kicker, standfirst and licence."""
     monkeypatch.setattr(site_rules_page, "SITE_RULES", ())
     body, meta, expected = load_case(case)
-    result = ArticleExtractor(ExtractorConfig()).extract(body, meta["url"], meta.get("content_type"))
+    result = ArticleExtractor(ExtractorConfig()).extract(
+        body, meta["url"], meta.get("content_type")
+    )
     if "reason" in expected:
         assert result.record is None and result.reason == expected["reason"]
         return
@@ -484,3 +496,21 @@ def test_golden_case_is_clean_without_site_rules(monkeypatch, case):
     family = lambda name: re.sub(r"[^A-Z]", "", (name or "").upper())
     assert family(record["license"]) == family(expected["license"])
     assert (record["license"] is None) == (expected["license"] is None)
+
+
+def test_soft_hyphens_are_dropped(extractor):
+    sentence = "Die Zwei-Faktor-Authentifizierung aus regis&shy;triertem Smartphone und Passwort"
+    page = article_page([f"{sentence} gilt seit 2019 für alle Versicherten. {ITALIAN}"])
+    text = extractor.extract(page.encode(), "https://example.org/de/a").record["text"]
+    assert "registriertem Smartphone" in text and "\xad" not in text
+
+
+def test_text_after_a_comment_or_processing_instruction_is_kept():
+    from lxml import html
+
+    from pipelines.text_blocks import HTML, walk
+
+    tree = html.fromstring(
+        "<div><p>Before <!-- ad --> after <?php x ?> end <script>x</script>!</p></div>"
+    )
+    assert walk(tree, HTML) == [("Before after end !", 0.0)]

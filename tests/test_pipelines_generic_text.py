@@ -19,7 +19,6 @@ ITALIAN = (
 )
 
 
-
 @pytest.fixture(scope="module")
 def extractor() -> ArticleExtractor:
     return ArticleExtractor(ExtractorConfig())
@@ -97,3 +96,42 @@ def test_the_next_article_of_an_infinite_scroll_is_no_chunk(extractor):
     ).encode()
     text = extractor.extract(page, "https://example.org/primo").record["text"]
     assert "Primo articolo 4." in text and "Secondo articolo" not in text
+
+
+def _fast_lines(page: str):
+    from pipelines.decoding import decode, parse
+    from pipelines.generic_text import _extract
+    from pipelines.text_blocks import TRAFILATURA, walk
+
+    options = ArticleExtractor(ExtractorConfig())._options
+    tree = parse(decode(page.encode(), None, []), [])
+    body = _extract(tree, options)
+    return tree, body, walk(body, TRAFILATURA) if body is not None else [], options
+
+
+def test_fast_text_is_deficient_when_short_or_far_below_the_pages_main_block():
+    from pipelines.generic_text import short_text
+
+    article = article_page([f"{ITALIAN} ({i})" for i in range(4)])
+    assert not short_text(*_fast_lines(article))
+    assert short_text(*_fast_lines(article_page([ITALIAN[:120]])))
+    _, body, fast, options = _fast_lines(article)
+    # The same fast text, on a page whose largest block of paragraphs is three times as long.
+    bigger = article.replace(
+        "<footer>",
+        "<section>" + "".join(f"<p>{ITALIAN} [{i}]</p>" for i in range(12)) + "</section><footer>",
+    )
+    assert short_text(_fast_lines(bigger)[0], body, fast, options)
+
+
+def test_a_deficient_fast_text_is_replaced_by_trafilaturas_result_with_its_fallbacks():
+    from copy import copy
+
+    from pipelines.generic_text import _lines, trafilatura_lines
+
+    tree, _, fast, options = _fast_lines(article_page([ITALIAN[:120]]))
+    slow = copy(options)
+    slow.fast = False
+    lines, fell_back = trafilatura_lines(tree, options)
+    assert fell_back and lines == _lines(tree, slow)
+    assert trafilatura_lines(tree, options, short_text_fallback=False) == (fast, False)

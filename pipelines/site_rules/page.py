@@ -22,6 +22,7 @@ from pipelines.site_rules.rules import (
     CREDIT_TEXT,
     GENERIC_PRUNE,
     LISTING_BODY_CLASSES,
+    SECTION_BODY_CLASSES,
     SITE_RULES,
     SiteRule,
 )
@@ -64,9 +65,15 @@ def _union(selectors: tuple[str, ...]) -> etree.XPath:
     return etree.XPath(f"descendant-or-self::*[{tests}]")
 
 
+# Soft hyphens (German and Dutch sites hyphenate long words with &shy;) and stray byte-order marks
+# are invisible on the page and gone from a copy of its text; left in, "regis\xadtriertem" no
+# longer matches "registriertem".
+_INVISIBLE = str.maketrans("", "", "\u00ad\ufeff")
+
+
 def norm(text: str) -> str:
-    """Collapse every run of whitespace (NBSP included) to one space."""
-    return " ".join(text.split())
+    """Collapse every run of whitespace (NBSP included) to one space; drop soft hyphens."""
+    return " ".join(text.translate(_INVISIBLE).split())
 
 
 def text_of(el) -> str:
@@ -132,7 +139,14 @@ def is_listing(tree, rule: SiteRule | None) -> bool:
     body = tree.find("body")
     classes = set((body.get("class") or "").split()) if body is not None else set()
     listing = bool(classes & LISTING_BODY_CLASSES) and not classes & ARTICLE_BODY_CLASSES
+    if listing and classes & LISTING_BODY_CLASSES <= SECTION_BODY_CLASSES:
+        listing = _ENTRIES(tree) >= 2
     return listing or bool(rule and select(tree, rule.listing))
+
+
+_ENTRIES = etree.XPath(
+    "count(//article | //*[contains(concat(' ', normalize-space(@class), ' '), ' hentry ')])"
+)
 
 
 def find_credit(tree, base_url: str, rule: SiteRule | None) -> str | None:

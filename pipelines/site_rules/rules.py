@@ -14,6 +14,7 @@ __all__ = [
     "CREDIT_TEXT",
     "GENERIC_PRUNE",
     "LISTING_BODY_CLASSES",
+    "SECTION_BODY_CLASSES",
     "SITE_RULES",
     "BoilerplateRules",
     "SiteRule",
@@ -131,6 +132,9 @@ CREDIT_LINE = re.compile(
 # <body> classes that WordPress (and themes copying it) put on listing pages: archives, search
 # results, the posts index, 404. Such a page has no article.
 LISTING_BODY_CLASSES: frozenset[str] = frozenset({"archive", "search-results", "blog", "error404"})
+# Of those, the ones that only mean a listing when the page lists entries (two or more `article`
+# or `hentry` elements): elsewhere a section's single posts carry them too.
+SECTION_BODY_CLASSES: frozenset[str] = frozenset({"archive", "blog"})
 # ...and the ones it puts on a single post or page: other themes and CMSs use "blog" or "archive"
 # for a whole section, articles included, so a page carrying one of these is read as an article.
 ARTICLE_BODY_CLASSES: frozenset[str] = frozenset(
@@ -241,6 +245,7 @@ def rules_fingerprint() -> list[dict]:
         {
             "generic_prune": list(GENERIC_PRUNE),
             "listing": sorted(LISTING_BODY_CLASSES),
+            "section": sorted(SECTION_BODY_CLASSES),
             "article": sorted(ARTICLE_BODY_CLASSES),
         },
         {"credit_text": CREDIT_TEXT, "credit_line": CREDIT_LINE.pattern},
