@@ -41,7 +41,8 @@ _PROSE_CHARS = 80
 _PROSE_CHARS_UNSPACED = 30  # scripts without spaces between words (Chinese, Japanese, Thai)
 _WHOLE_ARTICLE_TAGS = frozenset(("article", "main", "body", "html"))
 _BLOCK_MIN_CHARS = 25  # shorter blocks (labels, bylines) do not count towards the main block
-_FALLBACK_RATIO = 2.0  # trafilatura prefers readability's text when it is twice as long
+_FALLBACK_RATIO = 2.0
+_WALL_CHARS = 2000  # trafilatura prefers readability's text when it is twice as long
 _CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body is split into
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
@@ -118,10 +119,12 @@ def _main_block(tree) -> int:
 def short_text(tree, body, fast: Lines, options: Extractor) -> bool:
     """True when the fast text looks deficient the way trafilatura's own comparison with
     readability and jusText tests it: short, without paragraphs, mostly tables, or under half of
-    the page's main block of text."""
+    the page's main block of text; or one unbroken wall of text."""
     size = sum(len(text) for text, _ in fast)
     if size < options.min_extracted_size:
         return True
+    if len(fast) == 1 and size > _WALL_CHARS:
+        return True  # one block with no paragraph break: a page's menus and text glued together
     if body is not None and (
         not body.xpath(".//p//text()") or len(body.findall(".//table")) > len(body.findall(".//p"))
     ):

@@ -514,3 +514,23 @@ def test_text_after_a_comment_or_processing_instruction_is_kept():
         "<div><p>Before <!-- ad --> after <?php x ?> end <script>x</script>!</p></div>"
     )
     assert walk(tree, HTML) == [("Before after end !", 0.0)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Content licensed CC BY-SA 4.0.",
+        "Published under a Creative Commons Attribution licence.",
+        "Pubblicato con licenza Creative Commons BY-NC-ND.",
+        "Dieser Text steht unter der Lizenz CC BY 4.0.",
+        "(CC BY-NC-ND 4.0)",
+        "This work is licensed under a Creative Commons Attribution-ShareAlike 4.0 International License.",
+    ],
+)
+def test_licence_lines_of_any_wording_are_dropped_without_site_rules(monkeypatch, extractor, line):
+    monkeypatch.setattr(site_rules_page, "SITE_RULES", ())
+    keep = "Wikipedia switched to Creative Commons in 2009 after a long debate among its editors."
+    page = article_page([ITALIAN, keep, line])
+    record = extractor.extract(page.encode(), "https://republisher.example/a").record
+    assert line not in record["text"] and keep in record["text"]
+    assert record["license"] is None or record["license"].upper().startswith("CC")

@@ -182,6 +182,14 @@ class BoilerplateRules:
         r"^(licen[sc]ed under|lizenziert unter|sous licence|licen[csz][ae]|licencia)\b.*\bcc\b",
         r"^(this (article|work|content) is (licen[sc]ed|published|released) under)\b",
         r"^(quest[oa] (articolo|opera) è (distribuit|rilasciat|pubblicat)\w*)\b.*\bcc\b",
+        # a Creative Commons licence named in a short line that speaks of licences or rights,
+        # whatever its wording ("Content licensed CC BY-SA", "Pubblicato con licenza Creative
+        # Commons"), or standing alone ("(CC BY 4.0)")
+        (
+            r"\b(cc[\s-]?(by|0)\b|creative commons\b).*\b(licen[cs]|lizen[sz]|licenz|rights)"
+            r"|\b(licen[cs]|lizen[sz]|licenz|rights)\w*\b.*\b(cc[\s-]?(by|0)\b|creative commons\b)"
+        ),
+        r"^\W*cc[\s-]?(by|0)([\s-](nc|nd|sa)){0,3}([\s-]\d\.\d)?\W*$",
         r"^captcha\b",
         # ad-slot labels left behind by ad blocks (trafilatura PR #916)
         r"^(anzeige|werbung|advertisement|advertising|pubblicità|publicité|publicidad|sponsored)$",
