@@ -534,3 +534,25 @@ def test_licence_lines_of_any_wording_are_dropped_without_site_rules(monkeypatch
     record = extractor.extract(page.encode(), "https://republisher.example/a").record
     assert line not in record["text"] and keep in record["text"]
     assert record["license"] is None or record["license"].upper().startswith("CC")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Fuente: LifeGate",
+        "Bron: Lifegate",
+        "Leia também: o clima está mudando",
+        "Zapisz się do naszego newslettera",
+        "Todos los derechos reservados.",
+        "Ontdek de website GratisForGratis",
+        "Traduzido por Ana Souza",
+        "Créditos: Reuters/Ana Souza",
+    ],
+)
+def test_republisher_boilerplate_in_other_languages_is_dropped_by_its_text(
+    monkeypatch, extractor, line
+):
+    monkeypatch.setattr(site_rules_page, "SITE_RULES", ())
+    page = article_page([ITALIAN, line, f"{ITALIAN} Fine."])
+    text = extractor.extract(page.encode(), "https://republisher.example/b").record["text"]
+    assert line not in text and text.endswith("Fine.")

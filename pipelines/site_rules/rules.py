@@ -195,40 +195,58 @@ class BoilerplateRules:
         r"^(anzeige|werbung|advertisement|advertising|pubblicità|publicité|publicidad|sponsored)$",
         # back-to-top links and their translations
         r"^[\^↑⬆]+$",
-        r"^(back to top|torna (su|in alto)|nach oben|haut de page|retour en haut|volver arriba)$",
+        (
+            r"^(back to top|torna (su|in alto)|nach oben|haut de page|retour en haut|volver arriba"
+            r"|voltar ao topo|terug naar boven|powrót na górę|do góry)$"
+        ),
         # site promotion footers of republishers
         (
-            r"^(entdecken sie|découvrez|decouvrez|scopri|discover|descubre) (die|le|il|the|el)"
-            r" (website|webseite|site|sito|sitio)\b"
+            r"^(entdecken sie|découvrez|decouvrez|scopri|discover|descubre|descubra|visit|visita"
+            r"|visitez|besuchen sie|ontdek|bezoek) (die|le|il|the|el|o|de) (website|webseite|site"
+            r"|sito|sitio|sítio|strona)\b"
         ),
         # newsletter and subscription boxes
-        r"\b(newsletter|iscriviti|abonnez-vous|abonnieren|inscrivez-vous)\b",
+        (
+            r"\b(newsletter|iscriviti|abonnez-vous|abonnieren|inscrivez-vous|suscríbete|suscribirse"
+            r"|inscreva-se|assine|schrijf je in|abonneer|zapisz się|subskrybuj)\b"
+        ),
         r"^(sign up|subscribe)\b",
         r"^(thanks|thank you) for (signing up|subscribing)",
         # the credit line of a republication; the credited URL goes to the record
-        r"^(quelle|source|fonte|fuente)\s*:\s*lifegate\b",
+        CREDIT_LINE.pattern,
         # share and teaser labels
-        r"^(share|condividi|teilen|partager|compartir)( (this|on|su|sur|auf)\b.*)?$",
+        (
+            r"^(share|condividi|teilen|partager|compartir|compartilhe|compartilhar|delen|deel"
+            r"|udostępnij)( (this|on|su|sur|auf|en|em|op|na)\b.*)?$"
+        ),
         r"^like this (story|article)\b",
         (
             r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi"
             r"|also read|related( articles| stories)?|you may also like|don'?t miss"
-            r"|potrebbe interessarti|ti potrebbe interessare|weitere artikel)\b"
+            r"|potrebbe interessarti|ti potrebbe interessare|weitere artikel|lee también|leer más"
+            r"|te puede interesar|leia também|leia mais|veja também|lees ook|lees meer|czytaj też"
+            r"|czytaj także|czytaj więcej|zobacz też|zobacz także)\b"
         ),
         r"^click here\b",
         r"^also on \S+\.\w+\b",
         # translator and editor credits under an article
         (
             r"^(translated by|translation by|traduzione di|tradotto da|übersetzt von|übersetzung"
-            r"|traduit par|traduction|traducción de|traducido por)\b\W*\w+"
+            r"|traduit par|traduction|traducción de|traducido por|traduzido por|tradução"
+            r"|vertaald door|vertaling|przetłumaczył\w*|tłumaczenie)\b\W*\w+"
         ),
         # photo credits and copyright lines
         r"©",
         r"\b(via getty images|getty images|shutterstock|afp photo|ansa foto)$",
-        r"^(photo|foto|credit|credits|image|bild|crédit|crédits)\s*:",
+        (
+            r"^(photo|foto|fotó|credit|credits|crédito|créditos|image|imagen|imagem|bild|crédit"
+            r"|crédits|zdjęcie|fotografia)\s*:"
+        ),
         (
             r"\ball rights reserved\b|\btutti i diritti riservati\b|\balle rechte vorbehalten\b"
-            r"|\btous droits réservés\b"
+            r"|\btous droits réservés\b|\btodos los derechos reservados\b"
+            r"|\btodos os direitos reservados\b|\balle rechten voorbehouden\b"
+            r"|\bwszelkie prawa zastrzeżone\b"
         ),
         # taxonomy, timestamp and reading-time labels
         r"^(filed under|posted in|tagged|tags|categories)\s*:",
@@ -243,7 +261,10 @@ class BoilerplateRules:
         ),
     )
     any_length: tuple[str, ...] = (
-        r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi)\s*:",
+        (
+            r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi"
+            r"|lee también|leia também|lees ook|czytaj też|czytaj także)\s*:"
+        ),
     )
 
 
