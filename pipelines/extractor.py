@@ -230,8 +230,9 @@ class ArticleExtractor:
         declared = site_rules.declared_language(tree, meta, ld)
         language = declared
         if self.config.detect_language and py3langid is not None and len(text) >= 20:
-            # py3langid's cost grows with the input; 1000 characters are plenty for a verdict.
-            language = py3langid.classify(text[:1000])[0]
+            # py3langid's cost grows with the input; 500 characters are plenty for a verdict (the
+            # same as with 1000 on every development page, at half the cost).
+            language = py3langid.classify(text[:500])[0]
         published, modified = site_rules.dates(tree, meta, ld)
         return {
             "id": hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32],

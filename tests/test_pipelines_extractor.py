@@ -41,6 +41,9 @@ EXACT_FIELDS = ("title", "kicker", "standfirst", "text", "license", "translation
 # trafilatura 0.984) and 0.962 (newspaper4k, 0.946 without the lead fallback; bare trafilatura
 # 0.909); the floors leave room for small trafilatura upgrades within the pinned major version.
 HELD_BACK_F1_FLOOR = {"zyte": 0.97, "newspaper4k": 0.95}
+# The same pages without class and id attributes (markup nobody tuned on): measured 0.974 (bare
+# 0.966) and 0.927 (bare 0.924).
+STRIPPED_F1_FLOOR = {"zyte": 0.95, "newspaper4k": 0.90}
 
 ITALIAN = (
     "La sostenibilità è una questione di perché e di come: già oggi le città più verdi "
@@ -436,9 +439,11 @@ def _quality_bench():
     return quality
 
 
+@pytest.mark.parametrize("markup", ["as served", "stripped"])
 @pytest.mark.parametrize("development_set", ["zyte", "newspaper4k"])
-def test_held_back_sample_f1_floor_and_not_below_trafilatura(development_set):
-    """The gate runs on items of each development set's held-back half only."""
+def test_held_back_sample_f1_floor_and_not_below_trafilatura(development_set, markup):
+    """The gate runs on items of each development set's held-back half only, as served and with
+    class and id attributes removed."""
     quality = _quality_bench()
     if development_set == "zyte":
         pages, urls, truth = quality.load(SAMPLE)
@@ -446,15 +451,20 @@ def test_held_back_sample_f1_floor_and_not_below_trafilatura(development_set):
         pages, urls, truth = quality.load_newspaper(SAMPLE / "newspaper4k")
     truth = {k: v for k, v in truth.items() if quality.half(k) == "B"}
     assert len(truth) == 6
+    floor = HELD_BACK_F1_FLOOR if markup == "as served" else STRIPPED_F1_FLOOR
+    snippet_pages = pages
+    if markup == "stripped":
+        pages = {k: quality.strip_markup(page) for k, page in pages.items()}
+        assert all(b" class=" not in pages[k] for k in truth)
     ours, bare = quality.ours(), quality.trafilatura_default()
     predicted = {k: ours(pages[k], urls[k]) for k in truth}
     baseline_predicted = {k: bare(pages[k], urls[k]) for k in truth}
     scores = quality.score(predicted, truth)
     baseline = quality.score(baseline_predicted, truth)
-    assert scores["f1"] >= HELD_BACK_F1_FLOOR[development_set], scores
+    assert scores["f1"] >= floor[development_set], scores
     assert scores["f1"] >= baseline["f1"], (scores, baseline)
     # Snippets, as trafilatura's own evaluation counts them (with / without the article).
-    cases = {k: quality.snippets(pages[k], truth[k]) for k in truth}
+    cases = {k: quality.snippets(snippet_pages[k], truth[k]) for k in truth}
     assert sum(len(w) + len(o) for w, o in cases.values()) > 60
     snippets = quality.snippet_score(predicted, cases)
     assert snippets["f1"] >= quality.snippet_score(baseline_predicted, cases)["f1"], snippets
