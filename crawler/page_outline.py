@@ -15,14 +15,16 @@ them (docs/benchmarks/crawl-profile.md).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from lxml import etree
 from parsel import css2xpath
 from scrapy import Selector
-from scrapy.http import TextResponse
+from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.response import get_base_url
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archive.rewrite import candidate_width, css_urls, srcset_candidates
 
@@ -61,6 +63,9 @@ _MARKER_ELEMENTS = etree.XPath(
 )
 _FEED_TYPES = frozenset(("application/rss+xml", "application/atom+xml"))
 _TEXT = etree.XPath("text()", smart_strings=False)
+_LAZY_SRC = frozenset(("data-src", "data-lazy-src"))
+_IMAGE_SRCSET = frozenset(("srcset", "data-srcset"))
+_LINK_SRCSET = frozenset(("imagesrcset",))
 
 
 def bounded(srcset: str, limit: int) -> list[str]:
@@ -104,41 +109,210 @@ class PageOutline:
 
         With ``resources`` False, the page's requisites are not read (``resources`` is empty).
         """
-        # Scrapy's Selector parses exactly as response.css would (encoding, NUL bytes, huge trees),
-        # but is not cached on the response.
-        root = Selector(response=response).root
-        feeds: list[str] = []
-        ld_json: list[str] = []
-        body_class: str | None = None
-        og_type: str | None = None
-        for element in _MARKER_ELEMENTS(root):
-            tag, attrib = element.tag, element.attrib
-            if tag == "link":
-                href = attrib.get("href")
-                feed = attrib.get("rel") == "alternate" and attrib.get("type") in _FEED_TYPES
-                if href is not None and feed:
-                    feeds.append(href)
-            elif tag == "script":
-                if attrib.get("type") == "application/ld+json":
-                    ld_json.extend(_TEXT(element))
-            elif tag == "meta":
-                if og_type is None and attrib.get("property") == "og:type":
-                    og_type = attrib.get("content")
-            elif body_class is None:
-                body_class = attrib.get("class")
-        return cls(
-            base_url=get_base_url(response),
-            links=tuple(_LINKS(root)),
-            body_links=tuple(_BODY_LINKS(root)),
-            resources=_unique(
-                [url for query in _RESOURCES for url in query(root)]
-                + [url for value in _SRCSETS(root) for url in bounded(value, srcset_limit)]
-                + [url for css in _INLINE_CSS(root) for url in css_urls(css)]
-            )
-            if resources
-            else (),
-            feeds=tuple(feeds),
-            body_classes=frozenset(body_class.split()) if body_class else frozenset(),
-            og_type=og_type or "",
-            ld_json=tuple(ld_json),
+        if isinstance(response, HtmlResponse):
+            page = read_with_lexbor(response, srcset_limit=srcset_limit, resources=resources)
+            if page is not None:
+                return page
+        return read_with_lxml(response, srcset_limit=srcset_limit, resources=resources)
+
+
+def read_with_lxml(
+    response: TextResponse, *, srcset_limit: int = 0, resources: bool = True
+) -> PageOutline:
+    """The outline as libxml2's HTML parser reads the page through Scrapy's ``Selector``: the
+    reference, and the reading of every page that is not HTML or that lexbor would read otherwise.
+    """
+    # Scrapy's Selector parses exactly as response.css would (encoding, NUL bytes, huge trees),
+    # but is not cached on the response.
+    root = Selector(response=response).root
+    feeds: list[str] = []
+    ld_json: list[str] = []
+    body_class: str | None = None
+    og_type: str | None = None
+    for element in _MARKER_ELEMENTS(root):
+        tag, attrib = element.tag, element.attrib
+        if tag == "link":
+            href = attrib.get("href")
+            feed = attrib.get("rel") == "alternate" and attrib.get("type") in _FEED_TYPES
+            if href is not None and feed:
+                feeds.append(href)
+        elif tag == "script":
+            if attrib.get("type") == "application/ld+json":
+                ld_json.extend(_TEXT(element))
+        elif tag == "meta":
+            if og_type is None and attrib.get("property") == "og:type":
+                og_type = attrib.get("content")
+        elif body_class is None:
+            body_class = attrib.get("class")
+    return PageOutline(
+        base_url=get_base_url(response),
+        links=tuple(_LINKS(root)),
+        body_links=tuple(_BODY_LINKS(root)),
+        resources=_unique(
+            [url for query in _RESOURCES for url in query(root)]
+            + [url for value in _SRCSETS(root) for url in bounded(value, srcset_limit)]
+            + [url for css in _INLINE_CSS(root) for url in css_urls(css)]
         )
+        if resources
+        else (),
+        feeds=tuple(feeds),
+        body_classes=frozenset(body_class.split()) if body_class else frozenset(),
+        og_type=og_type or "",
+        ld_json=tuple(ld_json),
+    )
+
+
+# Pages whose lexbor tree would differ from libxml2's where the outline looks (see
+# read_with_lexbor): they are read by read_with_lxml.
+_LEXBOR_DIFFERS = re.compile(r"<(?:template|frameset)", re.IGNORECASE)
+_BODY_TAG = re.compile(r"<body[\s/>]", re.IGNORECASE)
+# Possessive throughout, so that a head of ~100 KB of scripts and styles is scanned once, without
+# backtracking, whatever it holds (an unclosed quote or script, a long run of attributes).
+_ATTRS = r"""(?:[^>"'<]++|"[^"<]*+"|'[^'<]*+')*+>"""
+_COMMENT = r"<!--[^-]*+(?:-(?!->)[^-]*+)*+-->"
+_HEAD_ITEM = rf"""\s++|{_COMMENT}|</?(?:meta|link|base)\b{_ATTRS}
+    |<script\b{_ATTRS}[^<]*+(?:<(?!/script[\s>])[^<]*+)*+</script\s*+>
+    |<style\b{_ATTRS}[^<]*+(?:<(?!/style[\s>])[^<]*+)*+</style\s*+>
+    |<title\b{_ATTRS}[^<]*+</title\s*+>"""
+# What may come before the first ``<body>`` without either parser opening the body itself (libxml2
+# does for a <noscript> outside <head>, lexbor for one in it, and both for other elements): the
+# doctype, comments, and head elements, <noscript> only inside <head>...</head>.
+_BEFORE_BODY = re.compile(
+    rf"""(?:\s++|{_COMMENT}|<!doctype[^>]*+>|<\?xml[^>]*+>|<html\b{_ATTRS})*+
+    (?:<head\b{_ATTRS}
+        (?:{_HEAD_ITEM}
+        |<noscript\b{_ATTRS}
+            (?:[^<]++|{_COMMENT}|<(?:link|meta|img|iframe)\b{_ATTRS}|</iframe\s*+>
+            |<style\b{_ATTRS}[^<]*+</style\s*+>)*+
+        </noscript\s*+>)*+
+    (?:</head\s*+>)?+)?+
+    (?:{_HEAD_ITEM})*+""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# XPath's normalize-space, which cssselect's ``~=`` uses, splits on these four only.
+_XML_SPACE = str.maketrans("\t\n\r", "   ")
+
+
+def _has_token(value: str | None, padded_token: str) -> bool:
+    return value is not None and padded_token in f" {value.translate(_XML_SPACE)} "
+
+
+def read_with_lexbor(
+    response: HtmlResponse, *, srcset_limit: int = 0, resources: bool = True
+) -> PageOutline | None:
+    """The outline as ``read_with_lxml`` reads it, from lexbor's faster parse; None for a page
+    that lexbor would read otherwise."""
+    markup = response.text.strip().replace("\x00", "")
+    if _LEXBOR_DIFFERS.search(markup):
+        return None
+    tree = LexborHTMLParser(markup)
+    feeds: list[str] = []
+    ld_json: list[str] = []
+    body_class: str | None = None
+    og_type: str | None = None
+    for node in tree.css("link, body, meta, script"):
+        tag, attrs = node.tag, node.attributes
+        if tag == "link":
+            feed = attrs.get("rel") == "alternate" and attrs.get("type") in _FEED_TYPES
+            if feed and "href" in attrs:
+                feeds.append(attrs["href"] or "")
+        elif tag == "script":
+            if attrs.get("type") == "application/ld+json":
+                text = node.text(deep=False)
+                if text:
+                    ld_json.append(text)
+        elif tag == "meta":
+            if og_type is None and attrs.get("property") == "og:type":
+                og_type = attrs.get("content")
+        elif body_class is None:
+            body_class = attrs.get("class")
+    if body_class is not None and body_class != _libxml2_body_class(markup):
+        return None
+    return PageOutline(
+        base_url=get_base_url(response),
+        links=tuple(_values(tree.css("a[href]"), "href")),
+        body_links=tuple(_values(_once(tree.css("article a[href], main a[href]")), "href")),
+        resources=_unique(_lexbor_resources(tree, srcset_limit)) if resources else (),
+        feeds=tuple(feeds),
+        body_classes=frozenset(body_class.split()) if body_class else frozenset(),
+        og_type=og_type or "",
+        ld_json=tuple(ld_json),
+    )
+
+
+def _libxml2_body_class(markup: str) -> str | None:
+    """The body's class as libxml2 has it, when that is sure; otherwise None.
+
+    A ``<body>`` tag that comes after the body was opened (by content before it, or by another
+    ``<body>``) adds its attributes to the body in lexbor, as the HTML standard says; libxml2
+    drops them. So lexbor's class is libxml2's only when the first ``<body>`` tag opened the body
+    and holds that class itself.
+    """
+    before = _BEFORE_BODY.match(markup)  # always matches, the empty string at least
+    start = before.end() if before else 0
+    if not _BODY_TAG.match(markup, start):
+        return None
+    end = markup.find(">", start)
+    first = LexborHTMLParser(markup[start : end + 1] if end != -1 else markup[start:]).body
+    return first.attributes.get("class") if first is not None else None
+
+
+def _once(nodes: list[LexborNode]) -> list[LexborNode]:
+    # lexbor lists a node once for each selector of a list that it matches (XPath's union, once).
+    # (``:is()`` would avoid that, but lexbor 1.0.2 misses matches of ``:is(article, main) a``.)
+    seen: set[int] = set()
+    once = []
+    for node in nodes:
+        if node.mem_id not in seen:
+            seen.add(node.mem_id)
+            once.append(node)
+    return once
+
+
+def _values(nodes: list[LexborNode], name: str) -> list[str]:
+    # lexbor has None for an attribute written without a value, libxml2 "".
+    return [node.attributes[name] or "" for node in nodes]
+
+
+def _named(nodes: list[LexborNode], names: frozenset[str]) -> list[str]:
+    # Several attributes of one element in the order they are written, as XPath's union has them.
+    return [
+        value or "" for node in nodes for name, value in node.attributes.items() if name in names
+    ]
+
+
+def _link_hrefs(links: list[LexborNode], token: str) -> list[str]:
+    hrefs = []
+    for node in links:
+        attrs = node.attributes
+        if "href" in attrs and _has_token(attrs.get("rel"), token):
+            hrefs.append(attrs["href"] or "")
+    return hrefs
+
+
+def _lexbor_resources(tree: LexborHTMLParser, srcset_limit: int) -> list[str]:
+    links = tree.css("link[rel]")
+    urls = (
+        _link_hrefs(links, " stylesheet ")
+        + _values(tree.css("script[src]"), "src")
+        + _values(tree.css("img[src]"), "src")
+        + _link_hrefs(links, " icon ")
+        + _named(tree.css("img"), _LAZY_SRC)
+        + [
+            node.attributes["poster" if node.tag == "video" else "src"] or ""
+            for node in tree.css("iframe[src], embed[src], video[poster]")
+        ]
+        + _link_hrefs(links, " preload ")
+    )
+    for node in tree.css("img, source, link[imagesrcset]"):
+        names = _LINK_SRCSET if node.tag == "link" else _IMAGE_SRCSET
+        for name, value in node.attributes.items():
+            if name in names:
+                urls += bounded(value or "", srcset_limit)
+    for node in _once(tree.css("[style], style")):
+        style = node.attributes.get("style")
+        if style is not None:
+            urls += css_urls(style)
+        if node.tag == "style":
+            urls += css_urls(node.text(deep=False))
+    return urls
