@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from dataclasses import fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy import Selector
@@ -17,6 +18,7 @@ from scrapy.http import HtmlResponse
 from crawler.page_guard import PageGuard, SoftBlockSignature
 from crawler.page_outline import PageOutline, read_with_lexbor, read_with_lxml
 from crawler.settings import ARCHIVE_SOFT_BLOCK_PATTERNS
+from fixture_site.hostile import CASES
 
 PAGE = b"""<!doctype html><html><head>
 <base href="https://www.lifegate.it/sub/">
@@ -249,12 +251,22 @@ def _outlines_differ(response: HtmlResponse) -> list[str]:
     return differ
 
 
+# Paths whose transport is the point (slow, endless, cut short): no page to read.
+_TRANSPORT_CASES = frozenset(
+    ("/hostile/trickle", "/hostile/hang", "/hostile/too-large", "/hostile/too-large-chunked",
+     "/hostile/gzip-bomb", "/hostile/dropped", "/hostile/length-long", "/fault/slow")
+)  # fmt: skip
+
+
 def _every_fixture_page(running, limit: int = 120) -> list[HtmlResponse]:
-    """The fixture site's HTML pages reachable by links from each home page (error pages too)."""
+    """The fixture site's HTML pages reachable by links from each home page, error pages and every
+    hostile page of the main host included."""
     pages: list[HtmlResponse] = []
-    for site in running.base_urls:
+    for index, site in enumerate(running.base_urls):
         root = running.url(site, "/")
-        queue, seen, start = [root], {root}, len(pages)
+        hostile = [running.url(site, path) for path in CASES if path not in _TRANSPORT_CASES]
+        queue = [root, *(hostile if index == 0 else ())]
+        seen, start = set(queue), len(pages)
         while queue and len(pages) - start < limit:
             url = queue.pop(0)
             try:
@@ -273,7 +285,11 @@ def _every_fixture_page(running, limit: int = 120) -> list[HtmlResponse]:
             pages.append(response)
             for href in response.css("a::attr(href)").getall():
                 link = response.urljoin(href).split("#", 1)[0]
-                if link.startswith(root) and link not in seen:
+                if (
+                    link.startswith(root)
+                    and link not in seen
+                    and urlsplit(link).path not in _TRANSPORT_CASES
+                ):
                     seen.add(link)
                     queue.append(link)
     return pages
