@@ -162,9 +162,12 @@ def read_with_lxml(
     )
 
 
-# Pages whose lexbor tree would differ from libxml2's where the outline looks (see
-# read_with_lexbor): they are read by read_with_lxml.
-_LEXBOR_DIFFERS = re.compile(r"<(?:template|frameset)", re.IGNORECASE)
+# Pages whose lexbor tree differs from libxml2's where the outline looks, read by read_with_lxml:
+# libxml2 reads a <template>'s content as ordinary children (lexbor keeps it out of the document),
+# a <frameset> page's <body> (lexbor has none) and <image> as an element of its own (lexbor: <img>).
+_LEXBOR_DIFFERS = re.compile(r"<(?:template|frameset|image[\s/>])", re.IGNORECASE)
+# Inside <svg> and <math> a script is markup to lexbor, raw text to libxml2.
+_FOREIGN_SCRIPT_MARKUP = "svg script *, math script *"
 _BODY_TAG = re.compile(r"<body[\s/>]", re.IGNORECASE)
 # Possessive throughout, so that a head of ~100 KB of scripts and styles is scanned once, without
 # backtracking, whatever it holds (an unclosed quote or script, a long run of attributes).
@@ -206,6 +209,8 @@ def read_with_lexbor(
     if _LEXBOR_DIFFERS.search(markup):
         return None
     tree = LexborHTMLParser(markup)
+    if tree.css_first(_FOREIGN_SCRIPT_MARKUP) is not None:
+        return None
     feeds: list[str] = []
     ld_json: list[str] = []
     body_class: str | None = None
