@@ -162,12 +162,13 @@ def read_with_lxml(
     )
 
 
-# Pages whose lexbor tree differs from libxml2's where the outline looks, read by read_with_lxml:
-# libxml2 reads a <template>'s content as ordinary children (lexbor keeps it out of the document),
-# a <frameset> page's <body> (lexbor has none) and <image> as an element of its own (lexbor: <img>).
-_LEXBOR_DIFFERS = re.compile(r"<(?:template|frameset|image[\s/>])", re.IGNORECASE)
-# Inside <svg> and <math> a script is markup to lexbor, raw text to libxml2.
-_FOREIGN_SCRIPT_MARKUP = "svg script *, math script *"
+# Where lexbor's tree differs from libxml2's where the outline looks; such pages are read by
+# read_with_lxml. libxml2 reads a <template>'s content as ordinary children (lexbor keeps it out
+# of the document) and a <frameset> page's <body> (lexbor has none); lexbor reads a script or
+# style inside <svg> or <math> as markup (libxml2: raw text) and an <image> outside <svg> as <img>.
+_LEXBOR_ONLY_TAGS = frozenset(("template", "frameset"))
+_IMAGE_TAG = re.compile(r"<image[\s/>]", re.IGNORECASE)
+_FOREIGN = frozenset(("svg", "math"))
 _BODY_TAG = re.compile(r"<body[\s/>]", re.IGNORECASE)
 # Possessive throughout, so that a head of ~100 KB of scripts and styles is scanned once, without
 # backtracking, whatever it holds (an unclosed quote or script, a long run of attributes).
@@ -206,17 +207,15 @@ def read_with_lexbor(
     """The outline as ``read_with_lxml`` reads it, from lexbor's faster parse; None for a page
     that lexbor would read otherwise."""
     markup = response.text.strip().replace("\x00", "")
-    if _LEXBOR_DIFFERS.search(markup):
-        return None
     tree = LexborHTMLParser(markup)
-    if tree.css_first(_FOREIGN_SCRIPT_MARKUP) is not None:
-        return None
     feeds: list[str] = []
     ld_json: list[str] = []
     body_class: str | None = None
     og_type: str | None = None
-    for node in tree.css("link, body, meta, script"):
+    for node in tree.css("link, body, meta, script, template, frameset"):
         tag, attrs = node.tag, node.attributes
+        if tag in _LEXBOR_ONLY_TAGS or (tag == "script" and _has_elements(node)):
+            return None
         if tag == "link":
             feed = attrs.get("rel") == "alternate" and attrs.get("type") in _FEED_TYPES
             if feed and "href" in attrs:
@@ -233,11 +232,18 @@ def read_with_lexbor(
             body_class = attrs.get("class")
     if body_class is not None and body_class != _libxml2_body_class(markup):
         return None
+    requisites: list[str] = []
+    if resources:
+        found = _lexbor_resources(tree, srcset_limit)
+        images = _IMAGE_TAG.findall(markup)
+        if found is None or (images and len(images) > len(tree.css("image"))):
+            return None  # a style read as markup, or an <image> tag that became an <img>
+        requisites = found
     return PageOutline(
         base_url=get_base_url(response),
         links=tuple(_values(tree.css("a[href]"), "href")),
         body_links=tuple(_values(_once(tree.css("article a[href], main a[href]")), "href")),
-        resources=_unique(_lexbor_resources(tree, srcset_limit)) if resources else (),
+        resources=_unique(requisites) if resources else (),
         feeds=tuple(feeds),
         body_classes=frozenset(body_class.split()) if body_class else frozenset(),
         og_type=og_type or "",
@@ -260,6 +266,19 @@ def _libxml2_body_class(markup: str) -> str | None:
     end = markup.find(">", start)
     first = LexborHTMLParser(markup[start : end + 1] if end != -1 else markup[start:]).body
     return first.attributes.get("class") if first is not None else None
+
+
+def _has_elements(node: LexborNode) -> bool:
+    return next(node.iter(), None) is not None
+
+
+def _in_foreign_content(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in _FOREIGN:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _once(nodes: list[LexborNode]) -> list[LexborNode]:
@@ -295,7 +314,7 @@ def _link_hrefs(links: list[LexborNode], token: str) -> list[str]:
     return hrefs
 
 
-def _lexbor_resources(tree: LexborHTMLParser, srcset_limit: int) -> list[str]:
+def _lexbor_resources(tree: LexborHTMLParser, srcset_limit: int) -> list[str] | None:
     links = tree.css("link[rel]")
     urls = (
         _link_hrefs(links, " stylesheet ")
@@ -319,5 +338,9 @@ def _lexbor_resources(tree: LexborHTMLParser, srcset_limit: int) -> list[str]:
         if style is not None:
             urls += css_urls(style)
         if node.tag == "style":
-            urls += css_urls(node.text(deep=False))
+            text = node.text(deep=False)
+            # Inside <svg> or <math>, lexbor reads tags and entities in a style; libxml2 does not.
+            if _has_elements(node) or ("&" in text and _in_foreign_content(node)):
+                return None
+            urls += css_urls(text)
     return urls

@@ -369,6 +369,9 @@ EDGES = {
     "unclosed quote": b'<a href="/unclosed>x</a><a href=/next>y</a>',
     "less-than in attributes": b'<a href="/a<b" title="<a href=/in>">x</a>',
     "svg script": b'<svg><script>var a="<a href=/no>";</script></svg><a href=/after>y</a>',
+    "svg style": b"<svg><style>.a{background:url(/a?b=1&amp;c=2)}<b>x</b></style></svg>"
+    b"<math><style>.b{background:url(/m?x=1&amp;y=2)}</style></math>"
+    b'<svg><image href="/svg-image.png"/></svg><style>.c{background:url(/c?d=1&amp;e=2)}</style>',
     "image tag": b"<image src=/image.png>",
     "xhtml": b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML'
     b' 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"><html'
