@@ -1,16 +1,21 @@
 """What the spiders read from an HTML page, read in one pass: its links, requisites, feeds and the
 markers that say whether it is an article.
 
+An HTML page is parsed by lexbor (selectolax), about twice as fast as libxml2 through Scrapy's
+``Selector``; ``read_with_lxml``, the libxml2 reading, stays the reference: lexbor's outline is
+the same strings in the same order, and a page where lexbor's tree would differ (a ``<template>``,
+a body class libxml2 drops, ...: see ``read_with_lexbor``) is read by libxml2, as is any response
+that is not HTML (docs/benchmarks/crawl-profile.md).
+
 Reading through ``response.css`` caches the page's lxml tree on the response (about 2 MB for a
 ~120 KB news page) for as long as Scrapy keeps the response, which is while it works through every
 request the callback yields; with dozens of pages in the scraper at once, those trees were a third
-of the crawler's memory (docs/benchmarks). Here the tree lives only inside ``PageOutline.read``,
-and the queries are compiled once and return plain strings (lxml's default "smart" strings would
-each keep the whole tree alive).
+of the crawler's memory (docs/benchmarks). Here the tree lives only inside the reading, and the
+strings returned are plain ``str`` (lxml's default "smart" strings would each keep the whole tree
+alive).
 
-Each query walks the whole tree (~0.2 ms on a ~170 KB news page, as much as the links query), so
-the markers are read in one walk, and the requisites' queries run only when the caller will fetch
-them (docs/benchmarks/crawl-profile.md).
+Each query walks the whole tree, so the markers are read in one walk, and the requisites' queries
+run only when the caller will fetch them.
 """
 
 from __future__ import annotations
