@@ -212,7 +212,10 @@ def read_with_lexbor(
     """The outline as ``read_with_lxml`` reads it, from lexbor's faster parse; None for a page
     that lexbor would read otherwise."""
     markup = response.text.strip().replace("\x00", "")
-    tree = LexborHTMLParser(markup)
+    try:
+        tree = LexborHTMLParser(markup)
+    except (RuntimeError, ValueError):
+        return None  # libxml2's reading then has the last word, as before lexbor
     feeds: list[str] = []
     ld_json: list[str] = []
     body_class: str | None = None
