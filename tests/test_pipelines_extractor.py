@@ -566,3 +566,15 @@ def test_republisher_boilerplate_in_other_languages_is_dropped_by_its_text(
     page = article_page([ITALIAN, line, f"{ITALIAN} Fine."])
     text = extractor.extract(page.encode(), "https://republisher.example/b").record["text"]
     assert line not in text and text.endswith("Fine.")
+
+
+def test_datelines_and_bylines_standing_alone_are_dropped_and_sentences_kept(extractor):
+    alone = ["Wednesday 20 November 2019 11:42, UK", "5 de marzo de 2020", "By Stefan Becket, Grace Segers"]
+    sentences = [
+        "By 2030, emissions in the valley must fall by half, the regional plan says.",
+        "November 2019 was the warmest November on record in the Po valley, data show.",
+    ]
+    page = article_page([ITALIAN, *alone, *sentences])
+    text = extractor.extract(page.encode(), "https://example.org/en/a").record["text"]
+    assert not any(line in text for line in alone)
+    assert all(sentence in text for sentence in sentences)

@@ -164,6 +164,41 @@ GENERIC_PRUNE: tuple[str, ...] = (
 )
 
 
+# Month and weekday names (English, Italian, German, French, Spanish, Portuguese, Dutch) for the
+# dateline pattern below.
+_MONTHS = (
+    r"jan(?:uary|\.)?|feb(?:ruary|\.)?|mar(?:ch|\.)?|apr(?:il|\.)?|may|june?|july?|aug(?:ust|\.)?"
+    r"|sep(?:t(?:ember)?|\.)?|oct(?:ober|\.)?|nov(?:ember|\.)?|dec(?:ember|\.)?"
+    r"|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre"
+    r"|dicembre|januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril"
+    r"|juin|juillet|août|septembre|octobre|décembre|enero|febrero|abril|mayo|junio|julio"
+    r"|septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|março|maio|junho|julho|setembro"
+    r"|outubro|dezembro|januari|februari|maart|mei|augustus"
+)
+_WEEKDAYS = (
+    r"mon(?:day)?|tue(?:s|sday)?|wed(?:nesday)?|thu(?:rs|rsday)?|fri(?:day)?|sat(?:urday)?"
+    r"|sun(?:day)?|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica|montag|dienstag"
+    r"|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi"
+    r"|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo"
+)
+# A line that is only a date, perhaps with weekday, time and zone ("Wednesday 20 November 2019
+# 11:42, UK", "5 de marzo de 2020", "2019-11-18"): the article's dateline, never its text.
+DATELINE = (
+    rf"^(?:(?:{_WEEKDAYS})\.?,?\s+)?"
+    rf"(?:\d{{1,2}}\.?\s*(?:de\s+)?(?:{_MONTHS})\.?,?\s*(?:de\s+)?\d{{4}}"
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}"
+    r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2})"
+    r"(?:,?\s*(?:at\s+|um\s+|alle\s+|à\s+|-\s+|\|\s+)?\d{1,2}[:.h]\d{2}"
+    r"(?:\s*(?:am|pm|a\.m\.|p\.m\.|uhr))?)?(?:,?\s*[a-z]{2,4})?$"
+)
+# A line that is only "By" and names ("By Stefan Becket, Kathryn Watson", "Di Mario Rossi"): the
+# byline. Names are capitalised (case-sensitive part), so "By 2030, emissions…" is text.
+BYLINE = (
+    r"^(?:by|von|di|par|por|door|przez)\s+(?-i:(?:[A-ZÀ-ÝŁŚŻ][\w.'\u2019-]*"
+    r"(?:\s*,\s*|\s+(?:and|und|e|et|y|en|i|&)\s+|\s+)?){1,8})$"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BoilerplateRules:
     """Line-level patterns for boilerplate that no selector names (all matched case-insensitively).
@@ -248,6 +283,9 @@ class BoilerplateRules:
             r"|\btodos os direitos reservados\b|\balle rechten voorbehouden\b"
             r"|\bwszelkie prawa zastrzeżone\b"
         ),
+        # datelines and bylines standing alone
+        DATELINE,
+        BYLINE,
         # taxonomy, timestamp and reading-time labels
         r"^(filed under|posted in|tagged|tags|categories)\s*:",
         (
