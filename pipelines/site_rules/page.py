@@ -65,15 +65,15 @@ def _union(selectors: tuple[str, ...]) -> etree.XPath:
     return etree.XPath(f"descendant-or-self::*[{tests}]")
 
 
-# Soft hyphens (German and Dutch sites hyphenate long words with &shy;) and stray byte-order marks
-# are invisible on the page and gone from a copy of its text; left in, "regis\xadtriertem" no
-# longer matches "registriertem".
-_INVISIBLE = str.maketrans("", "", "\u00ad\ufeff")
-
-
 def norm(text: str) -> str:
     """Collapse every run of whitespace (NBSP included) to one space; drop soft hyphens."""
-    return " ".join(text.translate(_INVISIBLE).split())
+    # Soft hyphens (German and Dutch sites hyphenate long words with &shy;) and stray byte-order
+    # marks are invisible on the page and gone from a copy of its text; left in, "regis\xadtriertem"
+    # no longer matches "registriertem". str.replace, not str.translate: a translation table with
+    # non-ASCII keys takes the slow path, a dictionary lookup per character of every text.
+    if "\xad" in text or "\ufeff" in text:
+        text = text.replace("\xad", "").replace("\ufeff", "")
+    return " ".join(text.split())
 
 
 def text_of(el) -> str:
