@@ -578,3 +578,11 @@ def test_datelines_and_bylines_standing_alone_are_dropped_and_sentences_kept(ext
     text = extractor.extract(page.encode(), "https://example.org/en/a").record["text"]
     assert not any(line in text for line in alone)
     assert all(sentence in text for sentence in sentences)
+
+
+def test_ad_labels_and_comment_counters_are_dropped(extractor):
+    labels = ["Continue Reading Below", "Story continues below", "[ 167 comments ]", "12 commenti"]
+    keep = "Continue reading below the line where the council lists the 12 comments it received."
+    page = article_page([ITALIAN, *labels, keep, f"{ITALIAN} Fine."])
+    text = extractor.extract(page.encode(), "https://example.org/en/b").record["text"]
+    assert not any(label in text for label in labels) and keep in text

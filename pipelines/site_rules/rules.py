@@ -228,6 +228,13 @@ class BoilerplateRules:
         r"^captcha\b",
         # ad-slot labels left behind by ad blocks (trafilatura PR #916)
         r"^(anzeige|werbung|advertisement|advertising|pubblicità|publicité|publicidad|sponsored)$",
+        (
+            r"^(continue reading below|story continues below|article continues below"
+            r"( advertisement)?|l'articolo continua (sotto|dopo la pubblicità)"
+            r"|weiterlesen nach der anzeige|la suite après (cette )?publicité)$"
+        ),
+        # comment counters ("[ 167 comments ]")
+        r"^\W*\d+\s+(comments?|commenti|kommentare|commentaires|comentarios|comentários)\W*$",
         # back-to-top links and their translations
         r"^[\^↑⬆]+$",
         (
