@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,12 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from pipelines.archive_session import ArchiveSession
-from pipelines.extractor import ExtractorConfig, extract_with_config, extraction_workers
+from pipelines.extractor import (
+    ExtractorConfig,
+    extract_with_config,
+    extraction_workers,
+    prepare_extractor,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -75,6 +80,7 @@ class ExtractionPipeline:
         self._reserved = 0  # text records written or being written, against the limit
         self._closing: asyncio.Future | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self.warming: list[Future] = []  # each worker building its extractor at open
         self._session = session
         self.crawler: Crawler | None = None  # set by from_crawler: the session, the engine
 
@@ -107,6 +113,12 @@ class ExtractionPipeline:
         if self.crawler is not None:
             self._session = self.crawler.get_extension(ArchiveSession)
         self._pool = self._new_pool()
+        # Workers start on demand and spend their first second importing trafilatura and building
+        # the extractor; asked now, they do it while the crawl fetches robots.txt and sitemaps
+        # instead of holding up the first pages.
+        self.warming = [
+            self._pool.submit(prepare_extractor, self.config) for _ in range(self.workers)
+        ]
 
     def close_spider(self) -> None:
         if self._pool is not None:

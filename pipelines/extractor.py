@@ -268,6 +268,11 @@ def _extractor_for(config: ExtractorConfig) -> ArticleExtractor:
     return ArticleExtractor(config)
 
 
+def prepare_extractor(config: ExtractorConfig) -> None:
+    """Build this process's extractor for ``config`` before its first page (pool warm-up)."""
+    _extractor_for(config)
+
+
 def extract_with_config(
     config: ExtractorConfig, body: bytes, url: str, content_type: str | None = None
 ) -> Extraction:

@@ -572,3 +572,15 @@ def test_ledger_journal_pipeline_journals_each_capture():
     assert second["kind"] == "revisit"
     assert counts.get_value("incremental/changed") == 1
     assert counts.get_value("incremental/unchanged") == 1
+
+
+def test_extraction_pool_workers_build_their_extractor_when_the_spider_opens():
+    pipeline = ExtractionPipeline(stats(), ExtractorConfig(), workers=2)
+    pipeline.open_spider()
+    try:
+        assert len(pipeline.warming) == 2
+        for future in pipeline.warming:
+            assert future.result(timeout=120) is None  # raised in the worker otherwise
+        assert len({p.pid for p in pipeline._pool._processes.values()}) == 2
+    finally:
+        pipeline.close_spider()
