@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def _start_worker(niceness: int, crawler_pid: int) -> None:
-    """Runs in each worker as it starts.
+    """Runs in each worker as it starts: stop signals are left to the crawler.
 
     A worker holds both ends of the pool's queue pipes, so it never sees end-of-file when the
     crawler is killed (SIGKILL, the OOM killer): without a watch it would wait forever, ~160 MB each,
@@ -43,6 +44,11 @@ def _start_worker(niceness: int, crawler_pid: int) -> None:
     """
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
+    # Ctrl-C in a terminal and a service manager's stop signal reach the whole process group. The
+    # crawler answers them by finishing what is in flight, its pages' extraction included; a
+    # worker that died of the signal would lose those pages' text (and print a traceback).
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     threading.Thread(
         target=_exit_with_crawler, args=(crawler_pid,), name="crawler-watch", daemon=True
     ).start()

@@ -584,3 +584,20 @@ def test_extraction_pool_workers_build_their_extractor_when_the_spider_opens():
         assert len({p.pid for p in pipeline._pool._processes.values()}) == 2
     finally:
         pipeline.close_spider()
+
+
+def _stop_signals_ignored() -> bool:
+    import signal
+
+    return all(signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM))
+
+
+def test_extraction_workers_leave_stop_signals_to_the_crawler():
+    # Ctrl-C reaches every process of the group: the crawler finishes the pages in flight, so a
+    # worker must not die of it.
+    pipeline = ExtractionPipeline(stats(), ExtractorConfig(), workers=1)
+    pipeline.open_spider()
+    try:
+        assert pipeline._pool.submit(_stop_signals_ignored).result(timeout=120)
+    finally:
+        pipeline.close_spider()
