@@ -324,12 +324,13 @@ def _link_hrefs(links: list[LexborNode], token: str) -> list[str]:
 
 def _lexbor_resources(tree: LexborHTMLParser, srcset_limit: int) -> list[str] | None:
     links = tree.css("link[rel]")
+    images = tree.css("img")
     urls = (
         _link_hrefs(links, " stylesheet ")
         + _values(tree.css("script[src]"), "src")
-        + _values(tree.css("img[src]"), "src")
+        + _values([node for node in images if "src" in node.attributes], "src")
         + _link_hrefs(links, " icon ")
-        + _named(tree.css("img"), _LAZY_SRC)
+        + _named(images, _LAZY_SRC)
         + [
             node.attributes["poster" if node.tag == "video" else "src"] or ""
             for node in tree.css("iframe[src], embed[src], video[poster]")

@@ -94,9 +94,12 @@ def _extract(tree, options: Extractor):
     return doc.body if doc is not None else None
 
 
-def _lines(tree, options: Extractor) -> Lines:
-    body = _extract(tree, options)
+def _body_lines(body) -> Lines:
     return walk(body, TRAFILATURA) if body is not None else []
+
+
+def _lines(tree, options: Extractor) -> Lines:
+    return _body_lines(_extract(tree, options))
 
 
 def _main_block(tree) -> int:
@@ -176,7 +179,7 @@ def trafilatura_lines(
     before the fast text are put in front of it.
     """
     body = _extract(tree, options)
-    fast = walk(body, TRAFILATURA) if body is not None else []
+    fast = _body_lines(body)
     if options.fast and short_text_fallback and short_text(tree, body, fast, options):
         slow_options = copy(options)
         slow_options.fast = False
