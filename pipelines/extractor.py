@@ -24,7 +24,7 @@ from pipelines import site_rules
 from pipelines.deadline import Deadline, deadline
 from pipelines.decoding import decode, is_binary, parse
 from pipelines.extractor_config import ExtractorConfig
-from pipelines.generic_text import trafilatura_lines
+from pipelines.generic_text import trafilatura_lines, whole_links
 from pipelines.site_rules import GENERIC_PRUNE, SiteRule, select
 from pipelines.text_blocks import HTML, walk
 
@@ -177,6 +177,7 @@ class ArticleExtractor:
                 short_text_fallback=self.config.short_text_fallback,
                 standfirst=head["standfirst"],
             )
+            lines = whole_links(tree, lines)
         kept, license_line = self._clean(lines, head, rule)
         text = "\n".join(kept)
         if len(text) < self.config.min_text_chars:

@@ -32,7 +32,7 @@ from pipelines.text_blocks import TRAFILATURA, walk
 if TYPE_CHECKING:
     from trafilatura.settings import Document
 
-__all__ = ["continuation", "short_text", "skipped_lead", "trafilatura_lines"]
+__all__ = ["continuation", "short_text", "skipped_lead", "trafilatura_lines", "whole_links"]
 
 Lines = list[tuple[str, float]]
 
@@ -47,6 +47,11 @@ _CHUNK_LEVELS = 3  # ancestors of the last paragraph tried as the chunk a body i
 _LEAD_LOOKAHEAD = 10  # paragraphs after the headline searched for a skipped lead
 _BLOCKS = frozenset(
     ("p", "div", "section", "article", "ul", "ol", "table", "figure", "blockquote", "h2", "h3")
+)
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+# The nearest of these around a link is the block a whole-link line would come from.
+_LINK_BLOCKS = _HEADINGS | frozenset(
+    ("p", "li", "div", "td", "dd", "dt", "article", "section", "blockquote", "body")
 )
 _NOT_LEAD_TAGS = frozenset(("figure", "figcaption", "header", "aside", "nav", "footer", "form"))
 _NOT_LEAD_CLASS = re.compile(
@@ -194,6 +199,39 @@ def trafilatura_lines(
     slow_options = copy(options)
     slow_options.fast = False
     return _lead(fast, _lines(tree, slow_options)) + fast, True
+
+
+def whole_links(tree, lines: Lines) -> Lines:
+    """``lines`` with a link share of 1.0 for each line that is, somewhere on the page, a block
+    holding nothing but one link (a headline's link excepted).
+
+    trafilatura's text keeps no links, so without this a teaser or promo link it leaves in the
+    body (a related headline, "get the app by clicking here") reads as a sentence. A link that is
+    a heading (a product in a buying guide) and a link text that spells an address (a list of
+    sources) are left alone.
+    """
+    if not lines:
+        return lines
+    linked: set[str] = set()
+    blocks: dict[object, str] = {}
+    for a in tree.iter("a"):
+        if (a.tail or "").strip():
+            continue  # text follows the link inside its block
+        text = _norm(a)
+        if not text or (" " not in text and ("." in text or "@" in text)):
+            continue
+        block = a.getparent()
+        while block is not None and block.tag not in _LINK_BLOCKS:
+            block = block.getparent()
+        if block is None or block.tag in _HEADINGS:
+            continue
+        if block not in blocks:
+            blocks[block] = _norm(block)
+        if blocks[block] == text:
+            linked.add(text)
+    if not linked:
+        return lines
+    return [(text, 1.0 if text.removeprefix("- ") in linked else share) for text, share in lines]
 
 
 def continuation(tree, fast: Lines) -> Lines:

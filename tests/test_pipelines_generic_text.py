@@ -135,3 +135,60 @@ def test_a_deficient_fast_text_is_replaced_by_trafilaturas_result_with_its_fallb
     lines, fell_back = trafilatura_lines(tree, options)
     assert fell_back and lines == _lines(tree, slow)
     assert trafilatura_lines(tree, options, short_text_fallback=False) == (fast, False)
+
+
+def test_a_line_that_is_one_whole_link_reads_as_a_teaser_not_a_sentence(extractor):
+    """A related headline or a promo set as a paragraph of its own inside the body is a link and
+    nothing else: trafilatura keeps it (its text has no links), the link-dense rule drops it. A
+    link inside a sentence and a product named in a heading stay."""
+    teaser = "Le città europee che hanno già ridotto le emissioni del traffico"
+    promo = "SCARICA LA NOSTRA APP CLICCANDO QUI"
+    sentence = "Secondo il <a href='/rapporto'>rapporto dell'agenzia europea</a>, i dati sono chiari."
+    paragraphs = [f"Paragrafo {i}. {ITALIAN}" for i in range(4)]
+    body = [
+        paragraphs[0],
+        f"<a href='/altre-citta'>{teaser}</a>",
+        paragraphs[1],
+        sentence,
+        f"<strong><a href='/app'>{promo}</a></strong>",
+        paragraphs[2],
+        paragraphs[3],
+    ]
+    page = article_page(body).replace(
+        f"<p>{paragraphs[3]}</p>",
+        f"<h3><a href='/prodotto'>Borraccia termica in acciaio</a></h3><p>{paragraphs[3]}</p>",
+    )
+    record = extractor.extract(page.encode(), "https://example.org/a").record
+    lines = record["text"].splitlines()
+    assert teaser not in record["text"] and promo not in record["text"]
+    assert "Secondo il rapporto dell'agenzia europea, i dati sono chiari." in lines
+    assert "Borraccia termica in acciaio" in lines
+    assert [line for line in lines if line.startswith("Paragrafo")] == paragraphs
+
+
+def test_whole_links_marks_only_lines_that_a_link_fills_alone():
+    from lxml import html
+
+    from pipelines.generic_text import whole_links
+
+    tree = html.fromstring(
+        "<html><body><div><p><a href='/a'>Solo un link qui</a></p>"
+        "<p><a href='/b'>Un link</a> e poi del testo</p>"
+        "<li><span><a href='/c'>Dentro uno span</a></span></li>"
+        "<p>Prima <a href='/d'>in mezzo</a></p>"
+        "<p><a href='https://example.org/fonte'>example.org/fonte</a></p></div></body></html>"
+    )
+    lines = [
+        ("Solo un link qui", 0.0),
+        ("Un link", 0.0),
+        ("- Dentro uno span", 0.0),
+        ("in mezzo", 0.0),
+        ("example.org/fonte", 0.0),
+    ]
+    assert whole_links(tree, lines) == [
+        ("Solo un link qui", 1.0),
+        ("Un link", 0.0),
+        ("- Dentro uno span", 1.0),
+        ("in mezzo", 0.0),
+        ("example.org/fonte", 0.0),
+    ]
