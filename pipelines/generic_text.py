@@ -210,28 +210,36 @@ def whole_links(tree, lines: Lines) -> Lines:
     a heading (a product in a buying guide) and a link text that spells an address (a list of
     sources) are left alone.
     """
-    if not lines:
-        return lines
+    candidates = {text.removeprefix("- ") for text, share in lines if share < 1.0}
     linked: set[str] = set()
-    blocks: dict[object, str] = {}
     for a in tree.iter("a"):
-        if (a.tail or "").strip():
-            continue  # text follows the link inside its block
-        text = _norm(a)
-        if not text or (" " not in text and ("." in text or "@" in text)):
+        # Most links hold their text alone: read it without walking their subtree.
+        text = " ".join((a.text or "").split()) if not len(a) else _norm(a)
+        if text not in candidates:
             continue
-        block = a.getparent()
-        while block is not None and block.tag not in _LINK_BLOCKS:
-            block = block.getparent()
+        block = _sole_child_block(a)
         if block is None or block.tag in _HEADINGS:
             continue
-        if block not in blocks:
-            blocks[block] = _norm(block)
-        if blocks[block] == text:
+        if " " in text or not ("." in text or "@" in text):
             linked.add(text)
     if not linked:
         return lines
     return [(text, 1.0 if text.removeprefix("- ") in linked else share) for text, share in lines]
+
+
+def _sole_child_block(a):
+    """The nearest block around ``a`` when ``a`` is all it holds (no text or element beside it,
+    at any level in between); None otherwise. Checked on the tree, without building any text."""
+    node = a
+    while True:
+        if (node.tail or "").strip():
+            return None
+        parent = node.getparent()
+        if parent is None or len(parent) > 1 or (parent.text or "").strip():
+            return None
+        if parent.tag in _LINK_BLOCKS:
+            return parent
+        node = parent
 
 
 def continuation(tree, fast: Lines) -> Lines:
