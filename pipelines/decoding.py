@@ -161,13 +161,19 @@ _XML_INVALID_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
 
 
 def _xml_safe_utf8(text: str) -> bytes:
+    # The first lines, or the first _REPAIR_SPAN characters of a page with no line break there:
+    # all trafilatura's repairs look at (its character removal runs on the bytes below).
     cut = text.rfind("\n", 0, _REPAIR_SPAN) + 1
-    head = text[:cut] if cut else text
-    text = repair_faulty_html(head, text[:50].lower()) + text[len(head) :]
-    data = text.encode("utf-8", "surrogatepass").translate(None, _XML_INVALID_BYTES)
-    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:  # U+FFFE, U+FFFF
-        data = data.replace(b"\xef\xbf\xbe", b"").replace(b"\xef\xbf\xbf", b"")
-    return data
+    head = text[: cut or _REPAIR_SPAN]
+    repaired = repair_faulty_html(head, text[:50].lower())
+    if not cut:
+        # Its doctype repair splits off the first line and joins it back with a line break,
+        # which a head cut inside that line would not have.
+        repaired = repaired.removesuffix("\n")
+    text = repaired + text[len(head) :]
+    if "\ufffe" in text or "\uffff" in text:  # noncharacters, invalid in XML
+        text = text.replace("\ufffe", "").replace("\uffff", "")
+    return text.encode("utf-8", "surrogatepass").translate(None, _XML_INVALID_BYTES)
 
 
 def parse(text: str, flags: list[str]) -> html.HtmlElement:

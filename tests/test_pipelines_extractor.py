@@ -232,6 +232,26 @@ def test_nul_bytes_are_stripped_not_truncating(extractor):
     assert "Paragrafo 3:" in result.record["text"]
 
 
+@pytest.mark.parametrize("line_break", ["\n", ""], ids=["lines", "one long line"])
+def test_characters_invalid_in_xml_and_faulty_starts_are_repaired_not_fatal(extractor, line_break):
+    """Control characters, the noncharacters U+FFFE/U+FFFF, a doctype with a stray slash and a
+    self-closing <html/> on a line of its own (the only place trafilatura's repair looks for it):
+    libxml2 would stop or read nothing. The same whether or not the page breaks its lines
+    (minified pages have none)."""
+    paragraphs = [f"Paragrafo {i}: {ITALIAN}" for i in range(4)]
+    page = article_page(paragraphs).replace("Paragrafo 1", "Paragrafo\x0b\ufffe 1")
+    page = page.replace("Paragrafo 2", "Paragrafo\uffff\x1f 2")
+    html = "\n<html/>\n" if line_break else "<html>"
+    page = page.replace("<!DOCTYPE html><html>", '<!DOCTYPE html PUBLIC "x" "y"/>' + html)
+    page += "<!-- " + "x" * 5000 + " -->"
+    result = extractor.extract(page.encode("utf-8"), "https://example.org/a", "text/html")
+    lines = result.record["text"].splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("Paragrafo")] == [
+        f"Paragrafo {i}" for i in range(4)
+    ]
+    assert not any(c in result.record["text"] for c in "\x0b\x1f\ufffe\uffff")
+
+
 def test_nesting_deeper_than_255_keeps_the_deep_text(extractor):
     deep = "<div>" * 400 + f"<p>Testo profondo. {ITALIAN}</p>" + "</div>" * 400
     page = article_page([ITALIAN, ITALIAN]).replace(
