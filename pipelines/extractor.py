@@ -45,7 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump whenever the text produced for the same input may change.
-EXTRACTOR_VERSION = "1.3.0"
+EXTRACTOR_VERSION = "1.4.0"
 
 
 @dataclass(frozen=True, slots=True)

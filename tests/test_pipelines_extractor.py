@@ -600,6 +600,15 @@ def test_datelines_and_bylines_standing_alone_are_dropped_and_sentences_kept(ext
     assert all(sentence in text for sentence in sentences)
 
 
+def test_relative_timestamps_standing_alone_are_dropped_and_sentences_kept(extractor):
+    alone = ["2 days ago at 07:47 am", "an hour ago", "3 ore fa", "vor 2 Stunden", "il y a 5 jours"]
+    sentences = ["2 days ago the council voted to close the centre to cars on Sundays, it said."]
+    page = article_page([ITALIAN, *alone, *sentences, f"{ITALIAN} Fine."])
+    text = extractor.extract(page.encode(), "https://example.org/en/c").record["text"]
+    assert not [line for line in text.splitlines() if line in alone]
+    assert all(sentence in text for sentence in sentences) and text.endswith("Fine.")
+
+
 def test_ad_labels_and_comment_counters_are_dropped(extractor):
     labels = ["Continue Reading Below", "Story continues below", "[ 167 comments ]", "12 commenti"]
     keep = "Continue reading below the line where the council lists the 12 comments it received."

@@ -293,6 +293,17 @@ class BoilerplateRules:
         # datelines and bylines standing alone
         DATELINE,
         BYLINE,
+        # relative timestamps standing alone ("2 days ago at 07:47 am", "3 ore fa", "vor 2
+        # Stunden"): a comment's or a teaser's, never the article's text
+        (
+            r"^(\d+|an?|one)\s+(sec(ond)?s?|min(ute)?s?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago"
+            r"(\s+(at\s+)?\d{1,2}[:.]\d{2}(\s*[ap]\.?m\.?)?)?$"
+            r"|^\d+\s+(secondi|minuti|ore|giorni|settimane|mesi|anni|uur|dagen|weken|maanden"
+            r"|jaar)\s+(fa|geleden)$"
+            r"|^(vor|il y a|hace|há)\s+\d+\s+(sekunden|minuten|stunden|tagen|wochen|monaten|jahren"
+            r"|secondes|minutes|heures|jours|semaines|mois|ans|segundos|minutos|horas|días|dias"
+            r"|semanas|meses|años|anos)$"
+        ),
         # taxonomy, timestamp and reading-time labels
         r"^(filed under|posted in|tagged|tags|categories)\s*:",
         (
