@@ -23,7 +23,7 @@ from trafilatura.settings import Extractor
 from pipelines import site_rules
 from pipelines.deadline import Deadline, deadline
 from pipelines.decoding import decode, is_binary, parse
-from pipelines.extractor_config import ExtractorConfig
+from pipelines.extractor_config import EXTRACTOR_VERSION, ExtractorConfig
 from pipelines.generic_text import trafilatura_lines, whole_links
 from pipelines.site_rules import GENERIC_PRUNE, SiteRule, select
 from pipelines.text_blocks import HTML, walk
@@ -43,9 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# Bump whenever the text produced for the same input may change.
-EXTRACTOR_VERSION = "1.4.0"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pipelines.site_rules import BoilerplateRules
 
-__all__ = ["MAX_BYTES", "OPERATIONAL_FIELDS", "TIMEOUT_SECONDS", "ExtractorConfig"]
+__all__ = [
+    "EXTRACTOR_VERSION",
+    "MAX_BYTES",
+    "OPERATIONAL_FIELDS",
+    "TIMEOUT_SECONDS",
+    "ExtractorConfig",
+]
+
+# Bump whenever the text produced for the same input may change.
+EXTRACTOR_VERSION = "1.4.0"
 
 # Per-document limits (the EXTRACT_MAX_BYTES and EXTRACT_TIMEOUT defaults).
 MAX_BYTES = 10 * 1024 * 1024
@@ -23,6 +33,13 @@ TIMEOUT_SECONDS = 60.0
 # Limits decide whether a page gets a record, never what its text is: they stay out of the hash,
 # so a crawl and a later `reextract` with other limits write comparable records.
 OPERATIONAL_FIELDS = ("max_bytes", "timeout_seconds")
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:  # run from a source tree nobody installed
+        return "unknown"
 
 
 class SettingsLike(Protocol):
@@ -76,10 +93,17 @@ class ExtractorConfig:
         )
 
     def config_hash(self) -> str:
-        """Stable sha256 of the fields that shape the text, and of every site rule."""
+        """Stable sha256 of what shapes the text: the fields, every site rule, the extractor's
+        code version and trafilatura's version. A new release of either therefore names a new
+        ``reextract`` output rather than being taken for one already written."""
         from pipelines import site_rules
 
         config = {k: v for k, v in asdict(self).items() if k not in OPERATIONAL_FIELDS}
-        payload = {"config": config, "rules": site_rules.rules_fingerprint()}
+        payload = {
+            "config": config,
+            "rules": site_rules.rules_fingerprint(),
+            "extractor": EXTRACTOR_VERSION,
+            "trafilatura": _version("trafilatura"),
+        }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()

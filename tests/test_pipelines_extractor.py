@@ -377,6 +377,17 @@ def test_config_hash_is_stable_covers_the_text_fields_and_not_the_limits():
     assert replace(config, trafilatura_fast=False).config_hash() != config.config_hash()
 
 
+def test_config_hash_changes_with_the_extractor_and_trafilatura_versions(monkeypatch):
+    from pipelines import extractor_config
+
+    before = ExtractorConfig().config_hash()
+    monkeypatch.setattr(extractor_config, "EXTRACTOR_VERSION", "99.0.0")
+    bumped = ExtractorConfig().config_hash()
+    monkeypatch.undo()
+    monkeypatch.setattr(extractor_config.metadata, "version", lambda name: "0.0.1")
+    assert len({before, bumped, ExtractorConfig().config_hash()}) == 3
+
+
 def test_config_from_settings_has_the_settings_defaults_and_reads_overrides():
     from scrapy.settings import Settings
 
