@@ -53,6 +53,8 @@ class _HostRobots:
     pending: asyncio.Future | None = None
     given_up: bool = False  # retries abandoned: nothing else was left to do, or the crawl stops
     stopped: bool = False  # the fetch was cut off by the crawl stopping: says nothing of the host
+    # The last robots.txt response, until the spider's own request for that URL takes it.
+    response: Response | None = None
 
 
 def unreachable_reason(exc: Exception) -> str:
@@ -146,6 +148,22 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
                 continue
             await self._fetch(state, f"{parts.scheme}://{parts.netloc}/robots.txt", parts.netloc)
 
+    # Scrapy's base returns None only; a downloader middleware may return a Response.
+    async def process_request(self, request: Request) -> Response | None:  # type: ignore[override]
+        """Scrapy's check, then the spider's own request for a robots.txt this middleware has
+        fetched is answered with that response (flagged ``cached``: it is archived once, when it
+        was fetched), so a host sees one robots.txt request per crawl, not two."""
+        await super().process_request(request)
+        parts = urlparse_cached(request)
+        if parts.path != "/robots.txt" or parts.query or request.meta.get("dont_obey_robotstxt"):
+            return None
+        state = self._hosts.get(parts.netloc)
+        if state is None or state.response is None or state.response.url != request.url:
+            return None
+        response, state.response = state.response, None
+        self._stats.inc_value("robotstxt/served_from_fetch")
+        return response.replace(request=request, flags=[*response.flags, "cached"])
+
     def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
         host = urlparse_cached(request).netloc
         state = self._hosts.get(host)
@@ -197,6 +215,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
 
     async def _read(self, state: _HostRobots, url: str, response: Response) -> None:
         self._stats.inc_value("robotstxt/response_count")
+        state.response = response
         self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         # 429 is "unreachable" too: the server is overloaded, not telling us it has no rules.
         if response.status >= 500 or response.status == 429:

@@ -119,6 +119,16 @@ def test_robots_txt_is_obeyed_and_the_crawler_names_itself(fixture_site, it_craw
     assert skipped, "a link forbidden by robots.txt must be logged as skipped"
 
 
+def test_robots_txt_is_fetched_and_archived_once_for_rules_and_sitemaps(fixture_site, it_crawl):
+    """The robots.txt check and the spider's sitemap discovery read one fetch."""
+    _, running = fixture_site
+    fetched = [e.path for e in it_crawl.served if e.site == "it" and e.path == "/robots.txt"]
+    assert fetched == ["/robots.txt"]
+    assert paths_with_status(it_crawl, running.base_urls["it"])["/robots.txt"] == [200]
+    assert it_crawl.manifest["stats"]["robotstxt/served_from_fetch"] == 1
+    assert it_crawl.manifest["stats"]["discovery/sitemap_urls"] > 0
+
+
 def test_discovery_sources_and_page_resources_are_archived(fixture_site, it_crawl):
     site, running = fixture_site
     paths = paths_with_status(it_crawl, running.base_urls["it"])
