@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +58,10 @@ def _pid_alive(pid: int) -> bool:
 class StoreLock:
     """The store-wide crawl lock. ``acquire`` raises :class:`LockHeld` with a readable message.
 
-    ``clock`` (aware UTC datetimes) times the heartbeats and judges their age.
+    ``clock`` (aware UTC datetimes) times the heartbeats and judges their age. ``heartbeat`` may
+    run on another thread than ``release`` (its storage calls are blocking): a release waits for a
+    heartbeat in progress, and a heartbeat after the release writes nothing, so a released lock is
+    never written back.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class StoreLock:
         self.pid = os.getpid()
         self.acquired = clock().isoformat()
         self.held = False
+        self._guard = threading.Lock()
 
     def _info(self) -> LockInfo:
         return LockInfo(self.run_id, self.host, self.pid, self.acquired, self.clock().isoformat())
@@ -126,6 +131,10 @@ class StoreLock:
 
         A run that stalled past ``stale_after`` may find its lock taken over; writing its heartbeat
         then would overwrite the new holder's lock and let a third run in, so it stops instead."""
+        with self._guard:
+            return self._renew()
+
+    def _renew(self) -> bool:
         if not self.held:
             return False
         info = self.current()
@@ -142,8 +151,9 @@ class StoreLock:
         return True
 
     def release(self) -> None:
-        if self.held:
-            info = self.current()
-            if info is not None and info.run_id == self.run_id:
-                self.storage.delete(LOCK_KEY)
-            self.held = False
+        with self._guard:
+            if self.held:
+                info = self.current()
+                if info is not None and info.run_id == self.run_id:
+                    self.storage.delete(LOCK_KEY)
+                self.held = False

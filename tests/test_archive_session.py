@@ -233,6 +233,39 @@ def test_a_lock_is_taken_over_only_once_its_heartbeat_is_stale(tmp_path, caplog)
     first.abort()
 
 
+def test_a_heartbeat_on_another_thread_never_writes_back_a_released_lock(tmp_path):
+    """The heartbeat's storage calls run off the crawl's event loop; the release at the end of
+    the crawl may come while one is writing. It waits, and the lock is gone afterwards."""
+    import threading
+
+    class SlowPuts(FileStorage):
+        def __init__(self, root: str) -> None:
+            super().__init__(root)
+            self.writing, self.go_on = threading.Event(), threading.Event()
+
+        def put_bytes(self, key, data, *args, **kwargs):
+            if key == LOCK_KEY and threading.current_thread().name == "heartbeat":
+                self.writing.set()
+                self.go_on.wait(10)
+            return super().put_bytes(key, data, *args, **kwargs)
+
+    storage = SlowPuts(str(tmp_path / "store"))
+    lock = StoreLock(storage, "run-1")
+    lock.acquire()
+    beat = threading.Thread(target=lock.heartbeat, name="heartbeat")
+    beat.start()
+    assert storage.writing.wait(10)
+    release = threading.Thread(target=lock.release)
+    release.start()
+    release.join(0.3)
+    assert release.is_alive()  # waits for the heartbeat in progress
+    storage.go_on.set()
+    beat.join(10)
+    release.join(10)
+    assert not storage.exists(LOCK_KEY)
+    assert lock.heartbeat() is False and not storage.exists(LOCK_KEY)
+
+
 def test_writes_outside_an_open_session_are_refused_with_a_clear_error(tmp_path, caplog):
     storage = FileStorage(str(tmp_path / "store"))
     session = session_on(storage, FakeClock())
