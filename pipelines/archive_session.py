@@ -16,7 +16,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from twisted.internet import task
+from twisted.internet import task, threads
 
 from archive.crawl_files import WarcOptions
 from archive.ledger import Ledger, RecrawlPolicy
@@ -137,8 +137,26 @@ class ArchiveSession:
                 self.crawler.engine.close_spider_async(reason="archive-failed")
             )
             raise
-        self._heartbeat = task.LoopingCall(self.session.heartbeat)
-        self._heartbeat.start(self.session.heartbeat_interval, now=False)
+        self._heartbeat = task.LoopingCall(self._beat)
+        self._heartbeat.start(self.session.heartbeat_interval, now=False).addErrback(
+            lambda failure: logger.error("The store lock's heartbeat stopped: %s", failure.value)
+        )
+
+    def _beat(self):
+        # The lock lives in the store (an S3 round trip or two per beat): the beat runs off the
+        # reactor thread, and LoopingCall waits for it before it schedules the next one.
+        return threads.deferToThread(self.session.heartbeat).addCallbacks(
+            lambda _: self.stats.inc_value("archive/lock_heartbeats"), self._beat_failed
+        )
+
+    def _beat_failed(self, failure) -> None:
+        # A store hiccup must not end the beats: the next one tries again.
+        self.stats.inc_value("archive/lock_heartbeat_failures")
+        logger.warning(
+            "The store lock's heartbeat failed (%s); next try in %.0fs",
+            failure.value,
+            self.session.heartbeat_interval,
+        )
 
     def spider_closed(self, spider, reason: str) -> None:
         # The crawl is over: nothing else runs in the reactor, so committing inline is harmless.

@@ -92,7 +92,9 @@ def it_crawl(fixture_site, tmp_path_factory) -> CrawlResult:
     _, running = fixture_site
     store = tmp_path_factory.mktemp("it-store")
     before = len(running.requests)
-    process = run_cli(*crawl_command(store, running.base_urls["it"]))
+    # A lock stale after 10 s is renewed every second: the crawl's heartbeats get exercised.
+    lock = ("-s", "ARCHIVE_LOCK_STALE_AFTER=10")
+    process = run_cli(*crawl_command(store, running.base_urls["it"], *lock))
     result = finished_crawl(store, process, "lifegate")
     result.served = running.requests[before:]
     return result

@@ -119,6 +119,15 @@ def test_robots_txt_is_obeyed_and_the_crawler_names_itself(fixture_site, it_craw
     assert skipped, "a link forbidden by robots.txt must be logged as skipped"
 
 
+def test_the_store_lock_is_renewed_during_the_crawl_and_released_after(it_crawl):
+    """The crawl renews its lock every tenth of ARCHIVE_LOCK_STALE_AFTER (10 s here), off the
+    reactor thread, and removes it when it ends."""
+    stats = it_crawl.manifest["stats"]
+    assert stats["archive/lock_heartbeats"] >= 1
+    assert "archive/lock_heartbeat_failures" not in stats
+    assert not (it_crawl.store / "locks" / "crawl.lock").exists()
+
+
 def test_robots_txt_is_fetched_and_archived_once_for_rules_and_sitemaps(fixture_site, it_crawl):
     """The robots.txt check and the spider's sitemap discovery read one fetch."""
     _, running = fixture_site
