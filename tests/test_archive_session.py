@@ -63,7 +63,9 @@ class CrashAfterManifestTempWrite(FileStorage):
 
 def options(**changes) -> SessionOptions:
     values = {
-        "warc": WarcOptions(enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False),
+        "warc": WarcOptions(
+            enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False
+        ),
         "recover_on_start": True,
         "state_dir": None,
         "recrawl_policy": RecrawlPolicy(),
@@ -84,7 +86,9 @@ def session_on(storage, clock: FakeClock, **changes) -> CrawlSession:
     return CrawlSession(storage, options(**changes), report=build_run_report, clock=clock)
 
 
-def exchange(url: str = URL, body: bytes = b"<html><body><p>Ciao</p></body></html>") -> HttpExchange:
+def exchange(
+    url: str = URL, body: bytes = b"<html><body><p>Ciao</p></body></html>"
+) -> HttpExchange:
     return HttpExchange(
         url=url,
         method="GET",
@@ -128,7 +132,12 @@ def test_commit_writes_the_report_then_the_manifest_and_releases_the_store(tmp_p
     objects = {entry.key: entry for entry in manifest.objects}
     warcs = [key for key in objects if key.startswith(warc_key(crawl_id, ""))]
     assert len(warcs) == 1 and objects[warcs[0]].records == 3  # warcinfo, response, request
-    for key in (text_key(crawl_id), events_key(crawl_id), ledger_key(crawl_id), report_key(crawl_id)):
+    for key in (
+        text_key(crawl_id),
+        events_key(crawl_id),
+        ledger_key(crawl_id),
+        report_key(crawl_id),
+    ):
         assert key in objects and storage.exists(key), key
     with storage.open(report_key(crawl_id)) as fh:
         report = json.load(fh)
@@ -267,3 +276,54 @@ def test_a_session_that_cannot_open_releases_the_store(tmp_path):
     assert not storage.exists(LOCK_KEY)
     with pytest.raises(SessionClosed, match="could not open"):
         session.open("lifegate")
+
+
+def test_lines_of_one_loop_turn_reach_the_writer_in_one_hand_off_in_order(tmp_path):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+    files = session._files
+    assert files is not None
+    handed = []
+    submit = files.submit
+    files.submit = lambda fn, *args: handed.append(fn) or submit(fn, *args)  # type: ignore[method-assign]
+    urls = [f"{URL}-{n}" for n in range(5)]
+
+    async def one_turn_then_another() -> None:
+        for url in urls[:3]:
+            session.journal({"type": "capture", "url": url, "kind": "response"})
+            session.log_event("gone", url, "404")
+        await asyncio.sleep(0)  # the turn ends: its six lines go over together
+        assert len(handed) == 1
+        for url in urls[3:]:
+            session.journal({"type": "capture", "url": url, "kind": "response"})
+        # Closing before the loop turns hands the waiting lines over first.
+        assert session.close("finished") is True
+        assert len(handed) == 2
+
+    crawl_id = session.crawl_id
+    asyncio.run(one_turn_then_another())
+
+    def lines(key: str) -> list[dict]:
+        with storage.open(key) as fh:
+            return [json.loads(line) for line in fh.read().splitlines()]
+
+    assert [e["url"] for e in lines(ledger_key(crawl_id)) if e["type"] == "capture"] == urls
+    events = lines(events_key(crawl_id))
+    assert [e["url"] for e in events] == urls[:3]
+
+
+def test_lines_waiting_for_the_loop_are_kept_when_the_session_aborts(tmp_path):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+    files = session._files
+    assert files is not None
+
+    async def queue_then_abort() -> None:
+        session.journal({"type": "capture", "url": URL, "kind": "response"})
+        session.abort()  # before the loop turns: the line still reaches the .open journal
+
+    asyncio.run(queue_then_abort())
+    [line] = files.journal.path.read_bytes().splitlines()
+    assert json.loads(line)["url"] == URL
