@@ -52,13 +52,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Longest a journal or event line waits for another write to go to the writer thread with.
+LINE_WAIT = 0.01
+
+
 def _append_lines(lines: list[tuple[LineFile, dict[str, Any]]]) -> None:
     """Write queued journal and event lines in order (on the writer thread)."""
     for line_file, line in lines:
         try:
             line_file.append(line)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 (a bad line must not fail the write it rides with)
             logger.error("Cannot write a line to %s: %s (%s)", line_file.path.name, exc, line)
+
+
+def _lines_then(
+    lines: list[tuple[LineFile, dict[str, Any]]], fn: Callable[..., Any], args: tuple[Any, ...]
+) -> Any:
+    _append_lines(lines)
+    return fn(*args)
 
 
 class SessionClosed(RuntimeError):
@@ -156,9 +167,9 @@ class CrawlSession:
         self._open_error: BaseException | None = None
         self._seen: dict[str, tuple[set[str], str | None]] = {}
         self._captured: set[str] = set()
-        # Journal and event lines wait here for the end of the event loop's turn, then go to the
-        # writer thread in one hand-off (see ``_append_line``). The lock: a close may run on
-        # another thread than the one appending.
+        # Journal and event lines wait here for the next write to the writer thread, or at most
+        # LINE_WAIT (see ``_append_line``). The lock: a close may run on another thread than the
+        # one appending.
         self._lines: list[tuple[LineFile, dict[str, Any]]] = []
         self._lines_lock = threading.Lock()
 
@@ -261,9 +272,18 @@ class CrawlSession:
         return self._files
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        files = self._open_files()
+        if self._lines:
+            with self._lines_lock:
+                lines, self._lines = self._lines, []
+            if lines:
+                fn, args = _lines_then, (lines, fn, args)
         try:
-            return self._open_files().submit(fn, *args)
+            return files.submit(fn, *args)
         except RuntimeError as exc:  # shut down by a close running on another thread
+            if fn is _lines_then:
+                for _, line in args[0]:
+                    logger.warning("Line not written, the archive is closed: %s", line)
             if isinstance(exc, SessionClosed):
                 raise
             raise self._refused() from None
@@ -315,14 +335,16 @@ class CrawlSession:
         self._append_line(journal, event)
 
     def _append_line(self, line_file: LineFile, line: dict[str, Any]) -> None:
-        """Queue a line for ``line_file`` and hand the queued lines to the writer thread at the end
-        of the running event loop's turn (at once without one).
+        """Queue a line for ``line_file``: it goes to the writer thread with the next write
+        submitted (a WARC record, a text record), or on its own after ``LINE_WAIT`` seconds of
+        the running event loop (at once without one).
 
-        Each hand-off wakes the writer thread, a cost the crawl's event loop pays: one per turn
-        instead of one per line. Durability is what it was: a line is flushed to its file by the
-        writer thread once the loop's turn ends instead of while it runs, and a killed process
-        loses the lines waiting here as it loses those waiting in the writer's queue (the ledger
-        is rebuilt from what was committed). Closing and aborting hand the queue over first."""
+        Each hand-off wakes the writer thread, a cost the crawl's event loop pays; a crawl writes a
+        record for every response, so the lines ride along with those. The writer thread still
+        writes each line before any record submitted after it, so a killed process loses no line
+        that a later record outlives: only the tail, as before (the ledger is rebuilt from what
+        was committed). A line waits on its own at most ``LINE_WAIT``, when nothing else is
+        written. Closing and aborting hand the queue over first."""
         with self._lines_lock:
             first = not self._lines
             self._lines.append((line_file, line))
@@ -333,7 +355,7 @@ class CrawlSession:
         except RuntimeError:
             self._flush_lines()
         else:
-            loop.call_soon(self._flush_lines)
+            loop.call_later(LINE_WAIT, self._flush_lines)
 
     def _flush_lines(self) -> None:
         with self._lines_lock:

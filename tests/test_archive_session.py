@@ -24,7 +24,7 @@ from archive.index import INDEX_KEY
 from archive.ledger import RecrawlPolicy
 from archive.lock import LOCK_KEY, LockHeld, StoreLock
 from archive.publisher import RetryPolicy
-from archive.session import CrawlSession, SessionClosed, SessionOptions
+from archive.session import LINE_WAIT, CrawlSession, SessionClosed, SessionOptions
 from archive.storage import FileStorage
 from archive.warc import OPEN_SUFFIX, HttpExchange
 from pipelines.run_report import build_run_report
@@ -278,7 +278,7 @@ def test_a_session_that_cannot_open_releases_the_store(tmp_path):
         session.open("lifegate")
 
 
-def test_lines_of_one_loop_turn_reach_the_writer_in_one_hand_off_in_order(tmp_path):
+def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(tmp_path):
     storage = FileStorage(str(tmp_path / "store"))
     session = session_on(storage, FakeClock())
     session.open("lifegate")
@@ -286,23 +286,28 @@ def test_lines_of_one_loop_turn_reach_the_writer_in_one_hand_off_in_order(tmp_pa
     assert files is not None
     handed = []
     submit = files.submit
-    files.submit = lambda fn, *args: handed.append(fn) or submit(fn, *args)  # type: ignore[method-assign]
-    urls = [f"{URL}-{n}" for n in range(5)]
+    files.submit = lambda fn, *args: handed.append(fn.__name__) or submit(fn, *args)  # type: ignore[method-assign]
+    urls = [f"{URL}-{n}" for n in range(6)]
 
-    async def one_turn_then_another() -> None:
+    async def crawl() -> None:
         for url in urls[:3]:
             session.journal({"type": "capture", "url": url, "kind": "response"})
             session.log_event("gone", url, "404")
-        await asyncio.sleep(0)  # the turn ends: its six lines go over together
-        assert len(handed) == 1
-        for url in urls[3:]:
-            session.journal({"type": "capture", "url": url, "kind": "response"})
-        # Closing before the loop turns hands the waiting lines over first.
+        # The next record takes the six lines along: one hand-off, lines first.
+        locations = await session.write_exchange(exchange())
+        assert handed == ["_lines_then"] and locations[0].record_type == "response"
+        session.journal({"type": "capture", "url": urls[3], "kind": "response"})
+        session.journal({"type": "capture", "url": urls[4], "kind": "response"})
+        # Nothing else is written: they go on their own once LINE_WAIT has passed.
+        await asyncio.sleep(LINE_WAIT * 5)
+        assert handed == ["_lines_then", "_append_lines"]
+        session.journal({"type": "capture", "url": urls[5], "kind": "response"})
+        # Closing before that hands the waiting line over first.
         assert session.close("finished") is True
-        assert len(handed) == 2
+        assert handed == ["_lines_then", "_append_lines", "_append_lines"]
 
     crawl_id = session.crawl_id
-    asyncio.run(one_turn_then_another())
+    asyncio.run(crawl())
 
     def lines(key: str) -> list[dict]:
         with storage.open(key) as fh:
@@ -311,6 +316,22 @@ def test_lines_of_one_loop_turn_reach_the_writer_in_one_hand_off_in_order(tmp_pa
     assert [e["url"] for e in lines(ledger_key(crawl_id)) if e["type"] == "capture"] == urls
     events = lines(events_key(crawl_id))
     assert [e["url"] for e in events] == urls[:3]
+
+
+def test_a_line_that_cannot_be_written_does_not_fail_the_record_it_rides_with(tmp_path, caplog):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+
+    async def write() -> None:
+        session.journal({"type": "capture", "url": URL, "kind": "response", "bad": object()})
+        locations = await session.write_exchange(exchange())
+        assert locations[0].record_type == "response"
+
+    with caplog.at_level(logging.ERROR, logger="archive.session"):
+        asyncio.run(write())
+    assert "Cannot write a line" in caplog.text
+    assert session.close("finished") is True
 
 
 def test_lines_waiting_for_the_loop_are_kept_when_the_session_aborts(tmp_path):
