@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,14 @@ def _decoding_hook_present() -> bool:
     return parameters == ["self", "body", "content_encoding", "max_size"]
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, e.g. under ``taskset``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
     """Scrapy's ``HttpCompressionMiddleware`` whose large bodies are decoded on a thread.
 
@@ -43,7 +52,8 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
     the size limits (``DOWNLOAD_MAXSIZE`` -> ``IgnoreRequest``, ``DOWNLOAD_WARNSIZE``), the stats,
     the log lines, the ``Content-Encoding`` header and the choice of response class. The decoded
     body (or the error decoding raised) is handed to Scrapy's ``process_response`` as the result of
-    its ``_handle_encoding`` call for that body.
+    its ``_handle_encoding`` call for that body. A process held to one core decodes inline: the
+    thread would only take turns with the reactor on that core, and the hop costs it more.
     """
 
     THREADS = 2
@@ -58,6 +68,7 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
         # cleared around one synchronous process_response on the reactor thread.
         self._decoded: tuple[bytes, list[bytes], int, Any, BaseException | None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._offload = self.OFFLOAD and usable_cores() > 1
         crawler = kwargs.get("crawler")
         if crawler is not None:
             crawler.signals.connect(self.close, signals.engine_stopped)
@@ -73,7 +84,7 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
     ) -> Request | Response:
         content_encoding = response.headers.getlist("Content-Encoding")
         if (
-            not self.OFFLOAD
+            not self._offload
             or request.method == "HEAD"
             or not content_encoding
             or len(response.body) < self.THREAD_MIN_SIZE

@@ -62,6 +62,12 @@ def _codings() -> dict[str, object]:
 CODINGS = _codings()
 
 
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch):
+    # Large bodies take the thread even where the tests run on one core.
+    monkeypatch.setattr("crawler.decompression.usable_cores", lambda: 2)
+
+
 def _middlewares(**settings):
     theirs = HttpCompressionMiddleware.from_crawler(get_crawler(settings_dict=settings))
     ours = OffloadedHttpCompressionMiddleware.from_crawler(get_crawler(settings_dict=settings))
@@ -202,6 +208,15 @@ def test_without_scrapys_decoding_hook_everything_is_decoded_inline(monkeypatch)
     result = ours.process_response(Request("https://site.test/page"), _coded("gzip", LARGE_PAGE))
     assert asyncio.iscoroutine(result)
     assert asyncio.run(result).body == LARGE_PAGE
+    assert ours._executor is None
+
+
+def test_a_process_held_to_one_core_decodes_inline(monkeypatch):
+    monkeypatch.setattr("crawler.decompression.usable_cores", lambda: 1)
+    _, ours = _middlewares()
+    assert (
+        _run(ours, Request("https://site.test/page"), _coded("gzip", LARGE_PAGE)).body == LARGE_PAGE
+    )
     assert ours._executor is None
 
 
