@@ -1,8 +1,8 @@
 """Scrapy's content decoding (gzip, deflate, br, zstd) with large bodies decoded off the reactor.
 
 Decoding a gzipped news page takes ~0.4 ms, on the reactor thread that runs every other part of
-the crawl. zlib, brotli and zstd release the GIL while they work, so a body decoded on a thread of
-the reactor's pool uses the second core. The hop itself costs the reactor a wake-up and a callback,
+the crawl. zlib, brotli and zstd release the GIL while they work, so a body decoded on another
+thread uses the second core. The hop itself costs the reactor a wake-up and a callback,
 so bodies below :attr:`OffloadedHttpCompressionMiddleware.THREAD_MIN_SIZE` are decoded inline.
 The threads are the middleware's own (two: the machine's second core, and a third body waits
 rather than adding contention), so DNS lookups on the reactor's pool never queue behind bodies.
@@ -68,7 +68,8 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
         # cleared around one synchronous process_response on the reactor thread.
         self._decoded: tuple[bytes, list[bytes], int, Any, BaseException | None] | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._offload = self.OFFLOAD and usable_cores() > 1
+        # The per-request maximum is computed as Scrapy computes it, from its _max_size.
+        self._offload = self.OFFLOAD and hasattr(self, "_max_size") and usable_cores() > 1
         crawler = kwargs.get("crawler")
         if crawler is not None:
             crawler.signals.connect(self.close, signals.engine_stopped)
