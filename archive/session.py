@@ -65,6 +65,10 @@ def _append_lines(lines: list[tuple[LineFile, dict[str, Any]]]) -> None:
             logger.error("Cannot write a line to %s: %s (%s)", line_file.path.name, exc, line)
 
 
+def _no_write() -> None:
+    """What a hand-off of queued lines alone runs after them."""
+
+
 def _lines_then(
     lines: list[tuple[LineFile, dict[str, Any]]], fn: Callable[..., Any], args: tuple[Any, ...]
 ) -> Any:
@@ -358,13 +362,13 @@ class CrawlSession:
             loop.call_later(LINE_WAIT, self._flush_lines)
 
     def _flush_lines(self) -> None:
-        with self._lines_lock:
-            lines, self._lines = self._lines, []
-        if not lines:
+        if not self._lines:
             return
         try:
-            self._submit(_append_lines, lines)
+            self._submit(_no_write)  # takes the queued lines along, as any write does
         except SessionClosed:
+            with self._lines_lock:
+                lines, self._lines = self._lines, []
             for _, line in lines:
                 logger.warning("Line not written, the archive is closed: %s", line)
 

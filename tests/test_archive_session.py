@@ -286,7 +286,13 @@ def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(t
     assert files is not None
     handed = []
     submit = files.submit
-    files.submit = lambda fn, *args: handed.append(fn.__name__) or submit(fn, *args)  # type: ignore[method-assign]
+
+    def recording(fn, *args):
+        # What each hand-off runs: the queued lines (if any) go first, then the write.
+        handed.append(f"lines+{args[1].__name__}" if fn.__name__ == "_lines_then" else fn.__name__)
+        return submit(fn, *args)
+
+    files.submit = recording  # type: ignore[method-assign]
     urls = [f"{URL}-{n}" for n in range(6)]
 
     async def crawl() -> None:
@@ -295,16 +301,16 @@ def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(t
             session.log_event("gone", url, "404")
         # The next record takes the six lines along: one hand-off, lines first.
         locations = await session.write_exchange(exchange())
-        assert handed == ["_lines_then"] and locations[0].record_type == "response"
+        assert handed == ["lines+write_exchange"] and locations[0].record_type == "response"
         session.journal({"type": "capture", "url": urls[3], "kind": "response"})
         session.journal({"type": "capture", "url": urls[4], "kind": "response"})
         # Nothing else is written: they go on their own once LINE_WAIT has passed.
         await asyncio.sleep(LINE_WAIT * 5)
-        assert handed == ["_lines_then", "_append_lines"]
+        assert handed == ["lines+write_exchange", "lines+_no_write"]
         session.journal({"type": "capture", "url": urls[5], "kind": "response"})
         # Closing before that hands the waiting line over first.
         assert session.close("finished") is True
-        assert handed == ["_lines_then", "_append_lines", "_append_lines"]
+        assert handed == ["lines+write_exchange", "lines+_no_write", "lines+_no_write"]
 
     crawl_id = session.crawl_id
     asyncio.run(crawl())
