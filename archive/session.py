@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -29,7 +30,7 @@ from archive.crawl import (
     report_key,
     warc_key,
 )
-from archive.crawl_files import CrawlFiles, CrawlUploads, WarcOptions
+from archive.crawl_files import CrawlFiles, CrawlUploads, LineFile, WarcOptions
 from archive.index import INDEX_KEY
 from archive.indexer import build_indexes
 from archive.ledger import Ledger, RecrawlPolicy, ledger_path
@@ -49,6 +50,30 @@ ReportBuilder = Callable[[str, datetime, str, dict[str, Any]], dict[str, Any]]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Longest a journal or event line waits for another write to go to the writer thread with.
+LINE_WAIT = 0.01
+
+
+def _append_lines(lines: list[tuple[LineFile, dict[str, Any]]]) -> None:
+    """Write queued journal and event lines in order (on the writer thread)."""
+    for line_file, line in lines:
+        try:
+            line_file.append(line)
+        except Exception as exc:  # noqa: BLE001 (a bad line must not fail the write it rides with)
+            logger.error("Cannot write a line to %s: %s (%s)", line_file.path.name, exc, line)
+
+
+def _no_write() -> None:
+    """What a hand-off of queued lines alone runs after them."""
+
+
+def _lines_then(
+    lines: list[tuple[LineFile, dict[str, Any]]], fn: Callable[..., Any], args: tuple[Any, ...]
+) -> Any:
+    _append_lines(lines)
+    return fn(*args)
 
 
 class SessionClosed(RuntimeError):
@@ -146,6 +171,11 @@ class CrawlSession:
         self._open_error: BaseException | None = None
         self._seen: dict[str, tuple[set[str], str | None]] = {}
         self._captured: set[str] = set()
+        # Journal and event lines wait here for the next write to the writer thread, or at most
+        # LINE_WAIT (see ``_append_line``). The lock: a close may run on another thread than the
+        # one appending.
+        self._lines: list[tuple[LineFile, dict[str, Any]]] = []
+        self._lines_lock = threading.Lock()
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -246,9 +276,18 @@ class CrawlSession:
         return self._files
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        files = self._open_files()
+        if self._lines:
+            with self._lines_lock:
+                lines, self._lines = self._lines, []
+            if lines:
+                fn, args = _lines_then, (lines, fn, args)
         try:
-            return self._open_files().submit(fn, *args)
+            return files.submit(fn, *args)
         except RuntimeError as exc:  # shut down by a close running on another thread
+            if fn is _lines_then:
+                for _, line in args[0]:
+                    logger.warning("Line not written, the archive is closed: %s", line)
             if isinstance(exc, SessionClosed):
                 raise
             raise self._refused() from None
@@ -297,7 +336,41 @@ class CrawlSession:
             self._captured.add(event["url"])
         journal = self._open_files().journal
         event.setdefault("time", self.clock().isoformat())
-        self._submit(journal.append, event)
+        self._append_line(journal, event)
+
+    def _append_line(self, line_file: LineFile, line: dict[str, Any]) -> None:
+        """Queue a line for ``line_file``: it goes to the writer thread with the next write
+        submitted (a WARC record, a text record), or on its own after ``LINE_WAIT`` seconds of
+        the running event loop (at once without one).
+
+        Each hand-off wakes the writer thread, a cost the crawl's event loop pays; a crawl writes a
+        record for every response, so the lines ride along with those. The writer thread still
+        writes each line before any record submitted after it, so a killed process loses no line
+        that a later record outlives: only the tail, as before (the ledger is rebuilt from what
+        was committed). A line waits on its own at most ``LINE_WAIT``, when nothing else is
+        written. Closing and aborting hand the queue over first."""
+        with self._lines_lock:
+            first = not self._lines
+            self._lines.append((line_file, line))
+        if not first:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._flush_lines()
+        else:
+            loop.call_later(LINE_WAIT, self._flush_lines)
+
+    def _flush_lines(self) -> None:
+        if not self._lines:
+            return
+        try:
+            self._submit(_no_write)  # takes the queued lines along, as any write does
+        except SessionClosed:
+            with self._lines_lock:
+                lines, self._lines = self._lines, []
+            for _, line in lines:
+                logger.warning("Line not written, the archive is closed: %s", line)
 
     def write_metadata(
         self, target_uri: str, concurrent_to: str | None, fields: dict[str, str]
@@ -341,9 +414,11 @@ class CrawlSession:
             **details,
         }
         try:
-            self._submit(events.append, event)
+            self._open_files()
         except SessionClosed:  # the log line above is all that is left
             logger.warning("%s %s: %s (after the archive closed)", kind, url, reason)
+            return
+        self._append_line(events, event)
 
     # --- committing ------------------------------------------------------------------------------
 
@@ -371,6 +446,7 @@ class CrawlSession:
         files = self._files
         assert files is not None  # close checked it
         try:
+            self._flush_lines()
             files.finish_writes()
             self.closed = True
             self._write_seen(files)
@@ -390,6 +466,8 @@ class CrawlSession:
     def abort(self, *, release: bool = True) -> None:
         """Stop without committing: the writes in progress finish, the files stay as they are for
         the next session to recover, and the store is released (unless not ``release``)."""
+        if self._files is not None and not self.closed:
+            self._flush_lines()
         self.closed = True
         if self._files is not None:
             self._files.abandon()

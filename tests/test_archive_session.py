@@ -24,7 +24,7 @@ from archive.index import INDEX_KEY
 from archive.ledger import RecrawlPolicy
 from archive.lock import LOCK_KEY, LockHeld, StoreLock
 from archive.publisher import RetryPolicy
-from archive.session import CrawlSession, SessionClosed, SessionOptions
+from archive.session import LINE_WAIT, CrawlSession, SessionClosed, SessionOptions
 from archive.storage import FileStorage
 from archive.warc import OPEN_SUFFIX, HttpExchange
 from pipelines.run_report import build_run_report
@@ -63,7 +63,9 @@ class CrashAfterManifestTempWrite(FileStorage):
 
 def options(**changes) -> SessionOptions:
     values = {
-        "warc": WarcOptions(enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False),
+        "warc": WarcOptions(
+            enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False
+        ),
         "recover_on_start": True,
         "state_dir": None,
         "recrawl_policy": RecrawlPolicy(),
@@ -84,7 +86,9 @@ def session_on(storage, clock: FakeClock, **changes) -> CrawlSession:
     return CrawlSession(storage, options(**changes), report=build_run_report, clock=clock)
 
 
-def exchange(url: str = URL, body: bytes = b"<html><body><p>Ciao</p></body></html>") -> HttpExchange:
+def exchange(
+    url: str = URL, body: bytes = b"<html><body><p>Ciao</p></body></html>"
+) -> HttpExchange:
     return HttpExchange(
         url=url,
         method="GET",
@@ -128,7 +132,12 @@ def test_commit_writes_the_report_then_the_manifest_and_releases_the_store(tmp_p
     objects = {entry.key: entry for entry in manifest.objects}
     warcs = [key for key in objects if key.startswith(warc_key(crawl_id, ""))]
     assert len(warcs) == 1 and objects[warcs[0]].records == 3  # warcinfo, response, request
-    for key in (text_key(crawl_id), events_key(crawl_id), ledger_key(crawl_id), report_key(crawl_id)):
+    for key in (
+        text_key(crawl_id),
+        events_key(crawl_id),
+        ledger_key(crawl_id),
+        report_key(crawl_id),
+    ):
         assert key in objects and storage.exists(key), key
     with storage.open(report_key(crawl_id)) as fh:
         report = json.load(fh)
@@ -300,3 +309,81 @@ def test_a_session_that_cannot_open_releases_the_store(tmp_path):
     assert not storage.exists(LOCK_KEY)
     with pytest.raises(SessionClosed, match="could not open"):
         session.open("lifegate")
+
+
+def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(tmp_path):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+    files = session._files
+    assert files is not None
+    handed = []
+    submit = files.submit
+
+    def recording(fn, *args):
+        # What each hand-off runs: the queued lines (if any) go first, then the write.
+        handed.append(f"lines+{args[1].__name__}" if fn.__name__ == "_lines_then" else fn.__name__)
+        return submit(fn, *args)
+
+    files.submit = recording  # type: ignore[method-assign]
+    urls = [f"{URL}-{n}" for n in range(6)]
+
+    async def crawl() -> None:
+        for url in urls[:3]:
+            session.journal({"type": "capture", "url": url, "kind": "response"})
+            session.log_event("gone", url, "404")
+        # The next record takes the six lines along: one hand-off, lines first.
+        locations = await session.write_exchange(exchange())
+        assert handed == ["lines+write_exchange"] and locations[0].record_type == "response"
+        session.journal({"type": "capture", "url": urls[3], "kind": "response"})
+        session.journal({"type": "capture", "url": urls[4], "kind": "response"})
+        # Nothing else is written: they go on their own once LINE_WAIT has passed.
+        await asyncio.sleep(LINE_WAIT * 5)
+        assert handed == ["lines+write_exchange", "lines+_no_write"]
+        session.journal({"type": "capture", "url": urls[5], "kind": "response"})
+        # Closing before that hands the waiting line over first.
+        assert session.close("finished") is True
+        assert handed == ["lines+write_exchange", "lines+_no_write", "lines+_no_write"]
+
+    crawl_id = session.crawl_id
+    asyncio.run(crawl())
+
+    def lines(key: str) -> list[dict]:
+        with storage.open(key) as fh:
+            return [json.loads(line) for line in fh.read().splitlines()]
+
+    assert [e["url"] for e in lines(ledger_key(crawl_id)) if e["type"] == "capture"] == urls
+    events = lines(events_key(crawl_id))
+    assert [e["url"] for e in events] == urls[:3]
+
+
+def test_a_line_that_cannot_be_written_does_not_fail_the_record_it_rides_with(tmp_path, caplog):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+
+    async def write() -> None:
+        session.journal({"type": "capture", "url": URL, "kind": "response", "bad": object()})
+        locations = await session.write_exchange(exchange())
+        assert locations[0].record_type == "response"
+
+    with caplog.at_level(logging.ERROR, logger="archive.session"):
+        asyncio.run(write())
+    assert "Cannot write a line" in caplog.text
+    assert session.close("finished") is True
+
+
+def test_lines_waiting_for_the_loop_are_kept_when_the_session_aborts(tmp_path):
+    storage = FileStorage(str(tmp_path / "store"))
+    session = session_on(storage, FakeClock())
+    session.open("lifegate")
+    files = session._files
+    assert files is not None
+
+    async def queue_then_abort() -> None:
+        session.journal({"type": "capture", "url": URL, "kind": "response"})
+        session.abort()  # before the loop turns: the line still reaches the .open journal
+
+    asyncio.run(queue_then_abort())
+    [line] = files.journal.path.read_bytes().splitlines()
+    assert json.loads(line)["url"] == URL
