@@ -53,7 +53,8 @@ class _HostRobots:
     pending: asyncio.Future | None = None
     given_up: bool = False  # retries abandoned: nothing else was left to do, or the crawl stops
     stopped: bool = False  # the fetch was cut off by the crawl stopping: says nothing of the host
-    # The last robots.txt response, until the spider's own request for that URL takes it.
+    # The last robots.txt response of a host whose robots.txt the spider reads for its sitemaps,
+    # until the spider's own request for it takes it.
     response: Response | None = None
 
 
@@ -215,7 +216,8 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
 
     async def _read(self, state: _HostRobots, url: str, response: Response) -> None:
         self._stats.inc_value("robotstxt/response_count")
-        state.response = response
+        if url in getattr(self.crawler.spider, "sitemap_urls", ()):
+            state.response = response  # the spider reads this robots.txt too: one fetch for both
         self._stats.inc_value(f"robotstxt/response_status_count/{response.status}")
         # 429 is "unreachable" too: the server is overloaded, not telling us it has no rules.
         if response.status >= 500 or response.status == 429:

@@ -211,6 +211,8 @@ def whole_links(tree, lines: Lines) -> Lines:
     sources) are left alone.
     """
     candidates = {text.removeprefix("- ") for text, share in lines if share < 1.0}
+    if not candidates:
+        return lines
     linked: set[str] = set()
     for a in tree.iter("a"):
         # Most links hold their text alone: read it without walking their subtree.
