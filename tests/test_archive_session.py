@@ -311,12 +311,16 @@ def test_a_session_that_cannot_open_releases_the_store(tmp_path):
         session.open("lifegate")
 
 
-def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(tmp_path):
-    storage = FileStorage(str(tmp_path / "store"))
-    session = session_on(storage, FakeClock())
+def _opened_with_files(tmp_path):
+    """An open session on a fresh store, and its crawl files (where the writer's work goes)."""
+    session = session_on(FileStorage(str(tmp_path / "store")), FakeClock())
     session.open("lifegate")
-    files = session._files
-    assert files is not None
+    assert session._files is not None
+    return session, session._files
+
+
+def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(tmp_path):
+    session, files = _opened_with_files(tmp_path)
     handed = []
     submit = files.submit
 
@@ -349,7 +353,7 @@ def test_lines_go_to_the_writer_with_the_next_write_or_on_their_own_soon_after(t
     asyncio.run(crawl())
 
     def lines(key: str) -> list[dict]:
-        with storage.open(key) as fh:
+        with session.storage.open(key) as fh:
             return [json.loads(line) for line in fh.read().splitlines()]
 
     assert [e["url"] for e in lines(ledger_key(crawl_id)) if e["type"] == "capture"] == urls
@@ -374,11 +378,7 @@ def test_a_line_that_cannot_be_written_does_not_fail_the_record_it_rides_with(tm
 
 
 def test_lines_waiting_for_the_loop_are_kept_when_the_session_aborts(tmp_path):
-    storage = FileStorage(str(tmp_path / "store"))
-    session = session_on(storage, FakeClock())
-    session.open("lifegate")
-    files = session._files
-    assert files is not None
+    session, files = _opened_with_files(tmp_path)
 
     async def queue_then_abort() -> None:
         session.journal({"type": "capture", "url": URL, "kind": "response"})
