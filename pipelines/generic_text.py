@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 import trafilatura
 from trafilatura.settings import Extractor
 
-from pipelines.text_blocks import TRAFILATURA, walk
+from pipelines.text_blocks import HTML, TRAFILATURA, walk
 
 if TYPE_CHECKING:
     from trafilatura.settings import Document
@@ -49,10 +49,9 @@ _BLOCKS = frozenset(
     ("p", "div", "section", "article", "ul", "ol", "table", "figure", "blockquote", "h2", "h3")
 )
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
-# The nearest of these around a link is the block a whole-link line would come from.
-_LINK_BLOCKS = _HEADINGS | frozenset(
-    ("p", "li", "div", "td", "dd", "dt", "article", "section", "blockquote", "body")
-)
+# The nearest of these around a link is the block a whole-link line would come from: what starts
+# a line when a page is read into lines.
+_LINK_BLOCKS = HTML.blocks | HTML.cells
 _NOT_LEAD_TAGS = frozenset(("figure", "figcaption", "header", "aside", "nav", "footer", "form"))
 _NOT_LEAD_CLASS = re.compile(
     r"caption|credit|byline|author|newsletter|promo|related", re.IGNORECASE
