@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.atomic_file import finish
+from archive.deflate import gzip_member
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +284,7 @@ def serialize_record(record, gzip_level: int) -> bytes:
     raw = buffer.getvalue()
     if not gzip_level:
         return raw
-    compressor = zlib.compressobj(gzip_level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    return compressor.compress(raw) + compressor.flush()
+    return gzip_member(raw, gzip_level)
 
 
 @dataclass(slots=True)

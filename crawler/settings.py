@@ -252,8 +252,10 @@ ARCHIVE_SOFT_BLOCK_SCAN_BYTES = 64 * 1024
 WARC_ENABLED = True
 WARC_PREFIX = "LIFEGATE"
 WARC_MAX_SIZE = 1_000_000_000  # 1 GB files, as WARC 1.1 Annex C and Heritrix recommend
-# Level 6 costs 36 % less CPU than 9 for files 0.6 % larger (research: perf-baseline.md §2).
-WARC_GZIP_LEVEL = 6
+# Levels 1-3 compress through ISA-L, 4-9 through zlib. Most bodies come gzipped already, and on
+# those level 3 costs a tenth of zlib's level 6 for the same size; uncompressed text comes out
+# ~12 % larger than at 6 for a fifth of the CPU (docs/benchmarks.md, "WARC compression").
+WARC_GZIP_LEVEL = 3
 # Each request/response pair is flushed to the OS; fsync per pair also survives power loss.
 WARC_FSYNC = False
 

@@ -229,3 +229,35 @@ def test_it_takes_scrapys_slot_in_the_project_settings():
         is None
     )
     assert middlewares["crawler.decompression.OffloadedHttpCompressionMiddleware"] == 590
+
+
+def _damaged_gzip_bodies() -> list[tuple[str, bytes]]:
+    whole = gzip.compress(PAGE, 1)
+    bodies = [("whole", whole), ("empty member", gzip.compress(b""))]
+    bodies += [(f"cut at {cut}", whole[:cut]) for cut in (0, 2, 3, 10, 11, 500, len(whole) // 2, len(whole) - 8, len(whole) - 1)]
+    for name, index in (("crc", -6), ("length", -2), ("data", len(whole) // 2)):
+        damaged = bytearray(whole)
+        damaged[index] ^= 0x55
+        bodies.append((f"{name} damaged", bytes(damaged)))
+    bodies += [
+        ("two members", whole + gzip.compress(SMALL_PAGE)),
+        ("zero padding", whole + b"\0" * 16),
+        ("trailing garbage", whole + b"garbage"),
+        ("a second header cut short", whole + b"\x1f\x8b\x08"),
+        ("not gzip", SMALL_PAGE),
+    ]
+    return bodies
+
+
+def _decoding_outcome(decode, body: bytes, max_size: int):
+    try:
+        return "decoded", decode(body, b"gzip", max_size)
+    except Exception as exc:  # noqa: BLE001 (the error itself is what is compared)
+        return type(exc), str(exc)
+
+
+@pytest.mark.parametrize("name,body", _damaged_gzip_bodies(), ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize("max_size", [0, 100_000, 10_000_000])
+def test_gzip_bodies_whole_or_damaged_decode_as_scrapy_decodes_them(name, body, max_size):
+    ours = _decoding_outcome(OffloadedHttpCompressionMiddleware._decode, body, max_size)
+    assert ours == _decoding_outcome(HttpCompressionMiddleware._decode, body, max_size)
