@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from scrapy import Request
 from scrapy.pqueues import ScrapyPriorityQueue
 
-from pipelines.extractor import extraction_workers
+from pipelines.extractor_config import extraction_workers
 
 # Request meta: the spider expects an article here (a sitemap or feed entry, a ledger recheck).
 ARTICLE_EXPECTED = "article_expected"

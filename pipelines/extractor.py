@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -281,8 +280,3 @@ def extract_with_config(
 def extract_article(body: bytes, url: str, content_type: str | None = None) -> Extraction:
     """Extract with the default configuration; a plain top-level function for process pools."""
     return _extractor_for(ExtractorConfig()).extract(body, url, content_type)
-
-
-def extraction_workers(settings) -> int:
-    """Processes in an extraction pool (crawl and ``reextract``): ``EXTRACT_WORKERS``, or one per core."""
-    return settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1

@@ -1,4 +1,5 @@
-"""ExtractorConfig: every knob of the extractor, its defaults, and the hash records carry.
+"""ExtractorConfig: every knob of the extractor, its defaults, the hash records carry, and the
+size of an extraction pool.
 
 Stdlib only at import time: crawler/settings.py takes its ``EXTRACT_MAX_BYTES`` and
 ``EXTRACT_TIMEOUT`` defaults from here, so the crawl, ``extract`` and ``reextract`` agree without
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,6 +24,7 @@ __all__ = [
     "OPERATIONAL_FIELDS",
     "TIMEOUT_SECONDS",
     "ExtractorConfig",
+    "extraction_workers",
 ]
 
 # Bump whenever the text produced for the same input may change.
@@ -107,3 +110,8 @@ class ExtractorConfig:
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def extraction_workers(settings) -> int:
+    """Processes in an extraction pool (crawl and ``reextract``): ``EXTRACT_WORKERS``, or one per core."""
+    return settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1

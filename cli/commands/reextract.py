@@ -18,8 +18,7 @@ def cmd_reextract(args: argparse.Namespace) -> int:
 
     from archive.crawl import committed_crawls
     from archive.storage import StorageError, storage_table
-    from pipelines.extractor import extraction_workers
-    from pipelines.extractor_config import ExtractorConfig
+    from pipelines.extractor_config import ExtractorConfig, extraction_workers
     from pipelines.reextract import (
         ClusterUnavailable,
         cluster_executor,
