@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.crawl import ManifestEntry, events_key, ledger_key, log_key, text_key, warc_key
+from archive.indexer import CrawlIndexLines
 from archive.publisher import Publisher
 from archive.software import product
 from archive.storage import Storage, StoredObject, sha256_file
@@ -87,21 +88,31 @@ class CrawlFiles:
         warcinfo_settings: dict[str, str],
         worker_id: str | None,
         on_warc_closed: Callable[[Path, int], None],
+        index_lines: bool = False,
     ) -> None:
         self.storage = storage
         self.crawl_id = crawl_id
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        # The crawl's CDXJ lines, made on the writer thread as records are written. Gzipped WARCs
+        # only: in a plain one a reader counts the blank lines after a record into its length.
+        self.index_lines = (
+            CrawlIndexLines(lambda name: warc_key(crawl_id, name))
+            if index_lines and options.gzip_level
+            else None
+        )
         self.warc = RollingWarcWriter(
             storage.staging_path(warc_key(crawl_id, "x")).parent,
             namer=WarcFileNamer(
                 options.prefix,
                 hostname=socket.gethostname() + (f"-{worker_id}" if worker_id else ""),
+                gzip=bool(options.gzip_level),
             ),
             warcinfo_fields=self._warcinfo_fields(warcinfo_settings),
             max_size=options.max_size,
             gzip_level=options.gzip_level,
             fsync=options.fsync,
             on_close=on_warc_closed,
+            on_record=self.index_lines.add if self.index_lines is not None else None,
         )
         self.text = LineFile(storage.staging_path(text_key(crawl_id)))
         self.events = LineFile(storage.staging_path(events_key(crawl_id)))
@@ -173,6 +184,8 @@ class CrawlFiles:
         """Stop without closing: the writes in progress finish and the files stay ``.open``, for
         recovery to close."""
         self.finish_writes()
+        if self.index_lines is not None:
+            self.index_lines.discard()
         self.warc.abandon()
         for line_file in (self.text, self.events, self.journal):
             line_file.abandon()

@@ -80,6 +80,130 @@ def index_warc(stream: BinaryIO, key: str, out: TextIO | SortingWriter | _Counti
     return counter.lines
 
 
+class _At:
+    """Where the record being indexed was written (what a reading iterator would report)."""
+
+    __slots__ = ("length", "offset")
+
+    def __init__(self, offset: int, length: int) -> None:
+        self.offset = offset
+        self.length = length
+
+    def get_record_offset(self) -> int:
+        return self.offset
+
+    def get_record_length(self) -> int:
+        return self.length
+
+
+def _head(raw: bytes) -> bytes:
+    # The WARC headers, then (for records that carry one) the HTTP header block: what the index
+    # reads of a record. Bytes of a payload past it are never looked at.
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return raw
+    http_end = raw.find(b"\r\n\r\n", end + 4)
+    return raw if http_end < 0 else raw[: http_end + 4]
+
+
+# Printable ASCII and line ends: header lines made only of these read back as they were written,
+# unless a parser would strip something (checked in _reads_back_as_written).
+_PLAIN_HEADER_BYTES = bytes(range(0x20, 0x7F)) + b"\r\n"
+
+
+def _reads_back_as_written(head: bytes) -> bool:
+    """Whether warcio, reading these header blocks, would find exactly the (name, value) pairs
+    they were written from: no byte outside printable ASCII, and no blank it would strip (around
+    a name, before or after a value) or read as a folded line."""
+    return (
+        not head.translate(None, _PLAIN_HEADER_BYTES)
+        and b" \r\n" not in head
+        and b"\n " not in head
+        and b" :" not in head
+        and b":  " not in head
+    )
+
+
+class CrawlIndexLines:
+    """A crawl's CDXJ lines, made as its WARC records are written rather than read back at commit
+    (on S3, a download of every WARC of the crawl).
+
+    Each record gets cdxj-indexer's line, at the offset and length it was written at, from the
+    headers it was written from when they read back unchanged (plain ASCII, nothing a parser
+    strips), else from its bytes up to the payload, read by warcio as a read-back reads them. The lines
+    wait unsorted in a temporary file. They stand for the crawl's index only when the crawl's
+    manifest lists exactly the WARC files, with the record counts, this object saw (:meth:`covers`);
+    anything else, or any failure here, and the crawl is indexed by reading its WARCs back.
+    """
+
+    def __init__(self, key_for: Callable[[str], str]) -> None:
+        self._key_for = key_for
+        self._indexer = _Indexer(output=None, inputs=[], filename="")
+        handle, name = tempfile.mkstemp(prefix="lifegate-index-", suffix=".cdxj")
+        self.path = Path(name)
+        self._out: TextIO | None = open(handle, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        self._counter = _CountingWriter(self._out)
+        self.records: dict[str, int] = {}  # WARC file name -> records written to it
+        self.failure: str | None = None
+
+    def add(self, name: str, record: Any, raw: bytes, location: Any) -> None:
+        """Index one record written to WARC file ``name``: the warcio record that was written, its
+        bytes, and its ``RecordLocation``."""
+        self.records[name] = self.records.get(name, 0) + 1
+        if self.failure is not None or location.record_type not in _Indexer.DEFAULT_RECORDS:
+            return
+        try:
+            head = _head(raw)
+            if not _reads_back_as_written(head):
+                # Read from the bytes, as a read-back would: the record's own headers may differ.
+                record = next(self._indexer._create_record_iter(io.BytesIO(head)))
+            if not self._indexer.filter_record(record):
+                return
+            if record.rec_type != "revisit" and not record.rec_headers.get_header(
+                "WARC-Payload-Digest"
+            ):
+                # The digest would be computed from the payload, which is not read here.
+                raise ValueError(f"{location.record_type} record without a payload digest")
+            self._indexer.curr_filename = self._key_for(name)
+            self._indexer.process_index_entry(
+                _At(location.offset, location.length), record, name, self._counter
+            )
+        except Exception as exc:  # noqa: BLE001 (the crawl goes on; its index is read back)
+            self.failure = f"{location.target_uri}: {type(exc).__name__}: {exc}"
+            logger.warning(
+                "Indexing while writing stopped (%s); the commit reads the WARCs back", self.failure
+            )
+
+    def covers(self, manifest_warcs: dict[str, int | None]) -> bool:
+        """Whether these lines index exactly the WARC files (name -> records) a manifest lists."""
+        return self.failure is None and manifest_warcs == self.records
+
+    def sorted_into(self, path: Path, sort_buffer: int = SORT_BUFFER) -> int:
+        """Write the lines, sorted, to ``path``; returns how many."""
+        self.close()
+        with (
+            open(self.path, encoding="utf-8") as unsorted,
+            open(path, "w", encoding="utf-8", newline="\n") as out,
+        ):
+            counter = _CountingWriter(out)
+            sorter = SortingWriter(counter, sort_buffer)
+            for line in unsorted:
+                sorter.write(line)
+            sorter.flush()
+        return counter.lines
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def discard(self) -> None:
+        """Close and delete the temporary file."""
+        self.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
 @dataclass(slots=True)
 class IndexReport:
     """What one run of :func:`build_indexes` did."""
@@ -158,17 +282,39 @@ def merge_indexes(
     return lines, stored
 
 
+def _store_written_index(
+    storage: Storage, crawl_id: str, written: CrawlIndexLines, sort_buffer: int
+) -> tuple[int, StoredObject] | None:
+    manifest = read_manifest(storage, crawl_id)
+    warcs = {
+        entry.key.rsplit("/", 1)[-1]: entry.records
+        for entry in manifest.objects
+        if entry.kind == "warc"
+    }
+    if not written.covers(warcs):
+        logger.info(
+            "Crawl %s: the lines made while writing do not cover it, reading it back", crawl_id
+        )
+        return None
+    with tempfile.TemporaryDirectory(prefix="lifegate-index-") as tmp:
+        path = Path(tmp) / "index.cdxj"
+        lines = written.sorted_into(path, sort_buffer)
+        return lines, storage.put_file(crawl_index_key(crawl_id), path)
+
+
 def build_indexes(
     storage: Storage,
     progress: Callable[[str], None] | None = None,
     *,
     sort_buffer: int = SORT_BUFFER,
+    written: dict[str, CrawlIndexLines] | None = None,
 ) -> IndexReport:
     """(Re)build the per-crawl indexes that changed, then the merged one if any input changed.
 
     A crawl's index is current when ``indexes/state.json`` records the SHA-256 of the manifest it
     was built from and the index object still has the recorded size; crawls without a manifest
-    are skipped (not committed yet).
+    are skipped (not committed yet). A crawl in ``written`` is indexed from the lines made while
+    its WARCs were written, when they cover it (:meth:`CrawlIndexLines.covers`).
     """
     say = progress or (lambda message: None)
     report = IndexReport()
@@ -191,9 +337,12 @@ def build_indexes(
             report.records += int(known.get("lines", 0))
             say(f"{crawl_id}: index unchanged ({known.get('lines', 0)} records)")
             continue
-        lines, stored = build_crawl_index(
-            storage, crawl_id, sort_buffer=sort_buffer, progress=progress
-        )
+        done = None
+        if written and crawl_id in written:
+            done = _store_written_index(storage, crawl_id, written[crawl_id], sort_buffer)
+        if done is None:
+            done = build_crawl_index(storage, crawl_id, sort_buffer=sort_buffer, progress=progress)
+        lines, stored = done
         state["crawls"][crawl_id] = {
             "manifest_sha256": manifest_sha,
             "sha256": stored.sha256,

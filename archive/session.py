@@ -240,6 +240,7 @@ class CrawlSession:
             warcinfo_settings=self.options.warcinfo_settings,
             worker_id=self.worker_id,
             on_warc_closed=self._warc_closed,
+            index_lines=self.options.index_at_commit,
         )
         # Set last: a session with a crawl id is open.
         self.crawl_id = crawl_id
@@ -457,9 +458,11 @@ class CrawlSession:
             if committed and self.ledger is not None:
                 self.ledger.sync(self.storage)
             if committed and self.options.index_at_commit:
-                self._index()
+                self._index(files)
             return committed
         finally:
+            if files.index_lines is not None:
+                files.index_lines.discard()
             self.publisher.close(0)
             self._release()
 
@@ -552,11 +555,13 @@ class CrawlSession:
         )
         return False
 
-    def _index(self) -> None:
+    def _index(self, files: CrawlFiles) -> None:
         """Index the committed crawl and update the merged index; a failure leaves the crawl
         committed and says how to finish."""
+        assert self.crawl_id is not None
+        written = {self.crawl_id: files.index_lines} if files.index_lines is not None else None
         try:
-            report = build_indexes(self.storage)
+            report = build_indexes(self.storage, written=written)
         except (StorageError, OSError, ValueError) as exc:
             logger.error(
                 "Crawl %s is committed but not indexed: %s; run `lifegate-archive index`",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from warcio.recordbuilder import RecordBuilder
@@ -277,14 +278,17 @@ class WarcRecordFactory:
         )
 
 
-def serialize_record(record, gzip_level: int) -> bytes:
-    """One record as one complete gzip member (or plain bytes when ``gzip_level`` is 0)."""
+def record_bytes(record) -> bytes:
+    """One record as WARC bytes, uncompressed."""
     buffer = io.BytesIO()
     WARCWriter(buffer, gzip=False).write_record(record)
-    raw = buffer.getvalue()
-    if not gzip_level:
-        return raw
-    return gzip_member(raw, gzip_level)
+    return buffer.getvalue()
+
+
+def serialize_record(record, gzip_level: int) -> bytes:
+    """One record as one complete gzip member (or plain bytes when ``gzip_level`` is 0)."""
+    raw = record_bytes(record)
+    return gzip_member(raw, gzip_level) if gzip_level else raw
 
 
 @dataclass(slots=True)
@@ -307,7 +311,9 @@ class RollingWarcWriter:
 
     Every file starts with a warcinfo record. Each call to :meth:`write` is flushed before it
     returns, so a killed process loses at most the call in progress; a closed file is fsynced and
-    renamed without the ``.open`` suffix, then handed to ``on_close``. Thread-safe.
+    renamed without the ``.open`` suffix, then handed to ``on_close``. Each record written
+    (warcinfo included) goes to ``on_record(file name, record, its uncompressed bytes, location)``
+    once it is on disk, under the writer's lock. Thread-safe.
     """
 
     def __init__(
@@ -321,6 +327,7 @@ class RollingWarcWriter:
         gzip_level: int = 6,
         fsync: bool = False,
         on_close: Callable[[Path, int], None] | None = None,
+        on_record: Callable[[str, Any, bytes, RecordLocation], None] | None = None,
         first_serial: int = 0,
     ) -> None:
         self.directory = Path(directory)
@@ -331,6 +338,7 @@ class RollingWarcWriter:
         self.gzip_level = gzip_level
         self.fsync = fsync
         self.on_close = on_close
+        self.on_record = on_record
         self._serial = first_serial
         self._lock = threading.Lock()
         self._file: io.BufferedWriter | None = None
@@ -359,11 +367,15 @@ class RollingWarcWriter:
 
     def _append(self, records: Iterable, name: str) -> list[RecordLocation]:
         assert self._file is not None
+        records = list(records)
         chunks = []
+        raws = []
         locations = []
         offset = self._file.tell()
         for record in records:
-            data = serialize_record(record, self.gzip_level)
+            raw = record_bytes(record)
+            data = gzip_member(raw, self.gzip_level) if self.gzip_level else raw
+            raws.append(raw)
             headers = record.rec_headers
             locations.append(
                 RecordLocation(
@@ -390,6 +402,9 @@ class RollingWarcWriter:
             self.failed = True
             raise
         self._records_in_file += len(locations)
+        if self.on_record is not None:
+            for record, raw, location in zip(records, raws, locations, strict=True):
+                self.on_record(name, record, raw, location)
         return locations
 
     def write(self, build: Callable[[str | None], Sequence]) -> list[RecordLocation]:
