@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from archive import indexer
 from archive.crawl_files import WarcOptions
 from archive.index import crawl_index_key
+from archive.ledger import RecrawlPolicy
+from archive.publisher import RetryPolicy
+from archive.session import CrawlSession, SessionOptions
 from archive.storage import FileStorage
 from archive.warc import HttpExchange, RevisitTarget
-from tests.test_archive_session import FakeClock, session_on
+from pipelines.run_report import build_run_report
 
 PAGE = b"<html><body><p>" + b"Ciao, mondo. " * 200 + b"</p></body></html>"
 
@@ -44,9 +47,29 @@ def _exchange(index: int, headers, status: int = 200, body: bytes = PAGE) -> Htt
     )
 
 
+def _session(storage, gzip_level: int) -> CrawlSession:
+    options = SessionOptions(
+        # Small files: the crawl spans several WARCs.
+        warc=WarcOptions(
+            enabled=True, prefix="TEST", max_size=2_000, gzip_level=gzip_level, fsync=False
+        ),
+        recover_on_start=True,
+        state_dir=None,
+        recrawl_policy=RecrawlPolicy(),
+        lock_stale_after=timedelta(minutes=30),
+        dedup_payloads=False,
+        index_at_commit=True,
+        publish_policy=RetryPolicy(attempts=1, backoff=0.0),
+        publish_timeout=30.0,
+        warcinfo_settings={"operator": "tests"},
+        log_file=False,
+        log_level="INFO",
+    )
+    return CrawlSession(storage, options, report=build_run_report)
+
+
 def _crawl(storage, gzip_level: int) -> str:
-    warc = WarcOptions(enabled=True, prefix="TEST", max_size=2_000, gzip_level=gzip_level, fsync=False)
-    session = session_on(storage, FakeClock(), index_at_commit=True, warc=warc)  # several WARCs
+    session = _session(storage, gzip_level)
     session.open("lifegate")
 
     async def write() -> None:
