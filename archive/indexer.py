@@ -131,7 +131,8 @@ class CrawlIndexLines:
     Each record gets cdxj-indexer's line, at the offset and length it was written at, from the
     headers it was written from when they read back unchanged (plain ASCII, nothing a parser
     strips), else from its bytes up to the payload, read by warcio as a read-back reads them. The lines
-    wait unsorted in a temporary file. They stand for the crawl's index only when the crawl's
+    wait unsorted in an unnamed temporary file (nothing is left behind, even by a killed process).
+    They stand for the crawl's index only when the crawl's
     manifest lists exactly the WARC files, with the record counts, this object saw (:meth:`covers`);
     anything else, or any failure here, and the crawl is indexed by reading its WARCs back.
     """
@@ -139,10 +140,10 @@ class CrawlIndexLines:
     def __init__(self, key_for: Callable[[str], str]) -> None:
         self._key_for = key_for
         self._indexer = _Indexer(output=None, inputs=[], filename="")
-        handle, name = tempfile.mkstemp(prefix="lifegate-index-", suffix=".cdxj")
-        self.path = Path(name)
-        self._out: TextIO | None = open(handle, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-        self._counter = _CountingWriter(self._out)
+        self._lines: TextIO | None = tempfile.TemporaryFile(  # noqa: SIM115 (held across calls)
+            "w+", encoding="utf-8", newline="\n", prefix="lifegate-index-"
+        )
+        self._counter = _CountingWriter(self._lines)
         self.records: dict[str, int] = {}  # WARC file name -> records written to it
         self.failure: str | None = None
 
@@ -179,29 +180,25 @@ class CrawlIndexLines:
         return self.failure is None and manifest_warcs == self.records
 
     def sorted_into(self, path: Path, sort_buffer: int = SORT_BUFFER) -> int:
-        """Write the lines, sorted, to ``path``; returns how many."""
-        self.close()
-        with (
-            open(self.path, encoding="utf-8") as unsorted,
-            open(path, "w", encoding="utf-8", newline="\n") as out,
-        ):
+        """Write the lines, sorted, to ``path`` (once: the lines are discarded); returns how many."""
+        unsorted = self._lines
+        if unsorted is None:
+            raise ValueError("the lines were discarded")
+        unsorted.seek(0)
+        with open(path, "w", encoding="utf-8", newline="\n") as out:
             counter = _CountingWriter(out)
             sorter = SortingWriter(counter, sort_buffer)
             for line in unsorted:
                 sorter.write(line)
             sorter.flush()
+        self.discard()
         return counter.lines
 
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
-            self._out = None
-
     def discard(self) -> None:
-        """Close and delete the temporary file."""
-        self.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        """Drop the lines (their temporary file goes with them)."""
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None
 
 
 @dataclass(slots=True)

@@ -137,14 +137,14 @@ def test_a_record_that_cannot_be_indexed_while_written_leaves_the_crawl_to_a_rea
 
     def recording_init(self, *args):
         real_init(self, *args)
-        made.append(self.path)
+        made.append(self)
 
     monkeypatch.setattr(indexer._Indexer, "process_index_entry", failing_once)
     monkeypatch.setattr(indexer.CrawlIndexLines, "__init__", recording_init)
     with caplog.at_level(logging.INFO, logger="archive.indexer"):
         crawl_id = _crawl(storage, 3)
     monkeypatch.undo()
-    assert made and not any(path.exists() for path in made)  # its temporary file is gone
+    assert made and all(lines._lines is None for lines in made)  # dropped with the crawl
     committed = (storage.root / crawl_index_key(crawl_id)).read_text()
     indexer.build_crawl_index(storage, crawl_id)
     assert committed == (storage.root / crawl_index_key(crawl_id)).read_text()
