@@ -109,7 +109,7 @@ def ours(base_url: str, work: Path, server, *, extract: bool, connections: int,
         raise RuntimeError(f"crawl failed ({measured.returncode}): {measured.stderr[-3000:]}")
     crawl_dir = max((store / "crawls").iterdir())
     stats = json.loads((crawl_dir / "manifest.json").read_text())["stats"]
-    census = warc_census(sorted((crawl_dir / "warc").glob("*.warc.gz")))
+    census = warc_census(sorted((crawl_dir / "warc").glob("*.warc*")))  # .warc at WARC_GZIP_LEVEL=0
     name = "pipeline" if extract else f"ours-warc-c{connections}"
     result = _rates({"variant": name, "connections": connections, **census,
                      "extraction_workers": 2 if extract else 0,
