@@ -285,12 +285,6 @@ def record_bytes(record) -> bytes:
     return buffer.getvalue()
 
 
-def serialize_record(record, gzip_level: int) -> bytes:
-    """One record as one complete gzip member (or plain bytes when ``gzip_level`` is 0)."""
-    raw = record_bytes(record)
-    return gzip_member(raw, gzip_level) if gzip_level else raw
-
-
 @dataclass(slots=True)
 class WarcFileNamer:
     """Names files ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` as WARC 1.1 Annex C recommends."""
