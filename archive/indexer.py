@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 with warnings.catch_warnings():
     # cdxj-indexer imports pyamf, which imports pkg_resources and warns about it on every run.
@@ -29,6 +29,9 @@ from archive.crawl import committed_crawls, crawl_ids, manifest_key, read_manife
 from archive.index import INDEX_KEY, crawl_index_key
 from archive.storage import Storage, StorageError, StoredObject
 from archive.verify import sha256_object
+
+if TYPE_CHECKING:
+    from archive.warc import RecordLocation
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +150,9 @@ class CrawlIndexLines:
         self.records: dict[str, int] = {}  # WARC file name -> records written to it
         self.failure: str | None = None
 
-    def add(self, name: str, record: Any, raw: bytes, location: Any) -> None:
+    def add(self, name: str, record: Any, raw: bytes, location: RecordLocation) -> None:
         """Index one record written to WARC file ``name``: the warcio record that was written, its
-        bytes, and its ``RecordLocation``."""
+        uncompressed bytes, and where it landed."""
         self.records[name] = self.records.get(name, 0) + 1
         if self.failure is not None or location.record_type not in _Indexer.DEFAULT_RECORDS:
             return
