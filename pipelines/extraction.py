@@ -50,7 +50,7 @@ def _start_worker(niceness: int, crawler_pid: int) -> None:
 
 
 # The extractor is imported in the workers, not with this module: Scrapy imports every pipeline
-# class, and a crawl without extraction need not load trafilatura (~0.1 s, ~20 MB).
+# class, and a crawl without extraction need not load trafilatura (~0.2 s, ~18 MB).
 def _prepare_extractor(config: ExtractorConfig) -> None:
     from pipelines.extractor import prepare_extractor
 
