@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 
+from archive.cores import usable_cores
 from archive.deflate import gunzip_whole
 
 if TYPE_CHECKING:
@@ -53,14 +53,6 @@ def _decoder_hook_present() -> bool:
 
 
 _GZIP_CODINGS = frozenset({b"gzip", b"x-gzip"})
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on (its affinity, e.g. under ``taskset``)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):

@@ -1,7 +1,7 @@
 """ExtractorConfig: every knob of the extractor, its defaults, the hash records carry, and the
 size of an extraction pool.
 
-Stdlib only at import time: crawler/settings.py takes its ``EXTRACT_MAX_BYTES`` and
+Nothing but the standard library (and ``archive.cores``) at import time: crawler/settings.py takes its ``EXTRACT_MAX_BYTES`` and
 ``EXTRACT_TIMEOUT`` defaults from here, so the crawl, ``extract`` and ``reextract`` agree without
 loading the extractor itself.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol
+
+from archive.cores import usable_cores
 
 if TYPE_CHECKING:
     from pipelines.site_rules import BoilerplateRules
@@ -113,5 +114,6 @@ class ExtractorConfig:
 
 
 def extraction_workers(settings) -> int:
-    """Processes in an extraction pool (crawl and ``reextract``): ``EXTRACT_WORKERS``, or one per core."""
-    return settings.getint("EXTRACT_WORKERS") or os.cpu_count() or 1
+    """Processes in an extraction pool (crawl and ``reextract``): ``EXTRACT_WORKERS``, or one per
+    core the process may run on."""
+    return settings.getint("EXTRACT_WORKERS") or usable_cores()

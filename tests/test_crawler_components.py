@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -509,6 +510,18 @@ def test_extraction_pipeline_reads_its_settings():
         crawler_for(EXTRACT_WORKERS=3, EXTRACT_MAX_BYTES=1000, ARCHIVE_ARTICLE_LIMIT=9)
     )
     assert (pipeline.workers, pipeline.limit, pipeline.config.max_bytes) == (3, 9, 1000)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_the_extraction_pool_fits_the_cores_the_crawl_may_run_on():
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        pipeline = ExtractionPipeline.from_crawler(crawler_for(EXTRACT_WORKERS=0))
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert pipeline.workers == 1
+    assert ExtractionPipeline.from_crawler(crawler_for(EXTRACT_WORKERS=0)).workers == len(allowed)
 
 
 def article_item(url: str, body: bytes, **fields: Any) -> ArticlePage:
