@@ -105,7 +105,6 @@ class CrawlFiles:
             namer=WarcFileNamer(
                 options.prefix,
                 hostname=socket.gethostname() + (f"-{worker_id}" if worker_id else ""),
-                gzip=bool(options.gzip_level),
             ),
             warcinfo_fields=self._warcinfo_fields(warcinfo_settings),
             max_size=options.max_size,

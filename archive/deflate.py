@@ -3,7 +3,7 @@
 A WARC record is one gzip member, and most archived bodies were already compressed by the server:
 zlib at level 6 spends ~0.5 ms on a 40 KB gzipped news page to gain nothing, ISA-L ~0.05 ms. On an
 uncompressed page ISA-L's levels 1-3 give about zlib's ratio at the same level, 2.5-4x faster
-(``docs/benchmarks.md``). The output is plain RFC 1952 gzip: any reader decodes it.
+(``docs/benchmarks/crawl-profile.md``). The output is plain RFC 1952 gzip: any reader decodes it.
 """
 
 from __future__ import annotations

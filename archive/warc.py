@@ -287,21 +287,21 @@ def record_bytes(record) -> bytes:
 
 @dataclass(slots=True)
 class WarcFileNamer:
-    """Names files ``PREFIX-TIMESTAMP-SERIAL-HOST.warc.gz`` as WARC 1.1 Annex C recommends."""
+    """Names files ``PREFIX-TIMESTAMP-SERIAL-HOST.warc[.gz]`` as WARC 1.1 Annex C recommends."""
 
     prefix: str
     hostname: str = field(default_factory=socket.gethostname)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    gzip: bool = True
 
-    def name(self, serial: int) -> str:
+    def name(self, serial: int, *, gzip: bool) -> str:
         stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
         host = "".join(c if c.isalnum() or c in "-." else "-" for c in self.hostname) or "host"
-        return f"{self.prefix}-{stamp}-{serial:05d}-{host}.warc" + (".gz" if self.gzip else "")
+        return f"{self.prefix}-{stamp}-{serial:05d}-{host}.warc" + (".gz" if gzip else "")
 
 
 class RollingWarcWriter:
-    """Appends records to ``*.warc.gz.open`` files in ``directory``, rolling over at ``max_size``.
+    """Appends records to ``*.warc.gz.open`` files (``.warc.open`` at ``gzip_level`` 0) in
+    ``directory``, rolling over at ``max_size``.
 
     Every file starts with a warcinfo record. Each call to :meth:`write` is flushed before it
     returns, so a killed process loses at most the call in progress; a closed file is fsynced and
@@ -348,7 +348,8 @@ class RollingWarcWriter:
 
     def _open_next(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = self.namer.name(self._serial)
+        # The extension says what the records are: gzip members unless the level is 0.
+        name = self.namer.name(self._serial, gzip=bool(self.gzip_level))
         self._serial += 1
         self._path = self.directory / (name + OPEN_SUFFIX)
         # "xb": never append to or clobber a file another run left behind.

@@ -30,26 +30,20 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
-def _decoding_hook_present() -> bool:
-    # Scrapy's process_response decodes through _handle_encoding(body, content_encoding, max_size);
-    # a release that drops or reshapes it gets its own middleware's behaviour, decoded inline.
-    method = getattr(HttpCompressionMiddleware, "_handle_encoding", None)
+def _scrapy_hook(name: str, parameters: list[str]) -> bool:
+    """Whether Scrapy's middleware still has the method ``name`` with these parameters.
+
+    Scrapy's process_response decodes through ``_handle_encoding(body, content_encoding,
+    max_size)``, which decodes each coding with ``_decode(body, encoding, max_size)``. A release
+    that drops or reshapes one gets Scrapy's own behaviour for it (decoded inline, by zlib).
+    """
+    method = getattr(HttpCompressionMiddleware, name, None)
     if method is None:
         return False
     try:
-        parameters = list(inspect.signature(method).parameters)
+        return list(inspect.signature(method).parameters) == parameters
     except (TypeError, ValueError):
         return False
-    return parameters == ["self", "body", "content_encoding", "max_size"]
-
-
-def _decoder_hook_present() -> bool:
-    # _handle_encoding decodes each coding with _decode(body, encoding, max_size).
-    try:
-        parameters = list(inspect.signature(HttpCompressionMiddleware._decode).parameters)
-    except (AttributeError, TypeError, ValueError):
-        return False
-    return parameters == ["body", "encoding", "max_size"]
 
 
 _GZIP_CODINGS = frozenset({b"gzip", b"x-gzip"})
@@ -70,7 +64,7 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
     # Compressed bytes from which the hop pays: below it, decoding costs the reactor less than
     # waking a thread and taking its result back (docs/benchmarks/crawl-profile.md).
     THREAD_MIN_SIZE = 4 * 1024
-    OFFLOAD = _decoding_hook_present()
+    OFFLOAD = _scrapy_hook("_handle_encoding", ["self", "body", "content_encoding", "max_size"])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,7 +118,7 @@ class OffloadedHttpCompressionMiddleware(HttpCompressionMiddleware):
     ) -> tuple[bytes, list[bytes]]:
         return super()._handle_encoding(body, content_encoding, max_size)
 
-    if _decoder_hook_present():
+    if _scrapy_hook("_decode", ["body", "encoding", "max_size"]):
 
         @staticmethod
         def _decode(body: bytes, encoding: bytes, max_size: int) -> bytes:

@@ -254,7 +254,8 @@ WARC_PREFIX = "LIFEGATE"
 WARC_MAX_SIZE = 1_000_000_000  # 1 GB files, as WARC 1.1 Annex C and Heritrix recommend
 # Levels 1-3 compress through ISA-L, 4-9 through zlib. Most bodies come gzipped already, and on
 # those level 3 costs a tenth of zlib's level 6 for the same size; uncompressed text comes out
-# ~12 % larger than at 6 for a fifth of the CPU (docs/benchmarks.md, "WARC compression").
+# ~12 % larger than at 6 for a fifth of the CPU (docs/benchmarks/crawl-profile.md, "gzip through
+# ISA-L").
 WARC_GZIP_LEVEL = 3
 # Each request/response pair is flushed to the OS; fsync per pair also survives power loss.
 WARC_FSYNC = False

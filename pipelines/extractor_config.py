@@ -1,9 +1,9 @@
 """ExtractorConfig: every knob of the extractor, its defaults, the hash records carry, and the
 size of an extraction pool.
 
-Nothing but the standard library (and ``archive.cores``) at import time: crawler/settings.py takes its ``EXTRACT_MAX_BYTES`` and
-``EXTRACT_TIMEOUT`` defaults from here, so the crawl, ``extract`` and ``reextract`` agree without
-loading the extractor itself.
+Nothing but the standard library (and ``archive.cores``) at import time: crawler/settings.py takes
+its ``EXTRACT_MAX_BYTES`` and ``EXTRACT_TIMEOUT`` defaults from here, so the crawl, ``extract`` and
+``reextract`` agree without loading the extractor itself.
 """
 
 from __future__ import annotations

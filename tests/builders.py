@@ -1,5 +1,5 @@
-"""Builders shared by the tests: made-up HTTP exchanges, committed crawls written from them, stores
-made of the fixture site's crawls, and the rows of a release.
+"""Builders shared by the tests: made-up HTTP exchanges, committed crawls written from them, archive
+sessions on a fake clock, stores made of the fixture site's crawls, and the rows of a release.
 
 Test modules import what they share from here (never from one another).
 """
@@ -9,13 +9,17 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.crawl import CrawlManifest, ManifestEntry, warc_key
+from archive.crawl_files import WarcOptions
+from archive.ledger import RecrawlPolicy
+from archive.publisher import RetryPolicy
+from archive.session import CrawlSession, SessionOptions
 from archive.storage import FileStorage
 from archive.warc import (
     PROFILE_IDENTICAL_PAYLOAD,
@@ -27,6 +31,48 @@ from archive.warc import (
     warc_date,
 )
 from cli import main
+from pipelines.run_report import build_run_report
+
+# --- Archive sessions ---------------------------------------------------------------------------
+
+
+class FakeClock:
+    """Wall-clock time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def options(**changes) -> SessionOptions:
+    values = {
+        "warc": WarcOptions(
+            enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False
+        ),
+        "recover_on_start": True,
+        "state_dir": None,
+        "recrawl_policy": RecrawlPolicy(),
+        "lock_stale_after": timedelta(minutes=30),
+        "dedup_payloads": False,
+        "index_at_commit": False,
+        "publish_policy": RetryPolicy(attempts=1, backoff=0.0),
+        "publish_timeout": 30.0,
+        "warcinfo_settings": {"operator": "tests", "robots": "obey"},
+        "log_file": False,
+        "log_level": "INFO",
+    }
+    values.update(changes)
+    return SessionOptions(**values)
+
+
+def session_on(storage, clock: FakeClock, **changes) -> CrawlSession:
+    return CrawlSession(storage, options(**changes), report=build_run_report, clock=clock)
+
 
 # --- Exchanges and crawls written from them ----------------------------------------------------
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from archive import indexer
 from archive.crawl_files import WarcOptions
 from archive.index import crawl_index_key
-from archive.ledger import RecrawlPolicy
-from archive.publisher import RetryPolicy
-from archive.session import CrawlSession, SessionOptions
+from archive.session import CrawlSession
 from archive.storage import FileStorage
 from archive.warc import HttpExchange, RevisitTarget
-from pipelines.run_report import build_run_report
+from tests.builders import FakeClock, session_on
 
 PAGE = b"<html><body><p>" + b"Ciao, mondo. " * 200 + b"</p></body></html>"
 
@@ -48,24 +46,11 @@ def _exchange(index: int, headers, status: int = 200, body: bytes = PAGE) -> Htt
 
 
 def _session(storage, gzip_level: int) -> CrawlSession:
-    options = SessionOptions(
-        # Small files: the crawl spans several WARCs.
-        warc=WarcOptions(
-            enabled=True, prefix="TEST", max_size=2_000, gzip_level=gzip_level, fsync=False
-        ),
-        recover_on_start=True,
-        state_dir=None,
-        recrawl_policy=RecrawlPolicy(),
-        lock_stale_after=timedelta(minutes=30),
-        dedup_payloads=False,
-        index_at_commit=True,
-        publish_policy=RetryPolicy(attempts=1, backoff=0.0),
-        publish_timeout=30.0,
-        warcinfo_settings={"operator": "tests"},
-        log_file=False,
-        log_level="INFO",
+    # Small files: the crawl spans several WARCs.
+    warc = WarcOptions(
+        enabled=True, prefix="TEST", max_size=2_000, gzip_level=gzip_level, fsync=False
     )
-    return CrawlSession(storage, options, report=build_run_report)
+    return session_on(storage, FakeClock(), warc=warc, index_at_commit=True)
 
 
 def _crawl(storage, gzip_level: int) -> str:

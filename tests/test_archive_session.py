@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,30 +19,14 @@ from archive.crawl import (
     text_key,
     warc_key,
 )
-from archive.crawl_files import WarcOptions
 from archive.index import INDEX_KEY
-from archive.ledger import RecrawlPolicy
 from archive.lock import LOCK_KEY, LockHeld, StoreLock
-from archive.publisher import RetryPolicy
-from archive.session import LINE_WAIT, CrawlSession, SessionClosed, SessionOptions
+from archive.session import LINE_WAIT, CrawlSession, SessionClosed
 from archive.storage import FileStorage
 from archive.warc import OPEN_SUFFIX, HttpExchange
-from pipelines.run_report import build_run_report
+from tests.builders import FakeClock, session_on
 
 URL = "http://127.0.0.1:8080/articolo"
-
-
-class FakeClock:
-    """Wall-clock time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class Crash(BaseException):
@@ -59,31 +43,6 @@ class CrashAfterManifestTempWrite(FileStorage):
             target.with_name(target.name + ".part").write_bytes(data)
             raise Crash(key)
         return super().put_bytes(key, data)
-
-
-def options(**changes) -> SessionOptions:
-    values = {
-        "warc": WarcOptions(
-            enabled=True, prefix="TEST", max_size=10_000_000, gzip_level=6, fsync=False
-        ),
-        "recover_on_start": True,
-        "state_dir": None,
-        "recrawl_policy": RecrawlPolicy(),
-        "lock_stale_after": timedelta(minutes=30),
-        "dedup_payloads": False,
-        "index_at_commit": False,
-        "publish_policy": RetryPolicy(attempts=1, backoff=0.0),
-        "publish_timeout": 30.0,
-        "warcinfo_settings": {"operator": "tests", "robots": "obey"},
-        "log_file": False,
-        "log_level": "INFO",
-    }
-    values.update(changes)
-    return SessionOptions(**values)
-
-
-def session_on(storage, clock: FakeClock, **changes) -> CrawlSession:
-    return CrawlSession(storage, options(**changes), report=build_run_report, clock=clock)
 
 
 def exchange(

@@ -66,7 +66,7 @@ def sample_exchange(**changes) -> HttpExchange:
 def write_file(tmp_path: Path, exchanges, gzip_level=6, max_size=1_000_000_000) -> list[Path]:
     writer = RollingWarcWriter(
         tmp_path,
-        namer=WarcFileNamer("TEST", hostname="box", clock=lambda: FIXED_TIME, gzip=bool(gzip_level)),
+        namer=WarcFileNamer("TEST", hostname="box", clock=lambda: FIXED_TIME),
         warcinfo_fields={"software": "lifegate-archive/test"},
         factory=fixed_factory(),
         gzip_level=gzip_level,
