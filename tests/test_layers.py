@@ -133,3 +133,12 @@ def test_every_command_but_crawl_and_demo_runs_without_scrapy_or_twisted(tmp_pat
 def test_the_settings_module_and_the_package_roots_load_without_scrapy():
     loaded = imported_after(["crawler", "crawler.settings", "cli", "cli.settings", "cli.store"])
     assert not {m for m in loaded if m.split(".")[0] in {"scrapy", "twisted"}}
+
+
+def test_a_crawl_without_extraction_loads_no_extractor():
+    # The extraction pipeline is imported with every crawl's components; the extractor and
+    # trafilatura load in its worker processes only.
+    crawl = [*modules("crawler"), "crawler.spiders.archive_spider", "pipelines.extraction"]
+    loaded = imported_after(crawl)
+    assert "pipelines.extraction" in loaded
+    assert not {m for m in loaded if m.split(".")[0] == "trafilatura" or m == "pipelines.extractor"}
