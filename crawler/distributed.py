@@ -7,6 +7,11 @@ send heartbeats, and a live worker that finds a dead one recovers the dead worke
 drops the requests its committed output already covers, and requeues the rest. The per-host request
 rate is shared through Redis, so politeness does not multiply with the number of workers.
 
+Queueing and popping are each one server-side script, so a connection lost in the middle of one (a
+Redis restart) cannot leave a request marked seen but not queued, or popped but not in flight: a
+retried queueing finds it seen and queued; a pop whose reply was lost stays in flight under this
+worker's name, and the worker requeues it when it is idle (it never received it).
+
 Settings: ``ARCHIVE_REDIS_URL``, ``ARCHIVE_RUN_ID``, ``ARCHIVE_WORKER_ID``, ``ARCHIVE_WORKER_TTL``,
 ``ARCHIVE_SHARED_HOST_DELAY``.
 """
@@ -22,6 +27,7 @@ import redis
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy_redis.dupefilter import RFPDupeFilter as RedisDupeFilter
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
@@ -50,6 +56,7 @@ def run_keys(run_id: str) -> dict[str, str]:
         "dupefilter": f"{base}:%(spider)s:dupefilter",
         "inflight": f"{base}:inflight",
         "owner": f"{base}:inflight-owner",
+        "sequence": f"{base}:inflight-sequence",
         "workers": f"{base}:workers",
         "heartbeat": f"{base}:heartbeat:",
         "host": f"{base}:host-next:",
@@ -71,7 +78,29 @@ def distributed_settings(redis_url: str, run_id: str, worker_id: str) -> dict[st
         # Workers of a run join and leave at different times: the frontier outlives each of them.
         "SCHEDULER_PERSIST": True,
         "SCHEDULER_SERIALIZER": "scrapy_redis.picklecompat",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
     }
+
+
+# KEYS: duplicate filter, queue. ARGV: fingerprint ("" when the request is not filtered), score,
+# encoded request. Returns 1 when queued, 0 when already seen.
+_QUEUE_SCRIPT = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS: queue, in-flight hash, owner hash, sequence. ARGV: worker id.
+# Returns {in-flight id, encoded request}, or nil when the queue is empty.
+_POP_SCRIPT = """
+local top = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #top == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+local id = tostring(redis.call('INCR', KEYS[4]))
+redis.call('HSET', KEYS[2], id, top[1])
+redis.call('HSET', KEYS[3], id, ARGV[1])
+return {id, top[1]}
+"""
 
 
 def _with_redis_retries(call, what: str, seconds: float):
@@ -110,6 +139,15 @@ class DistributedScheduler(RedisScheduler):
 
     def open(self, spider):
         super().open(spider)
+        if not isinstance(self.queue, PriorityQueue):
+            raise TypeError(
+                "a distributed crawl needs SCHEDULER_QUEUE_CLASS = scrapy_redis.queue.PriorityQueue"
+            )
+        self._queue_script = self.server.register_script(_QUEUE_SCRIPT)
+        self._pop_script = self.server.register_script(_POP_SCRIPT)
+        # In-flight ids this worker received and has not yet seen finished; at idle, an entry
+        # under this worker's name that is not here was popped but never received.
+        self.received: set[str] = set()
         run = self.crawler.get_extension(DistributedRun)
         if run is not None:
             run.scheduler = self
@@ -120,37 +158,44 @@ class DistributedScheduler(RedisScheduler):
     def enqueue_request(self, request: Request) -> bool:
         if self.redis_lost:
             return False
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        arguments = (fingerprint, -request.priority, self.queue._encode_request(request))
         try:
-            return _with_redis_retries(
-                lambda: super(DistributedScheduler, self).enqueue_request(request),
+            queued = _with_redis_retries(
+                lambda: self._queue_script(keys=(self.df.key, self.queue.key), args=arguments),
                 "queueing",
                 self.retry_seconds,
             )
         except RedisUnavailable as exc:
             self._stop(exc)
             return False
+        if not queued:
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def next_request(self):
         if self.redis_lost:
             return None
+        keys = (self.queue.key, self.keys["inflight"], self.keys["owner"], self.keys["sequence"])
         try:
-            request = _with_redis_retries(
-                lambda: super(DistributedScheduler, self).next_request(),
+            popped = _with_redis_retries(
+                lambda: self._pop_script(keys=keys, args=(self.worker_id,)),
                 "dequeuing",
                 self.retry_seconds,
             )
-            if request is None:
-                return None
-            key = self.df.request_fingerprint(request)
-            encoded = self.queue._encode_request(request)
-            pipe = self.server.pipeline()
-            pipe.hset(self.keys["inflight"], key, encoded).hset(
-                self.keys["owner"], key, self.worker_id
-            )
-            _with_redis_retries(pipe.execute, "recording a request in flight", self.retry_seconds)
         except RedisUnavailable as exc:
             self._stop(exc)
             return None
+        if not popped:
+            return None
+        key, encoded = _text(popped[0]), popped[1]
+        self.received.add(key)
+        request = self.queue._decode_request(encoded)
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
         request.meta[INFLIGHT_KEY] = key
         return request
 
@@ -305,6 +350,7 @@ class DistributedRun:
         if self.server.zcard(queue_key) or self.server.hlen(self.keys["inflight"]):
             return
         names = [queue_key, self.keys["dupefilter"] % {"spider": spider.name}, self.keys["workers"]]
+        names.append(self.keys["sequence"])
         names += list(self.server.scan_iter(match=self.keys["host"] + "*"))
         self.server.delete(*names)
         logger.info("Run %s is complete; its frontier is cleared", self.run_id)
@@ -330,7 +376,11 @@ class DistributedRun:
             pipe.hdel(self.keys["owner"], key)
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # The entry stays under this worker's name, as received: cleared when the worker is idle.
             logger.warning("Could not mark a request done (%s)", exc)
+            return
+        if self.scheduler is not None:
+            self.scheduler.received.discard(key)
 
     # --- reconciliation --------------------------------------------------------------------------
 
@@ -350,30 +400,37 @@ class DistributedRun:
             owned = [
                 k for k, w in self.server.hgetall(self.keys["owner"]).items() if _text(w) == worker
             ]
-            queue = self.scheduler.queue if self.scheduler is not None else None
-            for key in owned:
-                encoded = self.server.hget(self.keys["inflight"], key)
-                if encoded is not None and queue is not None:
-                    request = queue._decode_request(encoded)
-                    if request.url not in committed:
-                        # Straight into the queue (its fingerprint is already in the duplicate
-                        # filter), keeping dont_filter as it was: a redirect it leads to must
-                        # still be filtered against what the run has fetched.
-                        queue.push(request)
-                        requeued += 1
-                pipe = self.server.pipeline()
-                pipe.hdel(self.keys["inflight"], key)
-                pipe.hdel(self.keys["owner"], key)
-                pipe.execute()
+            requeued_here = sum(self._leave_flight(key, covered=committed) for key in owned)
             self.server.srem(self.keys["workers"], worker)
             logger.warning(
                 "Worker %s of run %s is dead: %d of its %d requests in flight requeued",
                 worker,
                 self.run_id,
-                requeued,
+                requeued_here,
                 len(owned),
             )
+            requeued += requeued_here
         self.stats.inc_value("distributed/requeued", requeued)
+        return requeued
+
+    def _leave_flight(self, key: bytes | str, covered: set[str]) -> bool:
+        """Take an in-flight entry out of flight, back into the queue unless its URL is among the
+        ``covered`` (committed) ones, in one transaction; returns whether it was requeued."""
+        queue = self.scheduler.queue if self.scheduler is not None else None
+        encoded = self.server.hget(self.keys["inflight"], key)
+        pipe = self.server.pipeline()  # MULTI/EXEC: never both queued and in flight, nor neither
+        requeued = False
+        if encoded is not None and queue is not None:
+            request = queue._decode_request(encoded)
+            if request.url not in covered:
+                # Straight into the queue (its fingerprint is already in the duplicate filter),
+                # keeping dont_filter as it was: a redirect it leads to must still be filtered
+                # against what the run has fetched.
+                pipe.execute_command("ZADD", queue.key, -request.priority, encoded)
+                requeued = True
+        pipe.hdel(self.keys["inflight"], key)
+        pipe.hdel(self.keys["owner"], key)
+        pipe.execute()
         return requeued
 
     def _recover_worker_output(self, worker: str) -> set[str]:
@@ -398,18 +455,48 @@ class DistributedRun:
                     covered.update(filter(None, (event["url"], event.get("requested_url"))))
         return covered
 
+    def requeue_unreceived(self) -> int:
+        """Requeue the entries under this worker's name that it never received (a pop whose reply
+        was lost with the connection, or an earlier process with the same worker id); returns how many."""
+        if self.scheduler is None:
+            return 0
+        received = self.scheduler.received
+        owners = self.server.hgetall(self.keys["owner"])
+        unreceived = [
+            key
+            for key, w in owners.items()
+            if _text(w) == self.worker_id and _text(key) not in received
+        ]
+        for key in unreceived:
+            self._leave_flight(key, covered=set())
+        if unreceived:
+            logger.warning(
+                "Requeued %d requests dequeued for worker %s but never received",
+                len(unreceived),
+                self.worker_id,
+            )
+            self.stats.inc_value("distributed/requeued_unreceived", len(unreceived))
+        return len(unreceived)
+
     def spider_idle(self, spider) -> None:
         try:
             if self.reconcile():
                 raise DontCloseSpider("requeued requests of a dead worker")
-            owners = {k: _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()}
-            # Idle means nothing of ours is in progress: entries still under our name are leftovers.
+            if self.requeue_unreceived():
+                raise DontCloseSpider("requeued requests whose dequeuing reply was lost")
+            owners = {
+                _text(k): _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()
+            }
+            # Idle means nothing of ours is in progress: entries still under our name are leftovers
+            # of requests this worker received (a redirect's first hop, a failed "done" message).
             mine = [k for k, w in owners.items() if w == self.worker_id]
             if mine:
                 pipe = self.server.pipeline()
                 pipe.hdel(self.keys["inflight"], *mine)
                 pipe.hdel(self.keys["owner"], *mine)
                 pipe.execute()
+                if self.scheduler is not None:
+                    self.scheduler.received.difference_update(mine)
                 self.stats.inc_value("distributed/stale_inflight_cleared", len(mine))
             if any(w != self.worker_id for w in owners.values()):
                 # Another worker is still busy: stay, to pick up its work if it dies.

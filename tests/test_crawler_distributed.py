@@ -223,3 +223,89 @@ def test_the_host_rate_is_shared_across_workers(redis_server):
     assert len(times) == 30
     assert min(gaps) > interval * 0.6  # sleep granularity, not a second worker, explains any slack
     assert times[-1] - times[0] >= interval * 29 * 0.95
+
+
+class Outage:
+    """A Redis client whose connection drops once, at its ``at``-th command: before the server ran
+    it, or after (its reply lost), as when Redis restarts mid-crawl."""
+
+    def __init__(self, client, at: int = 0, ran: bool = False) -> None:
+        self.client, self.at, self.ran = client, at, ran
+        self.count = 0
+
+    def execute_command(self, *args, **options):
+        import redis
+
+        self.count += 1
+        if self.count != self.at:
+            return self.client.execute_command(*args, **options)
+        if self.ran:
+            self.client.execute_command(*args, **options)
+        raise redis.ConnectionError(f"connection lost at {args[0]}")
+
+    def __getattr__(self, name):
+        # The commands redis-py builds on execute_command go through the one above.
+        import redis
+
+        attribute = getattr(redis.Redis, name, None)
+        if callable(attribute) and name not in ("pipeline",):
+            return attribute.__get__(self)
+        return getattr(self.client, name)
+
+
+def open_scheduler(redis_url: str, worker_id: str):
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed import DistributedRun, DistributedScheduler, distributed_settings
+
+    settings = distributed_settings(redis_url, "faults", worker_id)
+    settings["ARCHIVE_REDIS_RETRY_TIMEOUT"] = 5
+    crawler = get_crawler(Spider, settings)
+    spider = Spider("frontier")
+    spider.crawler, spider.settings = crawler, crawler.settings
+    scheduler = DistributedScheduler.from_crawler(crawler)
+    clean = scheduler.server
+    clean.flushdb()
+    scheduler.server = Outage(clean)
+    crawler.get_extension = lambda cls: None
+    scheduler.open(spider)
+    scheduler.df.server = scheduler.server
+    run = DistributedRun(clean, crawler.stats, run_id="faults", worker_id=worker_id, ttl=30)
+    run.scheduler = scheduler
+    return scheduler, run
+
+
+OUTAGES = [(at, ran) for at in range(1, 5) for ran in (False, True)]
+
+
+@pytest.mark.parametrize(("at", "ran"), OUTAGES)
+def test_a_connection_lost_while_queueing_neither_loses_nor_doubles_the_request(redis_server, at, ran):
+    from scrapy import Request
+
+    scheduler, run = open_scheduler(redis_server.url, "w1")
+    scheduler.server.count, scheduler.server.at, scheduler.server.ran = 0, at, ran
+    scheduler.enqueue_request(Request("http://site.test/a"))
+    assert not scheduler.enqueue_request(Request("http://site.test/a"))
+    queued = run.server.zrange(scheduler.queue.key, 0, -1)
+    assert [scheduler.queue._decode_request(q).url for q in queued] == ["http://site.test/a"]
+
+
+@pytest.mark.parametrize(("at", "ran"), OUTAGES)
+def test_a_connection_lost_while_dequeuing_loses_nothing(redis_server, at, ran):
+    from scrapy import Request
+
+    scheduler, run = open_scheduler(redis_server.url, "w1")
+    for path in ("a", "b"):
+        assert scheduler.enqueue_request(Request(f"http://site.test/{path}"))
+    scheduler.server.count, scheduler.server.at, scheduler.server.ran = 0, at, ran
+    received = []
+    while True:
+        # A pop whose reply was lost stays in flight under this worker's name, until it is idle.
+        while (request := scheduler.next_request()) is not None:
+            received.append(request)
+            run.finished(request)
+        if not run.requeue_unreceived():
+            break
+    assert sorted(r.url for r in received) == ["http://site.test/a", "http://site.test/b"]
+    assert run.server.hlen(run.keys["inflight"]) == 0 and run.server.zcard(scheduler.queue.key) == 0
