@@ -626,3 +626,28 @@ def test_ad_labels_and_comment_counters_are_dropped(extractor):
     page = article_page([ITALIAN, *labels, keep, f"{ITALIAN} Fine."])
     text = extractor.extract(page.encode(), "https://example.org/en/b").record["text"]
     assert not any(label in text for label in labels) and keep in text
+
+
+def test_contact_lines_form_messages_and_comment_prompts_are_dropped_and_sentences_kept(
+    monkeypatch, extractor
+):
+    monkeypatch.setattr(site_rules_page, "SITE_RULES", ())
+    alone = [
+        "Write to Al Root at allen.root@dowjones.com",
+        "Email Tariq Malik at tmalik@space.com or follow him on Twitter.",
+        "kokobj@yna.co.kr",
+        "Get the latest updates right in your inbox. Subscribe to our newsletters.",
+        "An error has occurred, please try again later.",
+        "Tell us what YOU think...",
+        "Comments",
+        "Leave a Comment",
+        "- Order Reprints",
+    ]
+    sentences = [
+        "The council said comments on the plan can be sent until March, and it will answer each.",
+        "An error in the 2019 count meant the valley's emissions were reported a tenth too low.",
+    ]
+    page = article_page([ITALIAN, *alone, *sentences, f"{ITALIAN} Fine."])
+    text = extractor.extract(page.encode(), "https://example.org/en/d").record["text"]
+    assert not [line for line in text.splitlines() if line in alone]
+    assert all(sentence in text for sentence in sentences) and text.endswith("Fine.")

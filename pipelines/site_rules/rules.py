@@ -233,8 +233,13 @@ class BoilerplateRules:
             r"( advertisement)?|l'articolo continua (sotto|dopo la pubblicità)"
             r"|weiterlesen nach der anzeige|la suite après (cette )?publicité)$"
         ),
-        # comment counters ("[ 167 comments ]")
-        r"^\W*\d+\s+(comments?|commenti|kommentare|commentaires|comentarios|comentários)\W*$",
+        # comment counters ("[ 167 comments ]"), labels and prompts
+        r"^\W*(\d+\s+)?(comments?|commenti|kommentare|commentaires|comentarios|comentários)\W*$",
+        (
+            r"^(tell us what you think|what do you think\?|leave a (comment|reply)|post a comment"
+            r"|add a comment|join the (conversation|discussion)|lascia un commento"
+            r"|laisser un commentaire|deja un comentario|schreiben sie einen kommentar)\b"
+        ),
         # back-to-top links and their translations
         r"^[\^↑⬆]+$",
         (
@@ -249,10 +254,19 @@ class BoilerplateRules:
         ),
         # newsletter and subscription boxes
         (
-            r"\b(newsletter|iscriviti|abonnez-vous|abonnieren|inscrivez-vous|suscríbete|suscribirse"
+            r"\b(newsletters?|iscriviti|abonnez-vous|abonnieren|inscrivez-vous|suscríbete|suscribirse"
             r"|inscreva-se|assine|schrijf je in|abonneer|zapisz się|subskrybuj)\b"
         ),
         r"^(sign up|subscribe)\b",
+        r"\b(delivered|sent|straight|right|directly) (to|in|into) your inbox\b",
+        # an author's or the desk's contact line ("Write to … at name@example.com"), or an
+        # e-mail address alone
+        (
+            r"\b(write to|e-?mail|contact|reached at)\b[^@]*[\w.+-]+@[\w-]+\.\w"
+            r"|^\W*[\w.+-]+@[\w-]+(\.[\w-]+)+\W*$"
+        ),
+        # a form's status messages
+        r"^(an error (has )?occurred|there was an error)\b|\bplease try again\b",
         r"^(thanks|thank you) for (signing up|subscribing)",
         # the credit line of a republication; the credited URL goes to the record
         CREDIT_LINE.pattern,
@@ -262,6 +276,10 @@ class BoilerplateRules:
             r"|udostępnij)( (this|on|su|sur|auf|en|em|op|na)\b.*)?$"
         ),
         r"^like this (story|article)\b",
+        (
+            r"^\W*(order reprints?|reprints?|print( this)?( article| page| story)?"
+            r"|e-?mail this( article| story)?)\W*$"
+        ),
         (
             r"^(leggi anche|read also|read more|see more|lesen sie auch|lire aussi|à lire aussi"
             r"|also read|related( articles| stories)?|you may also like|don'?t miss"
