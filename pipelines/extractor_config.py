@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 # Bump whenever the text produced for the same input may change.
-EXTRACTOR_VERSION = "1.4.0"
+EXTRACTOR_VERSION = "1.5.0"
 
 # Per-document limits (the EXTRACT_MAX_BYTES and EXTRACT_TIMEOUT defaults).
 MAX_BYTES = 10 * 1024 * 1024
