@@ -107,3 +107,21 @@ def test_a_boolean_the_checks_accept_is_one_a_crawl_can_read(raw):
             project_settings({name: raw}).getbool(name)
         return
     project_settings({name: raw}).getbool(name)  # raises if the check let through a bad value
+
+
+@pytest.mark.parametrize("distributed", [[], ["--redis-url", "redis://127.0.0.1:9/0"]])
+def test_no_throttle_removes_every_politeness_delay_distributed_or_not(distributed):
+    from cli import build_parser
+    from cli.commands.crawl import _crawl_overrides
+
+    def crawl_settings(*argv: str):
+        args = build_parser().parse_args(["crawl", *argv, *distributed])
+        args.overrides = {}
+        return project_settings(_crawl_overrides(args))
+
+    settings = crawl_settings("--no-throttle")
+    assert settings.getfloat("DOWNLOAD_DELAY") == 0
+    assert not settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert settings.getfloat("ARCHIVE_SHARED_HOST_DELAY") == 0
+    polite = crawl_settings()
+    assert polite.getfloat("ARCHIVE_SHARED_HOST_DELAY") > 0 and polite.getfloat("DOWNLOAD_DELAY") > 0

@@ -37,6 +37,7 @@ def _crawl_overrides(args: argparse.Namespace) -> dict[str, Any]:
             AUTOTHROTTLE_ENABLED=False,
             DOWNLOAD_DELAY=0,
             CONCURRENT_REQUESTS_PER_DOMAIN=8,
+            ARCHIVE_SHARED_HOST_DELAY=0,  # a distributed run's gap between requests to one host
         )
     if args.redis_url:
         from crawler.distributed import distributed_settings
