@@ -333,9 +333,27 @@ class DistributedRun:
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         try:
-            self.server.srem(self.keys["workers"], self.worker_id)
-            self.server.delete(self.keys["heartbeat"] + self.worker_id)
-            if reason == "finished" and not self.live_workers() - {self.worker_id}:
+            owners = self.server.hgetall(self.keys["owner"])
+            owned = sum(_text(w) == self.worker_id for w in owners.values())
+            pipe = self.server.pipeline()
+            if owned:
+                # Stopped with requests in flight (Ctrl-C, SIGTERM, a limit): leave as a killed
+                # worker would, a member without a heartbeat, so the run's other workers requeue
+                # what this crawl's committed output does not cover. ArchiveSession, an earlier
+                # extension, has committed the crawl by now: its spider_closed runs first.
+                pipe.sadd(self.keys["workers"], self.worker_id)
+            else:
+                pipe.srem(self.keys["workers"], self.worker_id)
+            pipe.delete(self.keys["heartbeat"] + self.worker_id)
+            pipe.execute()
+            if owned:
+                logger.warning(
+                    "Worker %s stopped with %d requests in flight: the run's other workers "
+                    "(or the next one to join) requeue them",
+                    self.worker_id,
+                    owned,
+                )
+            elif reason == "finished" and not self.live_workers() - {self.worker_id}:
                 self._clear_finished_run(spider)
         except (redis.ConnectionError, redis.TimeoutError):
             logger.warning(

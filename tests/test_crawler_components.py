@@ -614,3 +614,13 @@ def test_extraction_workers_leave_stop_signals_to_the_crawler():
         assert pipeline._pool.submit(_stop_signals_ignored).result(timeout=120)
     finally:
         pipeline.close_spider()
+
+
+def test_the_session_commits_before_a_distributed_worker_leaves_its_run():
+    # DistributedRun.spider_closed may hand a stopped worker's requests in flight to the run's
+    # other workers, which read its committed output: the session's spider_closed must run first,
+    # and signal handlers run in the order the extensions were built (ascending EXTENSIONS order).
+    from crawler import settings
+
+    order = settings.EXTENSIONS
+    assert order["pipelines.archive_session.ArchiveSession"] < order["crawler.distributed.DistributedRun"]
