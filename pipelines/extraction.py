@@ -13,8 +13,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
@@ -41,12 +43,36 @@ def _start_worker(niceness: int, crawler_pid: int) -> None:
         os.nice(niceness)
     # Ctrl-C in a terminal and a service manager's stop signal reach the whole process group. The
     # crawler answers them by finishing what is in flight, its pages' extraction included; a
-    # worker that died of the signal would lose those pages' text (and print a traceback).
-    for stop in (signal.SIGINT, signal.SIGTERM):
+    # worker that died of the signal would lose those pages' text (and print a traceback). They
+    # arrive blocked (_stop_signals_blocked): one sent while this worker was starting is pending,
+    # and ignoring it discards it.
+    for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     threading.Thread(
         target=_exit_with_crawler, args=(crawler_pid,), name="crawler-watch", daemon=True
     ).start()
+
+
+STOP_SIGNALS = frozenset((signal.SIGINT, signal.SIGTERM))
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """The stop signals blocked in this thread while it may spawn pool workers.
+
+    A worker is spawned inside ``submit`` and inherits the spawning thread's signal mask through
+    fork and exec. It then spends its first second importing, before its initializer can ignore a
+    stop signal: a Ctrl-C in that window killed it with a traceback, broke the pool, and on Python
+    3.13 hung the pool's shutdown (its manager thread joining the dead worker). Blocked here, the
+    signal stays pending in the worker until the initializer discards it; this process still gets
+    it, through any of its threads that does not block it.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # The extractor is imported in the workers, not with this module: Scrapy imports every pipeline
@@ -131,9 +157,10 @@ class ExtractionPipeline:
         # Workers start on demand and spend their first second importing trafilatura and building
         # the extractor; asked now, they do it while the crawl fetches robots.txt and sitemaps
         # instead of holding up the first pages.
-        self.warming = [
-            self._pool.submit(_prepare_extractor, self.config) for _ in range(self.workers)
-        ]
+        with _stop_signals_blocked():
+            self.warming = [
+                self._pool.submit(_prepare_extractor, self.config) for _ in range(self.workers)
+            ]
 
     def close_spider(self) -> None:
         if self._pool is not None:
@@ -143,7 +170,8 @@ class ExtractionPipeline:
     async def _extract(self, body: bytes, url: str, content_type: str | None):
         assert self._pool is not None
         try:
-            future = self._pool.submit(_extract_page, self.config, body, url, content_type)
+            with _stop_signals_blocked():
+                future = self._pool.submit(_extract_page, self.config, body, url, content_type)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             # A worker died (out of memory, a crash in libxml2): replace the pool, report the page.

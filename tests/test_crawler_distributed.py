@@ -85,11 +85,15 @@ def worker(store: Path, base: str, redis_url: str, name: str, *extra: str) -> su
 
 
 def reap(*processes: subprocess.Popen) -> None:
-    """Kill workers a failed test left running, so none outlives it."""
+    """Kill workers a failed test left running, so none outlives it (nor its pipes: left open,
+    they would be reported as unclosed during a later test)."""
     for process in processes:
         if process.poll() is None:
             process.kill()
             process.communicate()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
 
 def text_urls(store: Path) -> list[str]:

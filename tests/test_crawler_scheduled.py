@@ -5,6 +5,7 @@ within seconds from any phase. Each test runs the command as a scheduler would (
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -264,3 +265,38 @@ def test_a_signal_while_publishing_to_a_store_gone_down_stops_promptly(
     assert process.returncode == 1
     assert "store-failed" in stderr.strip().splitlines()[-1] and "Traceback" not in stderr, stderr
     assert list(spool.rglob("manifest.json")) and list(spool.rglob("*.warc.gz"))
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from /proc")
+def test_ctrl_c_while_the_extraction_workers_start_stops_cleanly(fixture_site, tmp_path):
+    # Ctrl-C in a terminal reaches the whole process group, the extraction workers included, and
+    # here arrives while they are still importing, before they can ignore it.
+    _, running = fixture_site
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", *crawl_command(tmp_path, running.base_urls["it"])],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None and not _children(process.pid):
+            time.sleep(0.005)
+        time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        signalled = time.monotonic()
+        stdout, stderr = process.communicate(timeout=STOP_BOUND + 30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert time.monotonic() - signalled < STOP_BOUND
+    assert process.returncode == 0, stdout + stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
