@@ -154,15 +154,16 @@ def test_a_stopped_worker_loses_nothing(tmp_path, redis_server, stop):
             _out, err = survivor.communicate(timeout=400)
         finally:
             reap(survivor, victim)
+    logs = f"w2:\n{victim_err[-2000:]}\nw1:\n{err[-2000:]}"
     if how == signal.SIGINT:
-        assert victim.returncode == 0, victim_err[-3000:]
-    assert survivor.returncode == 0, err[-3000:]
+        assert victim.returncode == 0, logs
+    assert survivor.returncode == 0, logs
     urls = text_urls(store)
     articles = {base + a.path for a in site.articles if a.site == "it"}
-    assert articles <= set(urls)
-    assert len(urls) == len(set(urls)), "an article was archived twice"
+    assert articles <= set(urls), (articles - set(urls), logs)
+    assert len(urls) == len(set(urls)), ("an article was archived twice", logs)
     manifests = [json.loads(p.read_text()) for p in store.glob("crawls/*/manifest.json")]
-    assert sorted(m["status"] for m in manifests) == sorted(["finished", status])
+    assert sorted(m["status"] for m in manifests) == sorted(["finished", status]), logs
     assert run_cli("verify", "--store", str(store)).returncode == 0
 
 

@@ -30,6 +30,7 @@ from crawler.page_outline import PageOutline
 from crawler.scope import ScopeRules
 from crawler.sitemaps import SitemapLimits, dtd_refusal, open_sitemap, sitemap_body
 from crawler.warc_capture import CAPTURE_KIND, FETCH_STARTED, RESPONSE_RECORD
+from crawler.watchdog import Watchdog
 from pipelines.archive_session import ArchiveSession
 
 logger = logging.getLogger(__name__)
@@ -391,10 +392,18 @@ class ArchiveSpider(SitemapSpider):
 
     # --- failures: every one gets a logged outcome ---------------------------------------------
 
+    def _cut_short_by_the_stop(self, failure: Failure) -> bool:
+        """A download that failed while the crawl stops (the stop cancels downloads in flight):
+        in a distributed run it stays in flight, for the run's other workers to requeue."""
+        if failure.check(HttpError, IgnoreRequest, NotDue):
+            return False  # an answer, or a decision: final whenever it came
+        watchdog = self.crawler.get_extension(Watchdog)
+        return watchdog is not None and watchdog.stopped
+
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
         run = self.crawler.get_extension(DistributedRun)
-        if run is not None:
+        if run is not None and not self._cut_short_by_the_stop(failure):
             run.finished(request)  # its failure is logged below: nothing left to do for it
         if failure.check(NotDue):
             return  # counted by the incremental middleware; nothing went wrong
