@@ -333,8 +333,7 @@ class DistributedRun:
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         try:
-            owners = self.server.hgetall(self.keys["owner"])
-            owned = sum(_text(w) == self.worker_id for w in owners.values())
+            owned = sum(w == self.worker_id for w in self.owners().values())
             pipe = self.server.pipeline()
             if owned:
                 # Stopped with requests in flight (Ctrl-C, SIGTERM, a limit): leave as a killed
@@ -402,6 +401,10 @@ class DistributedRun:
 
     # --- reconciliation --------------------------------------------------------------------------
 
+    def owners(self) -> dict[str, str]:
+        """In-flight id -> the worker it was dequeued for, for every request in flight in the run."""
+        return {_text(k): _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()}
+
     def dead_workers(self) -> list[str]:
         members = [_text(m) for m in self.server.smembers(self.keys["workers"])]
         return [
@@ -415,9 +418,7 @@ class DistributedRun:
         requeued = 0
         for worker in self.dead_workers():
             committed = self._recover_worker_output(worker)
-            owned = [
-                k for k, w in self.server.hgetall(self.keys["owner"]).items() if _text(w) == worker
-            ]
+            owned = [k for k, w in self.owners().items() if w == worker]
             requeued_here = sum(self._leave_flight(key, covered=committed) for key in owned)
             self.server.srem(self.keys["workers"], worker)
             logger.warning(
@@ -431,7 +432,7 @@ class DistributedRun:
         self.stats.inc_value("distributed/requeued", requeued)
         return requeued
 
-    def _leave_flight(self, key: bytes | str, covered: set[str]) -> bool:
+    def _leave_flight(self, key: str, covered: set[str]) -> bool:
         """Take an in-flight entry out of flight, back into the queue unless its URL is among the
         ``covered`` (committed) ones, in one transaction; returns whether it was requeued."""
         queue = self.scheduler.queue if self.scheduler is not None else None
@@ -473,18 +474,15 @@ class DistributedRun:
                     covered.update(filter(None, (event["url"], event.get("requested_url"))))
         return covered
 
-    def requeue_unreceived(self) -> int:
-        """Requeue the entries under this worker's name that it never received (a pop whose reply
-        was lost with the connection, or an earlier process with the same worker id); returns how many."""
+    def requeue_unreceived(self, owners: dict[str, str] | None = None) -> int:
+        """Requeue the entries under this worker's name (in ``owners``, read when not given) that
+        it never received (a pop whose reply was lost with the connection, or an earlier process
+        with the same worker id); returns how many."""
         if self.scheduler is None:
             return 0
         received = self.scheduler.received
-        owners = self.server.hgetall(self.keys["owner"])
-        unreceived = [
-            key
-            for key, w in owners.items()
-            if _text(w) == self.worker_id and _text(key) not in received
-        ]
+        owners = self.owners() if owners is None else owners
+        unreceived = [k for k, w in owners.items() if w == self.worker_id and k not in received]
         for key in unreceived:
             self._leave_flight(key, covered=set())
         if unreceived:
@@ -500,11 +498,9 @@ class DistributedRun:
         try:
             if self.reconcile():
                 raise DontCloseSpider("requeued requests of a dead worker")
-            if self.requeue_unreceived():
+            owners = self.owners()
+            if self.requeue_unreceived(owners):
                 raise DontCloseSpider("requeued requests whose dequeuing reply was lost")
-            owners = {
-                _text(k): _text(w) for k, w in self.server.hgetall(self.keys["owner"]).items()
-            }
             # Idle means nothing of ours is in progress: entries still under our name are leftovers
             # of requests this worker received (a redirect's first hop, a failed "done" message).
             mine = [k for k, w in owners.items() if w == self.worker_id]
